@@ -1,0 +1,303 @@
+//! The typed IVI 2.0 model.
+//!
+//! Each struct is one `xs:all` group of the official schema, named as the schema names it, with one field
+//! per child element (snake case). Mandatory children are plain fields, optional ones `Option`, tables
+//! (`...Table`, an `xs:sequence` of one repeated group) `Vec`s of their group. Children the model does not
+//! name — groups outside the ones listed in the crate docs, or anything unexpected — are kept verbatim in
+//! each group's `other`, so a read followed by a write loses nothing.
+//!
+//! `Default` exists to make building easy: a default code is the list's first value and a default text
+//! is empty, which validation reports, so a forgotten mandatory field never passes unnoticed.
+
+mod codes;
+mod groups;
+mod values;
+
+pub use codes::*;
+pub use groups::*;
+pub use values::{Date, DateTime, Decimal, Value};
+
+use crate::xml::{self, Element, Node};
+use crate::{Error, Result};
+
+/// Namespace of IVI 2.0 documents.
+pub const IVI_NS: &str = "http://eu.ereg.initialvehicleinformation.v2";
+/// Namespace of XML-DSig (the `Signature` element).
+pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+
+/// A group of the schema (an `xs:all` complex type) that maps to and from an element.
+pub trait Group: Sized {
+    /// The element (and type) name in the official schema.
+    const NAME: &'static str;
+    /// Reads the group from `el`; `path` names `el` in error messages.
+    fn read(el: &Element, path: &str) -> Result<Self>;
+    /// Writes the group as an element named `name`.
+    fn write_as(&self, name: &str) -> Element;
+}
+
+pub(crate) fn ivi_text(name: &str, text: String) -> Element {
+    Element::with_text(Some(IVI_NS), name, text)
+}
+
+/// Reads a table: an element holding only repeated `G` groups. `None` when it holds anything else, in
+/// which case the caller keeps the whole table verbatim.
+pub(crate) fn read_table<G: Group>(el: &Element, path: &str) -> Result<Option<Vec<G>>> {
+    if el.children.iter().any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty())) {
+        return Ok(None);
+    }
+    let mut items = Vec::new();
+    for (i, child) in el.elements().enumerate() {
+        if child.ns.as_deref() != Some(IVI_NS) || child.name != G::NAME {
+            return Ok(None);
+        }
+        items.push(G::read(child, &format!("{path}/{}[{}]", G::NAME, i + 1))?);
+    }
+    Ok(Some(items))
+}
+
+pub(crate) fn write_table<G: Group>(name: &str, items: &[G]) -> Element {
+    let mut el = Element::new(Some(IVI_NS), name);
+    for g in items {
+        el.children.push(Node::Element(g.write_as(G::NAME)));
+    }
+    el
+}
+
+/// Whether an element can be read as a plain value: text only, no attributes.
+pub(crate) fn simple_text(el: &Element) -> Option<String> {
+    if el.attributes.is_empty() && el.elements().next().is_none() { Some(el.text()) } else { None }
+}
+
+macro_rules! field_ty {
+    (one $t:ty) => { $t };
+    (opt $t:ty) => { Option<$t> };
+    (grp $t:ty) => { Option<$t> };
+    (tab $t:ty) => { Vec<$t> };
+    (otab $t:ty) => { Option<Vec<$t>> };
+}
+
+macro_rules! slot_ty {
+    (one $t:ty) => { $t };
+    (opt $t:ty) => { $t };
+    (grp $t:ty) => { $t };
+    (tab $t:ty) => { Vec<$t> };
+    (otab $t:ty) => { Vec<$t> };
+}
+
+macro_rules! read_field {
+    (one, $t:ty, $el:expr, $path:expr, $slot:expr) => {
+        match { let _ = $path; simple_text($el) }.and_then(|s| <$t as Value>::parse(&s)) {
+            Some(v) => { $slot = Some(v); true }
+            None => false,
+        }
+    };
+    (unused, $t:ty, $el:expr, $path:expr, $slot:expr) => {
+        match simple_text($el).and_then(|s| <$t as Value>::parse(&s)) {
+            Some(v) => { $slot = Some(v); true }
+            None => false,
+        }
+    };
+    (opt, $t:ty, $el:expr, $path:expr, $slot:expr) => { read_field!(one, $t, $el, $path, $slot) };
+    (grp, $t:ty, $el:expr, $path:expr, $slot:expr) => {{
+        $slot = Some(<$t as Group>::read($el, $path)?);
+        true
+    }};
+    (tab, $t:ty, $el:expr, $path:expr, $slot:expr) => {
+        match read_table::<$t>($el, $path)? {
+            Some(v) => { $slot = Some(v); true }
+            None => false,
+        }
+    };
+    (otab, $t:ty, $el:expr, $path:expr, $slot:expr) => { read_field!(tab, $t, $el, $path, $slot) };
+}
+
+macro_rules! finish_field {
+    (one, $slot:expr, $path:expr, $xml:expr) => {
+        $slot.ok_or_else(|| Error::Missing { path: format!("{}/{}", $path, $xml) })?
+    };
+    (tab, $slot:expr, $path:expr, $xml:expr) => { finish_field!(one, $slot, $path, $xml) };
+    (opt, $slot:expr, $path:expr, $xml:expr) => { $slot };
+    (grp, $slot:expr, $path:expr, $xml:expr) => { $slot };
+    (otab, $slot:expr, $path:expr, $xml:expr) => { $slot };
+}
+
+macro_rules! write_field {
+    (one, $v:expr, $xml:expr, $out:expr) => { $out.push(ivi_text($xml, Value::format($v))) };
+    (opt, $v:expr, $xml:expr, $out:expr) => { if let Some(v) = $v { $out.push(ivi_text($xml, Value::format(v))) } };
+    (grp, $v:expr, $xml:expr, $out:expr) => { if let Some(v) = $v { $out.push(Group::write_as(v, $xml)) } };
+    (tab, $v:expr, $xml:expr, $out:expr) => { $out.push(write_table($xml, $v)) };
+    (otab, $v:expr, $xml:expr, $out:expr) => { if let Some(v) = $v { $out.push(write_table($xml, v)) } };
+}
+
+macro_rules! group {
+    ($(#[$m:meta])* $name:ident { $( $field:ident : $kind:ident $t:ty = $xml:literal ),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        pub struct $name {
+            $(
+                #[doc = concat!("`", $xml, "`.")]
+                pub $field: field_ty!($kind $t),
+            )*
+            /// Children this model does not name, kept verbatim.
+            pub other: Vec<Element>,
+        }
+
+        impl Group for $name {
+            const NAME: &'static str = stringify!($name);
+
+            fn read(el: &Element, path: &str) -> Result<Self> {
+                $( let mut $field: Option<slot_ty!($kind $t)> = None; )*
+                let mut other = Vec::new();
+                for child in el.elements() {
+                    let taken = if child.ns.as_deref() != Some(IVI_NS) {
+                        false
+                    } else {
+                        match child.name.as_str() {
+                            $( $xml if $field.is_none() => {
+                                let p = format!("{}/{}", path, $xml);
+                                read_field!($kind, $t, child, &p, $field)
+                            } )*
+                            _ => false,
+                        }
+                    };
+                    if !taken {
+                        other.push(child.clone());
+                    }
+                }
+                Ok(Self {
+                    $( $field: finish_field!($kind, $field, path, $xml), )*
+                    other,
+                })
+            }
+
+            fn write_as(&self, name: &str) -> Element {
+                let mut children: Vec<Element> = Vec::new();
+                $( write_field!($kind, &self.$field, $xml, children); )*
+                children.extend(self.other.iter().cloned());
+                let mut el = Element::new(Some(IVI_NS), name);
+                el.children = children.into_iter().map(Node::Element).collect();
+                el
+            }
+        }
+    };
+}
+
+macro_rules! code_list {
+    ($(#[$m:meta])* $name:ident { $( $(#[$vm:meta])* $variant:ident = $code:literal ),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            #[default]
+            $(
+                #[doc = concat!("`", $code, "`")]
+                #[serde(rename = $code)]
+                $variant,
+            )*
+        }
+
+        impl $name {
+            /// Every code of the list, in schema order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),*];
+
+            /// The code as written in IVI XML.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $code),* }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s {
+                    $($code => Ok(Self::$variant),)*
+                    other => Err(Error::Code { list: stringify!($name), value: other.to_owned() }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Value for $name {
+            fn parse(s: &str) -> Option<Self> { s.parse().ok() }
+            fn format(&self) -> String { self.as_str().to_owned() }
+        }
+    };
+}
+
+pub(crate) use {code_list, field_ty, finish_field, group, read_field, slot_ty, write_field};
+
+/// A whole IVI 2.0 document: one vehicle at one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ivi {
+    /// `Header`.
+    pub header: Header,
+    /// `CocDataGroup`.
+    pub coc: CocDataGroup,
+    /// The XML-DSig `Signature` element, kept verbatim (`None` before signing).
+    pub signature: Option<Element>,
+    /// Other children of the root, kept verbatim.
+    pub other: Vec<Element>,
+}
+
+impl Ivi {
+    /// Reads a document from bytes (bounded, DTDs refused: see [`xml::Limits`]).
+    pub fn from_xml(bytes: &[u8]) -> Result<Self> {
+        Self::from_element(&xml::parse(bytes)?.root)
+    }
+
+    /// Reads a document from its root element.
+    pub fn from_element(root: &Element) -> Result<Self> {
+        if root.ns.as_deref() != Some(IVI_NS) || root.name != "InitialVehicleInformation" {
+            return Err(Error::Root {
+                found: format!("{{{}}}{}", root.ns.as_deref().unwrap_or(""), root.name),
+            });
+        }
+        let path = "/InitialVehicleInformation";
+        let (mut header, mut coc, mut signature, mut other) = (None, None, None, Vec::new());
+        for child in root.elements() {
+            match (child.ns.as_deref(), child.name.as_str()) {
+                (Some(IVI_NS), "Header") if header.is_none() => {
+                    header = Some(Header::read(child, &format!("{path}/Header"))?);
+                }
+                (Some(IVI_NS), "CocDataGroup") if coc.is_none() => {
+                    coc = Some(CocDataGroup::read(child, &format!("{path}/CocDataGroup"))?);
+                }
+                (Some(DSIG_NS), "Signature") if signature.is_none() => signature = Some(child.clone()),
+                _ => other.push(child.clone()),
+            }
+        }
+        Ok(Self {
+            header: header.ok_or_else(|| Error::Missing { path: format!("{path}/Header") })?,
+            coc: coc.ok_or_else(|| Error::Missing { path: format!("{path}/CocDataGroup") })?,
+            signature,
+            other,
+        })
+    }
+
+    /// The document as an element tree.
+    pub fn to_element(&self) -> Element {
+        let mut root = Element::new(Some(IVI_NS), "InitialVehicleInformation");
+        root.children.push(Node::Element(self.header.write_as("Header")));
+        root.children.push(Node::Element(self.coc.write_as("CocDataGroup")));
+        if let Some(sig) = &self.signature {
+            root.children.push(Node::Element(sig.clone()));
+        }
+        root.children.extend(self.other.iter().cloned().map(Node::Element));
+        root
+    }
+
+    /// Deterministic XML: the same model always gives the same bytes. Fields are written in schema order,
+    /// kept-verbatim children after them.
+    pub fn to_xml(&self) -> String {
+        xml::write(&self.to_element())
+    }
+
+    /// The stage this document describes (`ManufacturerStageNumber` of the last manufacturer group).
+    pub fn stage(&self) -> Option<u32> {
+        self.coc.manufacturer_table.iter().map(|m| m.manufacturer_stage_number).max()
+    }
+}
