@@ -1,0 +1,1 @@
+//! CSC API v2 client (see below).

@@ -1,0 +1,243 @@
+//! Keys, signature algorithms and the [`Signer`] seam between assembly and whoever holds the key.
+
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
+use sha2::{Sha256, Sha384, Sha512};
+use spki::{SubjectPublicKeyInfoOwned, der::Decode};
+
+use crate::{Error, Result, algorithms};
+
+const OID_RSA: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_EC: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+
+/// The signature algorithms this crate produces and accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RsaSha256,
+    /// ECDSA on P-256 with SHA-256, value raw r||s.
+    EcdsaP256Sha256,
+}
+
+impl SignatureAlgorithm {
+    /// The XML-DSig `SignatureMethod/@Algorithm` URI.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::RsaSha256 => algorithms::RSA_SHA256,
+            Self::EcdsaP256Sha256 => algorithms::ECDSA_SHA256,
+        }
+    }
+
+    /// The CSC `signAlgo` OID.
+    pub fn sign_algo_oid(self) -> &'static str {
+        match self {
+            Self::RsaSha256 => algorithms::OID_SHA256_WITH_RSA,
+            Self::EcdsaP256Sha256 => algorithms::OID_ECDSA_SHA256,
+        }
+    }
+
+    /// From a `SignatureMethod/@Algorithm` URI.
+    pub fn from_uri(uri: &str) -> Result<Self> {
+        match uri {
+            algorithms::RSA_SHA256 => Ok(Self::RsaSha256),
+            algorithms::ECDSA_SHA256 => Ok(Self::EcdsaP256Sha256),
+            algorithms::RSA_SHA1 => Err(Error::UnsupportedAlgorithm(format!("{uri} (legacy sha-1, refused)"))),
+            _ => Err(Error::UnsupportedAlgorithm(uri.to_owned())),
+        }
+    }
+}
+
+/// Hash functions that appear in certificate signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    pub(crate) fn digest(self, data: &[u8]) -> Vec<u8> {
+        use sha2::Digest;
+        match self {
+            Self::Sha256 => Sha256::digest(data).to_vec(),
+            Self::Sha384 => Sha384::digest(data).to_vec(),
+            Self::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+/// A public key taken from a certificate.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// An RSA key (2048 bits or more are accepted).
+    Rsa(Box<RsaPublicKey>),
+    /// A P-256 key.
+    P256(p256::ecdsa::VerifyingKey),
+}
+
+impl PublicKey {
+    /// From a DER `SubjectPublicKeyInfo`.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+        let spki = SubjectPublicKeyInfoOwned::from_der(der)
+            .map_err(|e| Error::Certificate(format!("subject public key info: {e}")))?;
+        Self::from_spki(&spki)
+    }
+
+    pub(crate) fn from_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<Self> {
+        let bits = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| Error::Certificate("public key bit string is not byte aligned".into()))?;
+        if spki.algorithm.oid == OID_RSA {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            let key = RsaPublicKey::from_pkcs1_der(bits).map_err(|e| Error::Certificate(format!("rsa key: {e}")))?;
+            if key.size() < 256 {
+                return Err(Error::Certificate(format!("rsa key of {} bits is too short", key.size() * 8)));
+            }
+            Ok(Self::Rsa(Box::new(key)))
+        } else if spki.algorithm.oid == OID_EC {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<spki::ObjectIdentifier>().ok());
+            if curve != Some(OID_P256) {
+                return Err(Error::UnsupportedAlgorithm(format!(
+                    "ec curve {}",
+                    curve.map_or_else(|| "(none)".to_owned(), |c| c.to_string())
+                )));
+            }
+            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                .map_err(|e| Error::Certificate(format!("p-256 key: {e}")))?;
+            Ok(Self::P256(key))
+        } else {
+            Err(Error::UnsupportedAlgorithm(format!("public key algorithm {}", spki.algorithm.oid)))
+        }
+    }
+
+    /// The XML-DSig algorithm this key signs with.
+    pub fn algorithm(&self) -> SignatureAlgorithm {
+        match self {
+            Self::Rsa(_) => SignatureAlgorithm::RsaSha256,
+            Self::P256(_) => SignatureAlgorithm::EcdsaP256Sha256,
+        }
+    }
+
+    /// Verifies an XML-DSig `SignatureValue` over a SHA-256 digest. ECDSA values must be raw
+    /// r||s; a DER value is refused with [`Error::DerEcdsaValue`].
+    pub fn verify_xmldsig(&self, digest: &[u8], value: &[u8]) -> Result<()> {
+        match self {
+            Self::Rsa(_) => self.verify_prehash(Hash::Sha256, digest, value),
+            Self::P256(_) => {
+                if value.len() != 64 {
+                    if value.first() == Some(&0x30) && p256::ecdsa::Signature::from_der(value).is_ok() {
+                        return Err(Error::DerEcdsaValue { len: value.len() });
+                    }
+                    return Err(Error::SignatureValue(format!(
+                        "ecdsa p-256 value has {} bytes, expected 64 (raw r||s)",
+                        value.len()
+                    )));
+                }
+                self.verify_prehash(Hash::Sha256, digest, value)
+            }
+        }
+    }
+
+    /// Verifies a signature over a prehashed message. ECDSA `value` is raw r||s here; certificate
+    /// signatures (DER) are converted by the caller.
+    pub(crate) fn verify_prehash(&self, hash: Hash, digest: &[u8], value: &[u8]) -> Result<()> {
+        match self {
+            Self::Rsa(key) => {
+                let scheme = match hash {
+                    Hash::Sha256 => Pkcs1v15Sign::new::<Sha256>(),
+                    Hash::Sha384 => Pkcs1v15Sign::new::<Sha384>(),
+                    Hash::Sha512 => Pkcs1v15Sign::new::<Sha512>(),
+                };
+                key.verify(scheme, digest, value)
+                    .map_err(|_| Error::SignatureValue("rsa pkcs#1 v1.5 signature does not verify".into()))
+            }
+            Self::P256(key) => {
+                let sig = p256::ecdsa::Signature::from_slice(value)
+                    .map_err(|_| Error::SignatureValue("ecdsa value is not a valid r||s pair".into()))?;
+                key.verify_prehash(digest, &sig)
+                    .map_err(|_| Error::SignatureValue("ecdsa p-256 signature does not verify".into()))
+            }
+        }
+    }
+}
+
+/// Converts a DER `ECDSA-Sig-Value` (as some QTSPs return it) into the raw r||s form XML-DSig
+/// requires (RFC 6931 section 2.3.6). A 64-byte input is returned unchanged.
+pub fn ecdsa_der_to_raw(value: &[u8]) -> Result<Vec<u8>> {
+    if value.len() == 64 {
+        return Ok(value.to_vec());
+    }
+    let sig = p256::ecdsa::Signature::from_der(value)
+        .map_err(|e| Error::SignatureValue(format!("ecdsa value is neither raw r||s nor der: {e}")))?;
+    Ok(sig.to_bytes().to_vec())
+}
+
+/// Whoever holds the private key: an in-process key ([`LocalSigner`]) or a remote QTSP
+/// ([`crate::csc::CscSigner`]).
+pub trait Signer {
+    /// The algorithm of the key.
+    fn algorithm(&self) -> SignatureAlgorithm;
+    /// Signs a SHA-256 digest: RSA PKCS#1 v1.5 (the signer adds the DigestInfo), or ECDSA
+    /// (raw r||s or DER; [`crate::Prepared::finish`] converts DER).
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>>;
+}
+
+/// An in-process private key. Used by tests, benchmarks and the QTSP sandbox.
+#[derive(Debug, Clone)]
+pub enum LocalSigner {
+    /// RSA private key.
+    Rsa(Box<RsaPrivateKey>),
+    /// P-256 private key.
+    P256(p256::ecdsa::SigningKey),
+}
+
+impl LocalSigner {
+    /// From a PKCS#8 `PrivateKeyInfo` (DER), RSA or P-256.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        if let Ok(k) = RsaPrivateKey::from_pkcs8_der(der) {
+            return Ok(Self::Rsa(Box::new(k)));
+        }
+        p256::ecdsa::SigningKey::from_pkcs8_der(der)
+            .map(Self::P256)
+            .map_err(|e| Error::Signer(format!("private key is neither rsa nor p-256 pkcs#8: {e}")))
+    }
+
+    /// From a PEM `PRIVATE KEY` block.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self> {
+        let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| Error::Signer(format!("pem: {e}")))?;
+        if label != "PRIVATE KEY" {
+            return Err(Error::Signer(format!("pem label {label}, expected PRIVATE KEY")));
+        }
+        Self::from_pkcs8_der(&der)
+    }
+}
+
+impl Signer for LocalSigner {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        match self {
+            Self::Rsa(_) => SignatureAlgorithm::RsaSha256,
+            Self::P256(_) => SignatureAlgorithm::EcdsaP256Sha256,
+        }
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>> {
+        match self {
+            Self::Rsa(key) => key
+                .sign(Pkcs1v15Sign::new::<Sha256>(), digest)
+                .map_err(|e| Error::Signer(format!("rsa: {e}"))),
+            Self::P256(key) => {
+                let sig: p256::ecdsa::Signature =
+                    key.sign_prehash(digest).map_err(|e| Error::Signer(format!("ecdsa: {e}")))?;
+                Ok(sig.to_bytes().to_vec())
+            }
+        }
+    }
+}
