@@ -1,0 +1,186 @@
+//! Interoperability with independent verifiers: `xmlsec1 --verify` (libxmlsec1/OpenSSL) and
+//! Python `signxml` (`XMLVerifier`, `XAdESVerifier`), both profiles, RSA and P-256; and the
+//! official XSD still accepting a signed specimen. Each test prints that it is skipped when the
+//! tool is missing, and fails then if `CI` is set.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{IVI_LIKE, Issued, pki};
+use dsig::{Profile, SignOptions};
+
+fn sign_with(leaf: &Issued, profile: Profile, xml: &[u8], replace: bool) -> Vec<u8> {
+    let chain = vec![leaf.der.clone(), pki().issuing.der.clone()];
+    let mut o = SignOptions::new(profile, chain);
+    o.replace_existing = replace;
+    dsig::sign(xml, &o, &leaf.key.signer()).expect("sign")
+}
+
+fn cases() -> Vec<(&'static str, &'static Issued, Profile)> {
+    let p = pki();
+    vec![
+        ("rsa-xmldsig", &p.rsa_leaf, Profile::XmlDsig),
+        ("rsa-xades", &p.rsa_leaf, Profile::Xades),
+        ("p256-xmldsig", &p.p256_leaf, Profile::XmlDsig),
+        ("p256-xades", &p.p256_leaf, Profile::Xades),
+    ]
+}
+
+fn xmlsec1_verify(dir: &Path, file: &Path, profile: Profile) -> std::process::Output {
+    let mut cmd = Command::new("xmlsec1");
+    cmd.arg("--verify").arg("--trusted-pem").arg(dir.join("root.pem"));
+    match profile {
+        Profile::XmlDsig => {
+            cmd.args(["--enabled-reference-uris", "empty"]);
+        }
+        Profile::Xades => {
+            cmd.args(["--enabled-reference-uris", "empty,same-doc"]);
+            cmd.args(["--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"]);
+            cmd.args(["--id-attr:Id", "http://www.w3.org/2000/09/xmldsig#:KeyInfo"]);
+        }
+    }
+    cmd.arg(file).output().expect("run xmlsec1")
+}
+
+const SIGNXML_SCRIPT: &str = r#"
+import sys
+from signxml import XMLVerifier
+from signxml.xades import XAdESVerifier
+data = open(sys.argv[1], 'rb').read()
+if sys.argv[3] == 'xades':
+    XAdESVerifier().verify(data, ca_pem_file=sys.argv[2])
+else:
+    XMLVerifier().verify(data, ca_pem_file=sys.argv[2])
+print('ok')
+"#;
+
+fn signxml_verify(dir: &Path, file: &Path, profile: Profile) -> std::process::Output {
+    Command::new("python3")
+        .args(["-c", SIGNXML_SCRIPT])
+        .arg(file)
+        .arg(dir.join("root.pem"))
+        .arg(profile.name())
+        .output()
+        .expect("run python3")
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("root.pem"), pki().root.pem()).expect("write pem");
+    dir
+}
+
+fn report(name: &str, tool: &str, out: &std::process::Output) -> Option<String> {
+    eprintln!("{name}: {tool}: {}{}", String::from_utf8_lossy(&out.stdout).trim(), String::from_utf8_lossy(&out.stderr).trim());
+    if out.status.success() {
+        None
+    } else {
+        Some(format!(
+            "{name}: {tool} refused:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[test]
+fn xmlsec1_accepts_our_signatures() {
+    if !common::tool_available("xmlsec1", &["--version"]) {
+        return;
+    }
+    let dir = setup();
+    let mut failures = Vec::new();
+    for (name, leaf, profile) in cases() {
+        let file = dir.path().join(format!("{name}.xml"));
+        std::fs::write(&file, sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("write");
+        failures.extend(report(name, "xmlsec1", &xmlsec1_verify(dir.path(), &file, profile)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn xmlsec1_refuses_a_tampered_signature() {
+    if !common::tool_available("xmlsec1", &["--version"]) {
+        return;
+    }
+    let dir = setup();
+    for (name, leaf, profile) in cases() {
+        let signed = String::from_utf8(sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("utf8");
+        let file = dir.path().join(format!("{name}-tampered.xml"));
+        std::fs::write(&file, signed.replace("WDB12345678901234", "WDB12345678901235")).expect("write");
+        let out = xmlsec1_verify(dir.path(), &file, profile);
+        assert!(!out.status.success(), "{name}: xmlsec1 accepted a tampered document");
+    }
+}
+
+#[test]
+fn signxml_accepts_our_signatures() {
+    if !common::tool_available("python3", &["-c", "import signxml"]) {
+        return;
+    }
+    let dir = setup();
+    let mut failures = Vec::new();
+    for (name, leaf, profile) in cases() {
+        let file = dir.path().join(format!("{name}.xml"));
+        std::fs::write(&file, sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("write");
+        failures.extend(report(name, "signxml", &signxml_verify(dir.path(), &file, profile)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn signxml_refuses_a_tampered_signature() {
+    if !common::tool_available("python3", &["-c", "import signxml"]) {
+        return;
+    }
+    let dir = setup();
+    for (name, leaf, profile) in cases() {
+        let signed = String::from_utf8(sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("utf8");
+        let file = dir.path().join(format!("{name}-tampered.xml"));
+        std::fs::write(&file, signed.replace("WDB12345678901234", "WDB12345678901235")).expect("write");
+        let out = signxml_verify(dir.path(), &file, profile);
+        assert!(!out.status.success(), "{name}: signxml accepted a tampered document");
+    }
+}
+
+#[test]
+fn signed_specimens_still_validate_and_verify_everywhere() {
+    let Some(samples) = common::specimens_dir() else { return };
+    let xsd = samples.join("../xsd/ivi-2.0.xsd");
+    let have_xmllint = common::tool_available("xmllint", &["--version"]);
+    let have_xmlsec = common::tool_available("xmlsec1", &["--version"]);
+    let have_signxml = common::tool_available("python3", &["-c", "import signxml"]);
+    let dir = setup();
+    let mut failures = Vec::new();
+    let mut paths: Vec<_> = std::fs::read_dir(&samples)
+        .expect("samples")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    paths.sort();
+    // Two specimens per run keep the test short; every profile and key type is covered.
+    for (i, path) in paths.iter().take(2).enumerate() {
+        let xml = std::fs::read(path).expect("read");
+        for (name, leaf, profile) in cases() {
+            let file = dir.path().join(format!("specimen{i}-{name}.xml"));
+            std::fs::write(&file, sign_with(leaf, profile, &xml, true)).expect("write");
+            if have_xmllint {
+                let out = Command::new("xmllint")
+                    .args(["--noout", "--nonet", "--schema"])
+                    .arg(&xsd)
+                    .arg(&file)
+                    .output()
+                    .expect("xmllint");
+                failures.extend(report(name, "xmllint --schema", &out));
+            }
+            if have_xmlsec {
+                failures.extend(report(name, "xmlsec1", &xmlsec1_verify(dir.path(), &file, profile)));
+            }
+            if have_signxml {
+                failures.extend(report(name, "signxml", &signxml_verify(dir.path(), &file, profile)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
