@@ -30,7 +30,7 @@
 //! ```
 
 pub mod model;
-mod profile;
+pub mod profile;
 pub mod rules;
 pub mod validate;
 pub mod xml;
