@@ -34,6 +34,9 @@ pub struct Faults {
     pub hang_ms: u64,
     /// Percentage (0-100) of affected requests that stall when `hang_ms` is set.
     pub hang_rate_percent: u8,
+    /// The next this-many affected requests stall for `hang_ms`, then the count is spent. When
+    /// set, only these requests stall (`hang_rate_percent` is ignored).
+    pub hang_next: u32,
     /// Lifetime of new access tokens, in seconds (`expires_in`).
     pub token_lifetime_secs: u64,
     /// Lifetime of new SADs, in seconds (`expiresIn`).
@@ -60,6 +63,7 @@ impl Default for Faults {
             error_status: 503,
             hang_ms: 0,
             hang_rate_percent: 100,
+            hang_next: 0,
             token_lifetime_secs: 3600,
             sad_lifetime_secs: 300,
             reject_sad: false,
@@ -121,6 +125,12 @@ impl Faults {
                 self.error_status
             )));
         }
+        if self.hang_next > 0 && self.hang_ms == 0 {
+            return Err(Error::Faults(format!(
+                "hang_next {} needs hang_ms above 0",
+                self.hang_next
+            )));
+        }
         if self.token_lifetime_secs == 0 {
             return Err(Error::Faults("token_lifetime_secs 0 is not allowed".into()));
         }
@@ -164,12 +174,15 @@ pub(crate) struct Decision {
 pub(crate) struct FaultState {
     pub faults: Faults,
     rng: SplitMix64,
+    /// `hang_next` was configured: hangs are counted, not drawn.
+    counted_hangs: bool,
 }
 
 impl FaultState {
     pub fn new(faults: Faults) -> Self {
         let seed = faults.seed.unwrap_or_else(os_seed);
         Self {
+            counted_hangs: faults.hang_next > 0,
             faults,
             rng: SplitMix64(seed),
         }
@@ -192,7 +205,14 @@ impl FaultState {
         };
         decision.delay = Duration::from_millis(f.latency_ms.saturating_add(jitter));
         let f = &mut self.faults;
-        if f.hang_ms > 0 && self.rng.percent(f.hang_rate_percent) {
+        let hang = if self.counted_hangs {
+            let next = f.hang_next > 0;
+            f.hang_next = f.hang_next.saturating_sub(1);
+            next
+        } else {
+            f.hang_ms > 0 && self.rng.percent(f.hang_rate_percent)
+        };
+        if hang && f.hang_ms > 0 {
             decision.delay += Duration::from_millis(f.hang_ms);
             decision.fail = Some(f.error_status);
         } else if f.fail_next > 0 {
@@ -283,6 +303,20 @@ mod tests {
         assert_eq!(first, run());
         let failures = first.iter().filter(|d| d.fail.is_some()).count();
         assert!((10..=54).contains(&failures), "{failures} of 64 failed");
+    }
+
+    #[test]
+    fn hang_next_stalls_only_the_counted_requests() {
+        let mut state = FaultState::new(Faults {
+            hang_next: 1,
+            hang_ms: 1000,
+            ..Faults::default()
+        });
+        let first = state.decide("/csc/v2/info");
+        assert_eq!(first.delay, Duration::from_millis(1000));
+        assert_eq!(first.fail, Some(503));
+        assert_eq!(state.decide("/csc/v2/info").delay, Duration::ZERO);
+        assert!(Faults::from_json(r#"{"hang_next":1}"#).is_err());
     }
 
     #[test]
