@@ -37,7 +37,9 @@ impl C14nMethod {
 
     /// Inclusive C14N 1.0 without comments.
     pub const fn inclusive() -> Self {
-        Self::Inclusive { with_comments: false }
+        Self::Inclusive {
+            with_comments: false,
+        }
     }
 
     /// The algorithm for a `CanonicalizationMethod`/`Transform` URI (without parameters).
@@ -49,14 +51,18 @@ impl C14nMethod {
                 inclusive_prefixes: Vec::new(),
             },
             algorithms::C14N => Self::inclusive(),
-            algorithms::C14N_WITH_COMMENTS => Self::Inclusive { with_comments: true },
+            algorithms::C14N_WITH_COMMENTS => Self::Inclusive {
+                with_comments: true,
+            },
             _ => return None,
         })
     }
 
     fn with_comments(&self) -> bool {
         match self {
-            Self::Inclusive { with_comments } | Self::Exclusive { with_comments, .. } => *with_comments,
+            Self::Inclusive { with_comments } | Self::Exclusive { with_comments, .. } => {
+                *with_comments
+            }
         }
     }
 
@@ -64,7 +70,9 @@ impl C14nMethod {
     /// exclude comments: XML-DSig 1.0 section 4.3.3.3).
     pub(crate) fn without_comments(&self) -> Self {
         match self {
-            Self::Inclusive { .. } => Self::Inclusive { with_comments: false },
+            Self::Inclusive { .. } => Self::Inclusive {
+                with_comments: false,
+            },
             Self::Exclusive {
                 inclusive_prefixes, ..
             } => Self::Exclusive {
@@ -112,7 +120,9 @@ pub(crate) fn canonicalize_doc(
                         after_root = true;
                     }
                     Some(Node::Comment(_) | Node::Pi { .. }) => {
-                        if matches!(doc.nodes.get(id), Some(Node::Comment(_))) && !method.with_comments() {
+                        if matches!(doc.nodes.get(id), Some(Node::Comment(_)))
+                            && !method.with_comments()
+                        {
                             continue;
                         }
                         // C14N 1.0 section 2.3: a line feed separates document-level nodes from the root.
@@ -153,7 +163,10 @@ struct Writer<'a> {
 }
 
 fn lookup<'v>(list: &'v [(String, String)], prefix: &str) -> Option<&'v str> {
-    list.iter().rev().find(|(p, _)| p == prefix).map(|(_, u)| u.as_str())
+    list.iter()
+        .rev()
+        .find(|(p, _)| p == prefix)
+        .map(|(_, u)| u.as_str())
 }
 
 impl Writer<'_> {
@@ -164,13 +177,12 @@ impl Writer<'_> {
         match self.doc.nodes.get(id) {
             Some(Node::Element(_)) => self.element(id, false),
             Some(Node::Text(t)) => escape_text(&mut self.out, t),
-            Some(Node::Comment(c)) => {
-                if self.method.with_comments() {
-                    self.out.extend_from_slice(b"<!--");
-                    self.out.extend_from_slice(c.as_bytes());
-                    self.out.extend_from_slice(b"-->");
-                }
+            Some(Node::Comment(c)) if self.method.with_comments() => {
+                self.out.extend_from_slice(b"<!--");
+                self.out.extend_from_slice(c.as_bytes());
+                self.out.extend_from_slice(b"-->");
             }
+            Some(Node::Comment(_)) => {}
             Some(Node::Pi { target, data }) => {
                 self.out.extend_from_slice(b"<?");
                 self.out.extend_from_slice(target.as_bytes());
@@ -185,7 +197,9 @@ impl Writer<'_> {
     }
 
     fn element(&mut self, id: NodeId, is_apex: bool) {
-        let Some(e) = self.doc.element(id) else { return };
+        let Some(e) = self.doc.element(id) else {
+            return;
+        };
         let rendered_mark = self.rendered.len();
         let inscope_mark = self.inscope.len();
         self.inscope.extend(e.ns_decls.iter().cloned());
@@ -247,7 +261,14 @@ impl Writer<'_> {
         let mut attrs: Vec<(&str, &str, &str, &str)> = e
             .attrs
             .iter()
-            .map(|a| (a.ns.as_str(), a.local.as_str(), a.qname.as_str(), a.value.as_str()))
+            .map(|a| {
+                (
+                    a.ns.as_str(),
+                    a.local.as_str(),
+                    a.qname.as_str(),
+                    a.value.as_str(),
+                )
+            })
             .collect();
         let mut inherited: Vec<(String, String)> = Vec::new();
         if is_apex && matches!(self.method, C14nMethod::Inclusive { .. }) {
@@ -266,8 +287,10 @@ impl Writer<'_> {
                 }
             }
         }
-        let inherited_q: Vec<(String, &str, &str)> =
-            inherited.iter().map(|(l, v)| (format!("xml:{l}"), l.as_str(), v.as_str())).collect();
+        let inherited_q: Vec<(String, &str, &str)> = inherited
+            .iter()
+            .map(|(l, v)| (format!("xml:{l}"), l.as_str(), v.as_str()))
+            .collect();
         for (q, l, v) in &inherited_q {
             attrs.push((XML_NS, l, q.as_str(), v));
         }
@@ -337,6 +360,12 @@ fn escape_attr(out: &mut Vec<u8>, s: &str) {
 /// Parses an `InclusiveNamespaces/@PrefixList` value.
 pub(crate) fn parse_prefix_list(list: &str) -> Vec<String> {
     list.split_ascii_whitespace()
-        .map(|p| if p == "#default" { String::new() } else { p.to_owned() })
+        .map(|p| {
+            if p == "#default" {
+                String::new()
+            } else {
+                p.to_owned()
+            }
+        })
         .collect()
 }

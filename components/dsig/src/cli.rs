@@ -112,8 +112,12 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 fn load_anchors(paths: &[PathBuf]) -> Result<Vec<Certificate>> {
     let mut out = Vec::new();
     for p in paths {
-        let text = String::from_utf8(read(p)?).map_err(|_| Error::Certificate(format!("{} is not pem text", p.display())))?;
-        out.extend(crate::parse_pem_certificates(&text).map_err(|e| Error::Certificate(format!("{}: {e}", p.display())))?);
+        let text = String::from_utf8(read(p)?)
+            .map_err(|_| Error::Certificate(format!("{} is not pem text", p.display())))?;
+        out.extend(
+            crate::parse_pem_certificates(&text)
+                .map_err(|e| Error::Certificate(format!("{}: {e}", p.display())))?,
+        );
     }
     Ok(out)
 }
@@ -159,8 +163,13 @@ pub fn run_sign(args: &SignArgs, out: &mut dyn Write) -> Result<ExitCode> {
             ..VerifyOptions::default()
         },
     )
-    .map_err(|e| Error::Signer(format!("the signed document does not verify, not written: {e}")))?;
-    std::fs::write(&args.output, &signed).map_err(io(format!("writing {}", args.output.display())))?;
+    .map_err(|e| {
+        Error::Signer(format!(
+            "the signed document does not verify, not written: {e}"
+        ))
+    })?;
+    std::fs::write(&args.output, &signed)
+        .map_err(io(format!("writing {}", args.output.display())))?;
     writeln!(
         out,
         "signed {} -> {} ({}, {:?}, credential {}, signer {})",
@@ -180,7 +189,10 @@ pub fn run_sign(args: &SignArgs, out: &mut dyn Write) -> Result<ExitCode> {
 pub fn run_verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let anchors = load_anchors(&args.trust)?;
     let at = match &args.at {
-        Some(t) => Some(crate::verify::parse_date_time(t).map_err(|_| Error::Sign(format!("--at {t} is not an xs:dateTime")))?),
+        Some(t) => Some(
+            crate::verify::parse_date_time(t)
+                .map_err(|_| Error::Sign(format!("--at {t} is not an xs:dateTime")))?,
+        ),
         None => None,
     };
     let opts = VerifyOptions {
@@ -206,5 +218,9 @@ pub fn run_verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<ExitCode> {
         };
         writeln!(out, "{line}").map_err(io("writing output".into()))?;
     }
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

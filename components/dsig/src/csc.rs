@@ -93,7 +93,11 @@ pub struct CscConfig {
 
 impl CscConfig {
     /// A configuration with default retries.
-    pub fn new(base_url: impl Into<String>, client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+    pub fn new(
+        base_url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             client_id: client_id.into(),
@@ -234,7 +238,9 @@ fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -257,7 +263,10 @@ fn csc_error(resp: &HttpResponse) -> Error {
             description: b.error_description,
         },
         Err(_) => {
-            let text: String = String::from_utf8_lossy(&resp.body).chars().take(200).collect();
+            let text: String = String::from_utf8_lossy(&resp.body)
+                .chars()
+                .take(200)
+                .collect();
             Error::Csc {
                 status: resp.status,
                 error: format!("http_{}", resp.status),
@@ -324,7 +333,10 @@ impl<T: HttpTransport> CscClient<T> {
                     ("Accept".to_owned(), "application/json".to_owned()),
                 ];
                 if auth == Auth::Bearer {
-                    headers.push(("Authorization".to_owned(), format!("Bearer {}", self.access_token()?)));
+                    headers.push((
+                        "Authorization".to_owned(),
+                        format!("Bearer {}", self.access_token()?),
+                    ));
                 }
                 Ok(HttpRequest {
                     method: "POST".into(),
@@ -401,7 +413,10 @@ impl<T: HttpTransport> CscClient<T> {
                 method: "POST".into(),
                 url: url.clone(),
                 headers: vec![
-                    ("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()),
+                    (
+                        "Content-Type".to_owned(),
+                        "application/x-www-form-urlencoded".to_owned(),
+                    ),
                     ("Accept".to_owned(), "application/json".to_owned()),
                 ],
                 body: form.clone().into_bytes(),
@@ -418,10 +433,13 @@ impl<T: HttpTransport> CscClient<T> {
             token_type: String,
             expires_in: Option<u64>,
         }
-        let a: TokenAnswer =
-            serde_json::from_slice(&resp.body).map_err(|e| protocol(format!("oauth2/token answer: {e}")))?;
+        let a: TokenAnswer = serde_json::from_slice(&resp.body)
+            .map_err(|e| protocol(format!("oauth2/token answer: {e}")))?;
         if !a.token_type.is_empty() && !a.token_type.eq_ignore_ascii_case("bearer") {
-            return Err(protocol(format!("oauth2/token: token_type {} is not Bearer", a.token_type)));
+            return Err(protocol(format!(
+                "oauth2/token: token_type {} is not Bearer",
+                a.token_type
+            )));
         }
         // RFC 6749 section 5.1: expires_in is recommended; assume an hour when absent.
         let expires = now + Duration::from_secs(a.expires_in.unwrap_or(3600));
@@ -441,7 +459,10 @@ impl<T: HttpTransport> CscClient<T> {
             .get("credentialIDs")
             .and_then(Value::as_array)
             .ok_or_else(|| protocol("credentials/list: no credentialIDs"))?;
-        Ok(ids.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect())
     }
 
     /// `credentials/info` (CSC v2 section 11.5) with the whole certificate chain.
@@ -460,7 +481,11 @@ impl<T: HttpTransport> CscClient<T> {
         let key_algorithms: Vec<String> = v
             .pointer("/key/algo")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut certificates = Vec::new();
         for (i, c) in v
@@ -470,12 +495,15 @@ impl<T: HttpTransport> CscClient<T> {
             .iter()
             .enumerate()
         {
-            let text = c
-                .as_str()
-                .ok_or_else(|| protocol(format!("credentials/info: certificate #{i} is not a string")))?;
+            let text = c.as_str().ok_or_else(|| {
+                protocol(format!(
+                    "credentials/info: certificate #{i} is not a string"
+                ))
+            })?;
             let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             certificates.push(
-                Base64::decode_vec(&compact).map_err(|_| Error::Base64(format!("cert/certificates #{i}")))?,
+                Base64::decode_vec(&compact)
+                    .map_err(|_| Error::Base64(format!("cert/certificates #{i}")))?,
             );
         }
         Ok(CredentialInfo {
@@ -489,14 +517,22 @@ impl<T: HttpTransport> CscClient<T> {
             auth_mode: s("/authMode").or_else(|| s("/auth/mode")),
             multisign: v
                 .get("multisign")
-                .and_then(|m| m.as_u64().or_else(|| m.as_str().and_then(|x| x.parse().ok())))
+                .and_then(|m| {
+                    m.as_u64()
+                        .or_else(|| m.as_str().and_then(|x| x.parse().ok()))
+                })
                 .map_or(1, |m| u32::try_from(m).unwrap_or(u32::MAX)),
         })
     }
 
     /// `credentials/authorize` (CSC v2 section 11.6), explicit mode: a SAD for exactly `hashes`
     /// (SHA-256).
-    pub fn authorize(&self, credential_id: &str, hashes: &[[u8; 32]], auth: &AuthData) -> Result<Sad> {
+    pub fn authorize(
+        &self,
+        credential_id: &str,
+        hashes: &[[u8; 32]],
+        auth: &AuthData,
+    ) -> Result<Sad> {
         let mut auth_data = Vec::new();
         if let Some(pin) = &auth.pin {
             auth_data.push(json!({"id": "PIN", "value": pin}));
@@ -526,7 +562,13 @@ impl<T: HttpTransport> CscClient<T> {
     }
 
     /// `signatures/signHash` (CSC v2 section 11.9): one signature value per hash, in order.
-    pub fn sign_hash(&self, credential_id: &str, sad: &Sad, hashes: &[[u8; 32]], sign_algo: &str) -> Result<Vec<Vec<u8>>> {
+    pub fn sign_hash(
+        &self,
+        credential_id: &str,
+        sad: &Sad,
+        hashes: &[[u8; 32]],
+        sign_algo: &str,
+    ) -> Result<Vec<Vec<u8>>> {
         let body = json!({
             "credentialID": credential_id,
             "SAD": sad.value,
@@ -549,10 +591,13 @@ impl<T: HttpTransport> CscClient<T> {
         sigs.iter()
             .enumerate()
             .map(|(i, s)| {
-                let text = s
-                    .as_str()
-                    .ok_or_else(|| protocol(format!("signatures/signHash: signature #{i} is not a string")))?;
-                Base64::decode_vec(text.trim()).map_err(|_| Error::Base64(format!("signatures #{i}")))
+                let text = s.as_str().ok_or_else(|| {
+                    protocol(format!(
+                        "signatures/signHash: signature #{i} is not a string"
+                    ))
+                })?;
+                Base64::decode_vec(text.trim())
+                    .map_err(|_| Error::Base64(format!("signatures #{i}")))
             })
             .collect()
     }
@@ -584,27 +629,39 @@ impl<'c, T: HttpTransport> CscSigner<'c, T> {
     pub fn new(client: &'c CscClient<T>, credential_id: &str, auth: AuthData) -> Result<Self> {
         let info = client.credentials_info(credential_id)?;
         if !info.key_status.is_empty() && info.key_status != "enabled" {
-            return Err(Error::Signer(format!("credential {credential_id}: key is {}", info.key_status)));
+            return Err(Error::Signer(format!(
+                "credential {credential_id}: key is {}",
+                info.key_status
+            )));
         }
         if let Some(status) = info.cert_status.as_deref()
             && status != "valid"
         {
-            return Err(Error::Signer(format!("credential {credential_id}: certificate is {status}")));
+            return Err(Error::Signer(format!(
+                "credential {credential_id}: certificate is {status}"
+            )));
         }
-        let leaf = info
-            .certificates
-            .first()
-            .ok_or_else(|| protocol(format!("credentials/info: no certificate for {credential_id}")))?;
+        let leaf = info.certificates.first().ok_or_else(|| {
+            protocol(format!(
+                "credentials/info: no certificate for {credential_id}"
+            ))
+        })?;
         let algorithm = Certificate::from_der(leaf)?.public_key()?.algorithm();
         let has = |oid: &str| info.key_algorithms.iter().any(|a| a == oid);
         let sign_algo = match algorithm {
-            SignatureAlgorithm::RsaSha256 if has(algorithms::OID_SHA256_WITH_RSA) || info.key_algorithms.is_empty() => {
+            SignatureAlgorithm::RsaSha256
+                if has(algorithms::OID_SHA256_WITH_RSA) || info.key_algorithms.is_empty() =>
+            {
                 algorithms::OID_SHA256_WITH_RSA
             }
             // rsaEncryption with hashAlgorithmOID names the same PKCS#1 v1.5 signature.
-            SignatureAlgorithm::RsaSha256 if has(algorithms::OID_RSA_ENCRYPTION) => algorithms::OID_RSA_ENCRYPTION,
+            SignatureAlgorithm::RsaSha256 if has(algorithms::OID_RSA_ENCRYPTION) => {
+                algorithms::OID_RSA_ENCRYPTION
+            }
             SignatureAlgorithm::EcdsaP256Sha256
-                if has(algorithms::OID_ECDSA_SHA256) || has(algorithms::OID_EC_PUBLIC_KEY) || info.key_algorithms.is_empty() =>
+                if has(algorithms::OID_ECDSA_SHA256)
+                    || has(algorithms::OID_EC_PUBLIC_KEY)
+                    || info.key_algorithms.is_empty() =>
             {
                 algorithms::OID_ECDSA_SHA256
             }
@@ -634,11 +691,20 @@ impl<'c, T: HttpTransport> CscSigner<'c, T> {
     pub fn sign_digests(&self, digests: &[[u8; 32]]) -> Result<Vec<Vec<u8>>> {
         let mut reauthorized = false;
         loop {
-            let sad = self.client.authorize(&self.credential_id, digests, &self.auth)?;
-            match self.client.sign_hash(&self.credential_id, &sad, digests, &self.sign_algo) {
+            let sad = self
+                .client
+                .authorize(&self.credential_id, digests, &self.auth)?;
+            match self
+                .client
+                .sign_hash(&self.credential_id, &sad, digests, &self.sign_algo)
+            {
                 // A SAD the QTSP no longer accepts (expired, consumed by a half-failed attempt):
                 // authorise once more (CSC v2 section 11.9 answers invalid_request).
-                Err(Error::Csc { status: 400, ref error, .. }) if error == "invalid_request" && !reauthorized => {
+                Err(Error::Csc {
+                    status: 400,
+                    ref error,
+                    ..
+                }) if error == "invalid_request" && !reauthorized => {
                     reauthorized = true;
                 }
                 other => return other,
@@ -654,7 +720,9 @@ impl<T: HttpTransport> Signer for CscSigner<'_, T> {
 
     fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>> {
         let mut values = self.sign_digests(std::slice::from_ref(digest))?;
-        values.pop().ok_or_else(|| protocol("signatures/signHash: empty answer"))
+        values
+            .pop()
+            .ok_or_else(|| protocol("signatures/signHash: empty answer"))
     }
 }
 
@@ -688,7 +756,9 @@ impl Default for UreqTransport {
 #[cfg(feature = "native-http")]
 impl HttpTransport for UreqTransport {
     fn send(&self, req: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
-        let mut builder = ureq::http::Request::builder().method(req.method.as_str()).uri(&req.url);
+        let mut builder = ureq::http::Request::builder()
+            .method(req.method.as_str())
+            .uri(&req.url);
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
         }
@@ -705,7 +775,12 @@ impl HttpTransport for UreqTransport {
             .with_config()
             .limit(4 * 1024 * 1024)
             .read_to_vec()
-            .map_err(|e| TransportError(format!("{} {}: reading the answer: {e}", req.method, req.url)))?;
+            .map_err(|e| {
+                TransportError(format!(
+                    "{} {}: reading the answer: {e}",
+                    req.method, req.url
+                ))
+            })?;
         Ok(HttpResponse { status, body })
     }
 }

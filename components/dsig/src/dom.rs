@@ -184,7 +184,12 @@ fn resolve_ref(name: &str, pos: u64) -> Result<char> {
             .map_err(|_| xml_err(pos, format!("bad character reference &{name};")))?;
             let c = char::from_u32(code)
                 .filter(|c| is_xml_char(*c))
-                .ok_or_else(|| xml_err(pos, format!("character reference &{name}; is not an xml char")))?;
+                .ok_or_else(|| {
+                    xml_err(
+                        pos,
+                        format!("character reference &{name}; is not an xml char"),
+                    )
+                })?;
             return Ok(c);
         }
     };
@@ -231,7 +236,10 @@ fn normalize_attr(raw: &str, pos: u64) -> Result<String> {
 
 fn check_chars(s: &str, pos: u64) -> Result<()> {
     if let Some(c) = s.chars().find(|c| !is_xml_char(*c)) {
-        return Err(xml_err(pos, format!("character U+{:04X} is not allowed in xml", c as u32)));
+        return Err(xml_err(
+            pos,
+            format!("character U+{:04X} is not allowed in xml", c as u32),
+        ));
     }
     Ok(())
 }
@@ -348,9 +356,15 @@ impl Builder {
                 ns_decls.push((String::new(), value));
             } else if let Some(p) = key.strip_prefix("xmlns:") {
                 if value.is_empty() {
-                    return Err(xml_err(pos, format!("prefix {p} undeclared with xmlns:{p}=\"\"")));
+                    return Err(xml_err(
+                        pos,
+                        format!("prefix {p} undeclared with xmlns:{p}=\"\""),
+                    ));
                 }
-                if p == "xmlns" || (p == "xml" && value != XML_NS) || (p != "xml" && value == XML_NS) {
+                if p == "xmlns"
+                    || (p == "xml" && value != XML_NS)
+                    || (p != "xml" && value == XML_NS)
+                {
                     return Err(xml_err(pos, format!("illegal binding of prefix {p}")));
                 }
                 ns_decls.push((p.to_owned(), value));
@@ -368,7 +382,12 @@ impl Builder {
         let ns = match self.lookup(prefix) {
             Some(u) => u.to_owned(),
             None if prefix.is_empty() => String::new(),
-            None => return Err(xml_err(pos, format!("unbound prefix {prefix} on element {qname}"))),
+            None => {
+                return Err(xml_err(
+                    pos,
+                    format!("unbound prefix {prefix} on element {qname}"),
+                ));
+            }
         };
         let mut attrs: Vec<Attr> = Vec::with_capacity(raw_attrs.len());
         for (key, value) in raw_attrs {
@@ -436,7 +455,8 @@ pub(crate) fn parse(xml: &[u8], limits: &Limits) -> Result<Document> {
         Some(rest) => (rest, 3usize),
         None => (xml, 0),
     };
-    let text = std::str::from_utf8(xml).map_err(|e| xml_err((e.valid_up_to() + bom) as u64, "not utf-8"))?;
+    let text = std::str::from_utf8(xml)
+        .map_err(|e| xml_err((e.valid_up_to() + bom) as u64, "not utf-8"))?;
     let mut reader = Reader::from_str(text);
     let cfg = reader.config_mut();
     cfg.check_end_names = true;
@@ -471,15 +491,22 @@ pub(crate) fn parse(xml: &[u8], limits: &Limits) -> Result<Document> {
                     let enc = enc.map_err(|e| xml_err(pos, e.to_string()))?;
                     let enc = utf8(&enc, pos)?.to_ascii_lowercase();
                     if enc != "utf-8" && enc != "utf8" {
-                        return Err(Error::Refused(format!("encoding {enc}; only utf-8 is accepted")));
+                        return Err(Error::Refused(format!(
+                            "encoding {enc}; only utf-8 is accepted"
+                        )));
                     }
                 }
             }
-            Event::DocType(_) => return Err(Error::Refused("document type declaration (dtd)".into())),
+            Event::DocType(_) => {
+                return Err(Error::Refused("document type declaration (dtd)".into()));
+            }
             Event::Start(e) => b.start(&e, before + bom, after + bom, false)?,
             Event::Empty(e) => b.start(&e, before + bom, after + bom, true)?,
             Event::End(_) => {
-                let id = b.stack.pop().ok_or_else(|| xml_err(pos, "unmatched end tag"))?;
+                let id = b
+                    .stack
+                    .pop()
+                    .ok_or_else(|| xml_err(pos, "unmatched end tag"))?;
                 if let Some(Node::Element(el)) = b.nodes.get_mut(id) {
                     el.end = after + bom;
                     el.end_tag_start = before + bom;
@@ -529,7 +556,10 @@ pub(crate) fn parse(xml: &[u8], limits: &Limits) -> Result<Document> {
         }
     }
     if !b.stack.is_empty() {
-        return Err(xml_err(text.len() as u64, "unclosed element at end of document"));
+        return Err(xml_err(
+            text.len() as u64,
+            "unclosed element at end of document",
+        ));
     }
     let root = b.root.ok_or_else(|| xml_err(0, "no root element"))?;
     Ok(Document {

@@ -45,7 +45,9 @@ pub enum Error {
     #[error("signature value invalid: {0}")]
     SignatureValue(String),
     /// An ECDSA `SignatureValue` is DER-encoded instead of raw r||s (RFC 6931 section 2.3.6).
-    #[error("ecdsa signature value is der-encoded ({len} bytes); xml-dsig requires raw r||s of 64 bytes")]
+    #[error(
+        "ecdsa signature value is der-encoded ({len} bytes); xml-dsig requires raw r||s of 64 bytes"
+    )]
     DerEcdsaValue {
         /// Length of the value found.
         len: usize,

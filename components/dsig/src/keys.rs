@@ -44,7 +44,9 @@ impl SignatureAlgorithm {
         match uri {
             algorithms::RSA_SHA256 => Ok(Self::RsaSha256),
             algorithms::ECDSA_SHA256 => Ok(Self::EcdsaP256Sha256),
-            algorithms::RSA_SHA1 => Err(Error::UnsupportedAlgorithm(format!("{uri} (legacy sha-1, refused)"))),
+            algorithms::RSA_SHA1 => Err(Error::UnsupportedAlgorithm(format!(
+                "{uri} (legacy sha-1, refused)"
+            ))),
             _ => Err(Error::UnsupportedAlgorithm(uri.to_owned())),
         }
     }
@@ -87,15 +89,18 @@ impl PublicKey {
     }
 
     pub(crate) fn from_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<Self> {
-        let bits = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or_else(|| Error::Certificate("public key bit string is not byte aligned".into()))?;
+        let bits = spki.subject_public_key.as_bytes().ok_or_else(|| {
+            Error::Certificate("public key bit string is not byte aligned".into())
+        })?;
         if spki.algorithm.oid == OID_RSA {
             use rsa::pkcs1::DecodeRsaPublicKey;
-            let key = RsaPublicKey::from_pkcs1_der(bits).map_err(|e| Error::Certificate(format!("rsa key: {e}")))?;
+            let key = RsaPublicKey::from_pkcs1_der(bits)
+                .map_err(|e| Error::Certificate(format!("rsa key: {e}")))?;
             if key.size() < 256 {
-                return Err(Error::Certificate(format!("rsa key of {} bits is too short", key.size() * 8)));
+                return Err(Error::Certificate(format!(
+                    "rsa key of {} bits is too short",
+                    key.size() * 8
+                )));
             }
             Ok(Self::Rsa(Box::new(key)))
         } else if spki.algorithm.oid == OID_EC {
@@ -114,7 +119,10 @@ impl PublicKey {
                 .map_err(|e| Error::Certificate(format!("p-256 key: {e}")))?;
             Ok(Self::P256(key))
         } else {
-            Err(Error::UnsupportedAlgorithm(format!("public key algorithm {}", spki.algorithm.oid)))
+            Err(Error::UnsupportedAlgorithm(format!(
+                "public key algorithm {}",
+                spki.algorithm.oid
+            )))
         }
     }
 
@@ -133,7 +141,9 @@ impl PublicKey {
             Self::Rsa(_) => self.verify_prehash(Hash::Sha256, digest, value),
             Self::P256(_) => {
                 if value.len() != 64 {
-                    if value.first() == Some(&0x30) && p256::ecdsa::Signature::from_der(value).is_ok() {
+                    if value.first() == Some(&0x30)
+                        && p256::ecdsa::Signature::from_der(value).is_ok()
+                    {
                         return Err(Error::DerEcdsaValue { len: value.len() });
                     }
                     return Err(Error::SignatureValue(format!(
@@ -156,14 +166,17 @@ impl PublicKey {
                     Hash::Sha384 => Pkcs1v15Sign::new::<Sha384>(),
                     Hash::Sha512 => Pkcs1v15Sign::new::<Sha512>(),
                 };
-                key.verify(scheme, digest, value)
-                    .map_err(|_| Error::SignatureValue("rsa pkcs#1 v1.5 signature does not verify".into()))
+                key.verify(scheme, digest, value).map_err(|_| {
+                    Error::SignatureValue("rsa pkcs#1 v1.5 signature does not verify".into())
+                })
             }
             Self::P256(key) => {
-                let sig = p256::ecdsa::Signature::from_slice(value)
-                    .map_err(|_| Error::SignatureValue("ecdsa value is not a valid r||s pair".into()))?;
-                key.verify_prehash(digest, &sig)
-                    .map_err(|_| Error::SignatureValue("ecdsa p-256 signature does not verify".into()))
+                let sig = p256::ecdsa::Signature::from_slice(value).map_err(|_| {
+                    Error::SignatureValue("ecdsa value is not a valid r||s pair".into())
+                })?;
+                key.verify_prehash(digest, &sig).map_err(|_| {
+                    Error::SignatureValue("ecdsa p-256 signature does not verify".into())
+                })
             }
         }
     }
@@ -175,8 +188,9 @@ pub fn ecdsa_der_to_raw(value: &[u8]) -> Result<Vec<u8>> {
     if value.len() == 64 {
         return Ok(value.to_vec());
     }
-    let sig = p256::ecdsa::Signature::from_der(value)
-        .map_err(|e| Error::SignatureValue(format!("ecdsa value is neither raw r||s nor der: {e}")))?;
+    let sig = p256::ecdsa::Signature::from_der(value).map_err(|e| {
+        Error::SignatureValue(format!("ecdsa value is neither raw r||s nor der: {e}"))
+    })?;
     Ok(sig.to_bytes().to_vec())
 }
 
@@ -212,9 +226,12 @@ impl LocalSigner {
 
     /// From a PEM `PRIVATE KEY` block.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self> {
-        let (label, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| Error::Signer(format!("pem: {e}")))?;
+        let (label, der) =
+            der::pem::decode_vec(pem.as_bytes()).map_err(|e| Error::Signer(format!("pem: {e}")))?;
         if label != "PRIVATE KEY" {
-            return Err(Error::Signer(format!("pem label {label}, expected PRIVATE KEY")));
+            return Err(Error::Signer(format!(
+                "pem label {label}, expected PRIVATE KEY"
+            )));
         }
         Self::from_pkcs8_der(&der)
     }
@@ -234,8 +251,9 @@ impl Signer for LocalSigner {
                 .sign(Pkcs1v15Sign::new::<Sha256>(), digest)
                 .map_err(|e| Error::Signer(format!("rsa: {e}"))),
             Self::P256(key) => {
-                let sig: p256::ecdsa::Signature =
-                    key.sign_prehash(digest).map_err(|e| Error::Signer(format!("ecdsa: {e}")))?;
+                let sig: p256::ecdsa::Signature = key
+                    .sign_prehash(digest)
+                    .map_err(|e| Error::Signer(format!("ecdsa: {e}")))?;
                 Ok(sig.to_bytes().to_vec())
             }
         }

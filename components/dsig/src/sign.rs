@@ -12,7 +12,9 @@ use std::time::SystemTime;
 use base64ct::{Base64, Encoding};
 use sha2::{Digest, Sha256};
 
-use crate::algorithms::{DSIG_NS, ENVELOPED, EXC_C14N, SHA256, XADES_NS, XADES_SIGNED_PROPERTIES_TYPE};
+use crate::algorithms::{
+    DSIG_NS, ENVELOPED, EXC_C14N, SHA256, XADES_NS, XADES_SIGNED_PROPERTIES_TYPE,
+};
 use crate::c14n::{C14nMethod, canonicalize_doc};
 use crate::dom::{self, Document};
 use crate::keys::{PublicKey, SignatureAlgorithm, Signer, ecdsa_der_to_raw};
@@ -48,7 +50,9 @@ impl std::str::FromStr for Profile {
         match s {
             "xmldsig" => Ok(Self::XmlDsig),
             "xades" => Ok(Self::Xades),
-            other => Err(Error::Sign(format!("unknown profile {other} (xmldsig or xades)"))),
+            other => Err(Error::Sign(format!(
+                "unknown profile {other} (xmldsig or xades)"
+            ))),
         }
     }
 }
@@ -119,7 +123,9 @@ impl Prepared {
             SignatureAlgorithm::RsaSha256 => value.to_vec(),
         };
         self.key.verify_xmldsig(&self.digest, &value).map_err(|e| {
-            Error::Signer(format!("the returned signature value does not verify with the signing certificate ({e})"))
+            Error::Signer(format!(
+                "the returned signature value does not verify with the signing certificate ({e})"
+            ))
         })?;
         let b64 = Base64::encode_string(&value);
         let mut out = String::with_capacity(self.head.len() + b64.len() + self.tail.len());
@@ -148,7 +154,10 @@ pub fn sign(xml: &[u8], opts: &SignOptions, signer: &dyn Signer) -> Result<Vec<u
 pub(crate) fn signature_elements(doc: &Document) -> Vec<dom::NodeId> {
     doc.descendants(doc.root)
         .into_iter()
-        .filter(|&id| doc.element(id).is_some_and(|e| e.ns == DSIG_NS && e.local == "Signature"))
+        .filter(|&id| {
+            doc.element(id)
+                .is_some_and(|e| e.ns == DSIG_NS && e.local == "Signature")
+        })
         .collect()
 }
 
@@ -169,14 +178,23 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
         (source.to_owned(), doc)
     } else {
         if !opts.replace_existing {
-            return Err(Error::Sign("document already contains a ds:Signature".into()));
+            return Err(Error::Sign(
+                "document already contains a ds:Signature".into(),
+            ));
         }
         let [only] = existing.as_slice() else {
-            return Err(Error::Sign(format!("document contains {} ds:Signature elements", existing.len())));
+            return Err(Error::Sign(format!(
+                "document contains {} ds:Signature elements",
+                existing.len()
+            )));
         };
-        let el = doc.element(*only).ok_or_else(|| Error::Sign("signature element".into()))?;
+        let el = doc
+            .element(*only)
+            .ok_or_else(|| Error::Sign("signature element".into()))?;
         if el.parent != Some(doc.root) {
-            return Err(Error::Sign("the existing ds:Signature is not a child of the root".into()));
+            return Err(Error::Sign(
+                "the existing ds:Signature is not a child of the root".into(),
+            ));
         }
         let mut base = String::with_capacity(source.len());
         base.push_str(source.get(..el.start).unwrap_or_default());
@@ -193,7 +211,11 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
     let insert_at = root.end_tag_start;
 
     let doc_digest = Sha256::digest(canonicalize_doc(&doc, None, None, &C14nMethod::exclusive()));
-    let tag: String = doc_digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let tag: String = doc_digest
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let sig_id = format!("ecoc-sig-{tag}");
     let ref_id = format!("{sig_id}-ref-doc");
     let ki_id = format!("{sig_id}-keyinfo");
@@ -202,7 +224,9 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
         if let Some(e) = doc.element(id)
             && e.attrs.iter().any(|a| a.value.starts_with(&sig_id))
         {
-            return Err(Error::Sign(format!("document already uses the id {sig_id}")));
+            return Err(Error::Sign(format!(
+                "document already uses the id {sig_id}"
+            )));
         }
     }
 
@@ -251,7 +275,11 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
         String::new()
     };
 
-    let reference = |id: Option<&str>, ty: Option<&str>, uri: &str, enveloped: bool, digest: &[u8]| {
+    let reference = |id: Option<&str>,
+                     ty: Option<&str>,
+                     uri: &str,
+                     enveloped: bool,
+                     digest: &[u8]| {
         let mut r = String::from("<ds:Reference");
         if let Some(id) = id {
             r.push_str(&format!(r#" Id="{id}""#));
@@ -278,13 +306,26 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
         let find = |id: &str| {
             frag.descendants(frag.root)
                 .into_iter()
-                .find(|&n| frag.element(n).is_some_and(|e| e.attrs.iter().any(|a| a.local == "Id" && a.value == id)))
+                .find(|&n| {
+                    frag.element(n)
+                        .is_some_and(|e| e.attrs.iter().any(|a| a.local == "Id" && a.value == id))
+                })
                 .ok_or_else(|| Error::Sign(format!("internal: element {id} missing")))
         };
         let sp = find(&sp_id)?;
         let ki = find(&ki_id)?;
-        let sp_digest = Sha256::digest(canonicalize_doc(&frag, Some(sp), None, &C14nMethod::exclusive()));
-        let ki_digest = Sha256::digest(canonicalize_doc(&frag, Some(ki), None, &C14nMethod::exclusive()));
+        let sp_digest = Sha256::digest(canonicalize_doc(
+            &frag,
+            Some(sp),
+            None,
+            &C14nMethod::exclusive(),
+        ));
+        let ki_digest = Sha256::digest(canonicalize_doc(
+            &frag,
+            Some(ki),
+            None,
+            &C14nMethod::exclusive(),
+        ));
         refs.push_str(&reference(
             None,
             Some(XADES_SIGNED_PROPERTIES_TYPE),
@@ -292,13 +333,22 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
             false,
             &sp_digest,
         ));
-        refs.push_str(&reference(None, None, &format!("#{ki_id}"), false, &ki_digest));
+        refs.push_str(&reference(
+            None,
+            None,
+            &format!("#{ki_id}"),
+            false,
+            &ki_digest,
+        ));
     }
     let signed_info = format!(
         r#"<ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/><ds:SignatureMethod Algorithm="{}"/>{refs}</ds:SignedInfo>"#,
         algorithm.uri()
     );
-    let frag = dom::parse(format!("{sig_open}{signed_info}</ds:Signature>").as_bytes(), &Limits::default())?;
+    let frag = dom::parse(
+        format!("{sig_open}{signed_info}</ds:Signature>").as_bytes(),
+        &Limits::default(),
+    )?;
     let si = frag
         .child_elements(frag.root)
         .next()

@@ -86,9 +86,13 @@ enum Step {
 }
 
 fn c14n_of(doc: &Document, id: NodeId, attr_name: &str) -> Result<C14nMethod> {
-    let e = doc.element(id).ok_or_else(|| structure("missing element"))?;
-    let uri = attr(e, attr_name).ok_or_else(|| structure(format!("{} without Algorithm", e.local)))?;
-    let mut method = C14nMethod::from_uri(uri).ok_or_else(|| Error::UnsupportedAlgorithm(uri.to_owned()))?;
+    let e = doc
+        .element(id)
+        .ok_or_else(|| structure("missing element"))?;
+    let uri =
+        attr(e, attr_name).ok_or_else(|| structure(format!("{} without Algorithm", e.local)))?;
+    let mut method =
+        C14nMethod::from_uri(uri).ok_or_else(|| Error::UnsupportedAlgorithm(uri.to_owned()))?;
     if let C14nMethod::Exclusive {
         inclusive_prefixes, ..
     } = &mut method
@@ -148,7 +152,10 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
     let mut objects = Vec::new();
     for (id, e) in it {
         if !is_ds(e, "Object") {
-            return Err(structure(format!("unexpected element {} in ds:Signature", e.qname)));
+            return Err(structure(format!(
+                "unexpected element {} in ds:Signature",
+                e.qname
+            )));
         }
         objects.push(*id);
     }
@@ -156,22 +163,34 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
     // SignedInfo.
     let si_children: Vec<(NodeId, &Element)> = doc.child_elements(*si).collect();
     let [(cm, cm_el), (sm, _), refs @ ..] = si_children.as_slice() else {
-        return Err(structure("ds:SignedInfo lacks CanonicalizationMethod or SignatureMethod"));
+        return Err(structure(
+            "ds:SignedInfo lacks CanonicalizationMethod or SignatureMethod",
+        ));
     };
     if !is_ds(cm_el, "CanonicalizationMethod") {
-        return Err(structure("first child of ds:SignedInfo is not ds:CanonicalizationMethod"));
+        return Err(structure(
+            "first child of ds:SignedInfo is not ds:CanonicalizationMethod",
+        ));
     }
     let si_method = c14n_of(&doc, *cm, "Algorithm")?;
-    let sm_el = doc.element(*sm).ok_or_else(|| structure("SignatureMethod"))?;
+    let sm_el = doc
+        .element(*sm)
+        .ok_or_else(|| structure("SignatureMethod"))?;
     if !is_ds(sm_el, "SignatureMethod") {
-        return Err(structure("second child of ds:SignedInfo is not ds:SignatureMethod"));
+        return Err(structure(
+            "second child of ds:SignedInfo is not ds:SignatureMethod",
+        ));
     }
-    let sm_uri = attr(sm_el, "Algorithm").ok_or_else(|| structure("ds:SignatureMethod without Algorithm"))?;
+    let sm_uri = attr(sm_el, "Algorithm")
+        .ok_or_else(|| structure("ds:SignatureMethod without Algorithm"))?;
     if refs.is_empty() {
         return Err(structure("ds:SignedInfo has no ds:Reference"));
     }
     if refs.len() > MAX_REFERENCES {
-        return Err(structure(format!("{} references, at most {MAX_REFERENCES} accepted", refs.len())));
+        return Err(structure(format!(
+            "{} references, at most {MAX_REFERENCES} accepted",
+            refs.len()
+        )));
     }
 
     // References.
@@ -180,7 +199,10 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
     let mut uris = Vec::new();
     for (r, r_el) in refs {
         if !is_ds(r_el, "Reference") {
-            return Err(structure(format!("unexpected element {} in ds:SignedInfo", r_el.qname)));
+            return Err(structure(format!(
+                "unexpected element {} in ds:SignedInfo",
+                r_el.qname
+            )));
         }
         let uri = attr(r_el, "URI").ok_or_else(|| structure("ds:Reference without URI"))?;
         let ty = attr(r_el, "Type");
@@ -189,9 +211,13 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
         if let Some((tr, _)) = parts.next_if(|(_, e)| is_ds(e, "Transforms")) {
             for (t, t_el) in doc.child_elements(tr) {
                 if !is_ds(t_el, "Transform") {
-                    return Err(structure(format!("unexpected element {} in ds:Transforms", t_el.qname)));
+                    return Err(structure(format!(
+                        "unexpected element {} in ds:Transforms",
+                        t_el.qname
+                    )));
                 }
-                let alg = attr(t_el, "Algorithm").ok_or_else(|| structure("ds:Transform without Algorithm"))?;
+                let alg = attr(t_el, "Algorithm")
+                    .ok_or_else(|| structure("ds:Transform without Algorithm"))?;
                 if alg == algorithms::ENVELOPED {
                     steps.push(Step::Enveloped);
                 } else {
@@ -208,20 +234,29 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
             .filter(|(_, e)| is_ds(e, "DigestValue"))
             .ok_or_else(|| structure(format!("reference \"{uri}\" has no ds:DigestValue")))?;
         let dm = attr(dm_el, "Algorithm").unwrap_or("");
-        let expected = decode_b64(&doc.text(dv), &format!("DigestValue of reference \"{uri}\""))?;
+        let expected = decode_b64(
+            &doc.text(dv),
+            &format!("DigestValue of reference \"{uri}\""),
+        )?;
 
         let (apex, exclude, c14n) = if uri.is_empty() {
             whole_doc += 1;
-            let (first, rest) = steps
-                .split_first()
-                .ok_or_else(|| structure("whole-document reference without the enveloped-signature transform"))?;
+            let (first, rest) = steps.split_first().ok_or_else(|| {
+                structure("whole-document reference without the enveloped-signature transform")
+            })?;
             if !matches!(first, Step::Enveloped) {
-                return Err(structure("the first transform of the whole-document reference is not enveloped-signature"));
+                return Err(structure(
+                    "the first transform of the whole-document reference is not enveloped-signature",
+                ));
             }
             let c14n = match rest {
                 [] => C14nMethod::inclusive(),
                 [Step::C14n(m)] => m.without_comments(),
-                _ => return Err(structure("whole-document reference: only one c14n transform may follow")),
+                _ => {
+                    return Err(structure(
+                        "whole-document reference: only one c14n transform may follow",
+                    ));
+                }
             };
             (None, Some(sig), c14n)
         } else if let Some(id) = uri.strip_prefix('#') {
@@ -230,15 +265,26 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
                 .find(|(v, _)| *v == id)
                 .map(|(_, n)| *n)
                 .ok_or_else(|| structure(format!("reference \"{uri}\" points to no element")))?;
-            if target == sig || !doc.is_ancestor_or_self(sig, target) || doc.is_ancestor_or_self(*si, target) {
-                return Err(structure(format!("reference \"{uri}\" does not point inside this signature")));
+            if target == sig
+                || !doc.is_ancestor_or_self(sig, target)
+                || doc.is_ancestor_or_self(*si, target)
+            {
+                return Err(structure(format!(
+                    "reference \"{uri}\" does not point inside this signature"
+                )));
             }
             let c14n = match steps.as_slice() {
                 [] => C14nMethod::inclusive(),
                 [Step::C14n(m)] => m.without_comments(),
-                _ => return Err(structure(format!("reference \"{uri}\": only one c14n transform is accepted"))),
+                _ => {
+                    return Err(structure(format!(
+                        "reference \"{uri}\": only one c14n transform is accepted"
+                    )));
+                }
             };
-            let t_el = doc.element(target).ok_or_else(|| structure("reference target"))?;
+            let t_el = doc
+                .element(target)
+                .ok_or_else(|| structure("reference target"))?;
             if ty == Some(XADES_SIGNED_PROPERTIES_TYPE) {
                 if !(t_el.ns == XADES_NS && t_el.local == "SignedProperties") {
                     return Err(structure(format!(
@@ -266,23 +312,38 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
             other => return Err(Error::UnsupportedAlgorithm(format!("digest {other}"))),
         };
         if actual != expected {
-            return Err(Error::DigestMismatch { uri: uri.to_owned() });
+            return Err(Error::DigestMismatch {
+                uri: uri.to_owned(),
+            });
         }
         if dm != algorithms::SHA256 {
-            return Err(Error::UnsupportedAlgorithm(format!("digest {dm} (legacy sha-1, refused)")));
+            return Err(Error::UnsupportedAlgorithm(format!(
+                "digest {dm} (legacy sha-1, refused)"
+            )));
         }
         uris.push(uri.to_owned());
     }
     if whole_doc != 1 {
-        return Err(structure(format!("{whole_doc} whole-document references, exactly one is required")));
+        return Err(structure(format!(
+            "{whole_doc} whole-document references, exactly one is required"
+        )));
     }
 
     // Signing certificate.
     let key_info = key_info.ok_or_else(|| structure("no ds:KeyInfo"))?;
     let mut certs = Vec::new();
-    for (xd, _) in doc.child_elements(key_info).filter(|(_, e)| is_ds(e, "X509Data")) {
-        for (c, _) in doc.child_elements(xd).filter(|(_, e)| is_ds(e, "X509Certificate")) {
-            certs.push(Certificate::from_der(&decode_b64(&doc.text(c), "X509Certificate")?)?);
+    for (xd, _) in doc
+        .child_elements(key_info)
+        .filter(|(_, e)| is_ds(e, "X509Data"))
+    {
+        for (c, _) in doc
+            .child_elements(xd)
+            .filter(|(_, e)| is_ds(e, "X509Certificate"))
+        {
+            certs.push(Certificate::from_der(&decode_b64(
+                &doc.text(c),
+                "X509Certificate",
+            )?)?);
         }
     }
     let leaf = certs
@@ -308,20 +369,37 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
     let quals: Vec<NodeId> = objects
         .iter()
         .flat_map(|&o| doc.child_elements(o).map(|(id, _)| id).collect::<Vec<_>>())
-        .filter(|&id| doc.element(id).is_some_and(|e| e.ns == XADES_NS && e.local == "QualifyingProperties"))
+        .filter(|&id| {
+            doc.element(id)
+                .is_some_and(|e| e.ns == XADES_NS && e.local == "QualifyingProperties")
+        })
         .collect();
     let profile = match (signed_props, quals.as_slice()) {
         (None, []) => Profile::XmlDsig,
-        (None, _) => return Err(structure("xades:QualifyingProperties present but not signed")),
-        (Some(_), []) => return Err(structure("SignedProperties reference outside xades:QualifyingProperties")),
+        (None, _) => {
+            return Err(structure(
+                "xades:QualifyingProperties present but not signed",
+            ));
+        }
+        (Some(_), []) => {
+            return Err(structure(
+                "SignedProperties reference outside xades:QualifyingProperties",
+            ));
+        }
         (Some(sp), [q]) => {
-            let q_el = doc.element(*q).ok_or_else(|| structure("QualifyingProperties"))?;
+            let q_el = doc
+                .element(*q)
+                .ok_or_else(|| structure("QualifyingProperties"))?;
             let sig_id = attr(sig_el, "Id").unwrap_or("");
             if sig_id.is_empty() || attr(q_el, "Target") != Some(&format!("#{sig_id}")) {
-                return Err(Error::Xades("QualifyingProperties/@Target does not name this signature".into()));
+                return Err(Error::Xades(
+                    "QualifyingProperties/@Target does not name this signature".into(),
+                ));
             }
             if doc.element(sp).and_then(|e| e.parent) != Some(*q) {
-                return Err(structure("signed SignedProperties is not in this signature's QualifyingProperties"));
+                return Err(structure(
+                    "signed SignedProperties is not in this signature's QualifyingProperties",
+                ));
             }
             signing_time = check_signed_properties(&doc, sp, &leaf)?;
             Profile::Xades
@@ -356,7 +434,11 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
 }
 
 /// Checks `SigningCertificateV2` against the signing certificate; returns `SigningTime`.
-fn check_signed_properties(doc: &Document, sp: NodeId, leaf: &Certificate) -> Result<Option<SystemTime>> {
+fn check_signed_properties(
+    doc: &Document,
+    sp: NodeId,
+    leaf: &Certificate,
+) -> Result<Option<SystemTime>> {
     let is_x = |e: &Element, l: &str| e.ns == XADES_NS && e.local == l;
     let ssp = doc
         .child_elements(sp)
@@ -398,10 +480,15 @@ fn check_signed_properties(doc: &Document, sp: NodeId, leaf: &Certificate) -> Re
                     leaf.subject()
                 )));
             }
-            if let Some((isv, _)) = doc.child_elements(cert).find(|(_, c)| is_x(c, "IssuerSerialV2")) {
+            if let Some((isv, _)) = doc
+                .child_elements(cert)
+                .find(|(_, c)| is_x(c, "IssuerSerialV2"))
+            {
                 let got = decode_b64(&doc.text(isv), "IssuerSerialV2")?;
                 if got != leaf.issuer_serial_der()? {
-                    return Err(Error::Xades("IssuerSerialV2 does not match the signing certificate".into()));
+                    return Err(Error::Xades(
+                        "IssuerSerialV2 does not match the signing certificate".into(),
+                    ));
                 }
             }
             cert_checked = true;
@@ -417,7 +504,8 @@ fn check_signed_properties(doc: &Document, sp: NodeId, leaf: &Certificate) -> Re
 /// missing zone is read as UTC).
 pub(crate) fn parse_date_time(s: &str) -> Result<SystemTime> {
     let bad = || Error::Xades(format!("SigningTime \"{s}\" is not an xs:dateTime"));
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<u32>().ok()).ok_or_else(bad);
+    let num =
+        |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<u32>().ok()).ok_or_else(bad);
     if s.len() < 19 || s.as_bytes().get(10) != Some(&b'T') {
         return Err(bad());
     }
@@ -434,8 +522,14 @@ pub(crate) fn parse_date_time(s: &str) -> Result<SystemTime> {
     let offset: i64 = match rest {
         "" | "Z" => 0,
         z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
-            let oh = z.get(1..3).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad)?;
-            let om = z.get(4..6).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad)?;
+            let oh = z
+                .get(1..3)
+                .and_then(|x| x.parse::<i64>().ok())
+                .ok_or_else(bad)?;
+            let om = z
+                .get(4..6)
+                .and_then(|x| x.parse::<i64>().ok())
+                .ok_or_else(bad)?;
             let v = oh * 3600 + om * 60;
             if z.starts_with('-') { -v } else { v }
         }

@@ -37,8 +37,12 @@ impl PartialEq for Certificate {
 impl Certificate {
     /// Parses a DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        let cert = x509_cert::Certificate::from_der(der).map_err(|e| Error::Certificate(format!("der: {e}")))?;
-        Ok(Self { der: der.to_vec(), cert })
+        let cert = x509_cert::Certificate::from_der(der)
+            .map_err(|e| Error::Certificate(format!("der: {e}")))?;
+        Ok(Self {
+            der: der.to_vec(),
+            cert,
+        })
     }
 
     /// The DER encoding.
@@ -63,12 +67,20 @@ impl Certificate {
 
     /// Validity start.
     pub fn not_before(&self) -> SystemTime {
-        self.cert.tbs_certificate().validity().not_before.to_system_time()
+        self.cert
+            .tbs_certificate()
+            .validity()
+            .not_before
+            .to_system_time()
     }
 
     /// Validity end.
     pub fn not_after(&self) -> SystemTime {
-        self.cert.tbs_certificate().validity().not_after.to_system_time()
+        self.cert
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_system_time()
     }
 
     /// The subject public key.
@@ -80,7 +92,10 @@ impl Certificate {
     /// the content of XAdES `IssuerSerialV2`.
     pub fn issuer_serial_der(&self) -> Result<Vec<u8>> {
         let tbs = self.cert.tbs_certificate();
-        let issuer = tbs.issuer().to_der().map_err(|e| Error::Certificate(format!("issuer: {e}")))?;
+        let issuer = tbs
+            .issuer()
+            .to_der()
+            .map_err(|e| Error::Certificate(format!("issuer: {e}")))?;
         let serial = tbs
             .serial_number()
             .to_der()
@@ -182,7 +197,9 @@ impl Certificate {
         let digest = hash.digest(tbs);
         let value = if ecdsa {
             if !matches!(key, PublicKey::P256(_)) {
-                return Err(Error::Chain(format!("issuer key type does not match algorithm {alg}")));
+                return Err(Error::Chain(format!(
+                    "issuer key type does not match algorithm {alg}"
+                )));
             }
             p256::ecdsa::Signature::from_der(sig)
                 .map_err(|e| Error::Certificate(format!("ecdsa certificate signature: {e}")))?
@@ -190,7 +207,9 @@ impl Certificate {
                 .to_vec()
         } else {
             if !matches!(key, PublicKey::Rsa(_)) {
-                return Err(Error::Chain(format!("issuer key type does not match algorithm {alg}")));
+                return Err(Error::Chain(format!(
+                    "issuer key type does not match algorithm {alg}"
+                )));
             }
             sig.to_vec()
         };
@@ -270,7 +289,7 @@ pub fn parse_pem_certificates(pem: &str) -> Result<Vec<Certificate>> {
             .find("-----")
             .map(|i| end_marker + 9 + i + 5)
             .ok_or_else(|| Error::Certificate("pem END line is cut".into()))?;
-        let (label, der) = der::pem::decode_vec(block[..after].as_bytes())
+        let (label, der) = der::pem::decode_vec(&block.as_bytes()[..after])
             .map_err(|e| Error::Certificate(format!("pem: {e}")))?;
         if label == "CERTIFICATE" {
             out.push(Certificate::from_der(&der)?);
@@ -313,7 +332,10 @@ pub(crate) fn validate_chain(
         }
     }
     if leaf.basic_constraints()?.is_some_and(|bc| bc.ca) {
-        return Err(Error::Chain(format!("signing certificate {} is a ca", leaf.subject())));
+        return Err(Error::Chain(format!(
+            "signing certificate {} is a ca",
+            leaf.subject()
+        )));
     }
     let mut path = vec![leaf.clone()];
     let mut current = leaf.clone();
@@ -349,17 +371,25 @@ pub(crate) fn validate_chain(
         path.push(next.clone());
         current = next.clone();
     }
-    Err(Error::Chain(format!("path longer than {MAX_CHAIN_LENGTH} certificates")))
+    Err(Error::Chain(format!(
+        "path longer than {MAX_CHAIN_LENGTH} certificates"
+    )))
 }
 
 fn check_ca(c: &Certificate) -> Result<()> {
     if !c.basic_constraints()?.is_some_and(|bc| bc.ca) {
-        return Err(Error::Chain(format!("issuer {} is not a ca (basicConstraints)", c.subject())));
+        return Err(Error::Chain(format!(
+            "issuer {} is not a ca (basicConstraints)",
+            c.subject()
+        )));
     }
     if let Some(ku) = c.key_usage()?
         && !ku.key_cert_sign()
     {
-        return Err(Error::Chain(format!("issuer {} lacks keyCertSign key usage", c.subject())));
+        return Err(Error::Chain(format!(
+            "issuer {} lacks keyCertSign key usage",
+            c.subject()
+        )));
     }
     Ok(())
 }

@@ -13,7 +13,11 @@ fn cases() -> Vec<PathBuf> {
         .filter(|p| p.join("input.xml").exists())
         .collect();
     out.sort();
-    assert!(out.len() >= 10, "expected the golden cases in {}", dir.display());
+    assert!(
+        out.len() >= 10,
+        "expected the golden cases in {}",
+        dir.display()
+    );
     out
 }
 
@@ -24,7 +28,11 @@ fn bless(case: &Path) {
             .arg(case.join("input.xml"))
             .output()
             .expect("xmllint must be installed to bless");
-        assert!(out.status.success(), "xmllint {flag} failed on {}", case.display());
+        assert!(
+            out.status.success(),
+            "xmllint {flag} failed on {}",
+            case.display()
+        );
         std::fs::write(case.join(file), out.stdout).expect("write golden");
     }
 }
@@ -50,7 +58,9 @@ fn c14n_matches_libxml2() {
             ),
             (
                 "inc.expected",
-                C14nMethod::Inclusive { with_comments: true },
+                C14nMethod::Inclusive {
+                    with_comments: true,
+                },
                 C14nMethod::inclusive(),
             ),
         ];
@@ -68,7 +78,10 @@ fn c14n_matches_libxml2() {
             if !has_comments {
                 let got = canonicalize(&input, &without).expect("canonicalize");
                 if got != expected {
-                    failures.push(format!("{} {file} (without comments) differs", case.display()));
+                    failures.push(format!(
+                        "{} {file} (without comments) differs",
+                        case.display()
+                    ));
                 }
             }
         }
@@ -78,7 +91,11 @@ fn c14n_matches_libxml2() {
 
 #[test]
 fn comments_are_dropped_without_comments() {
-    let out = canonicalize(b"<!--a--><d><!--b-->x</d><!--c-->", &C14nMethod::exclusive()).expect("c14n");
+    let out = canonicalize(
+        b"<!--a--><d><!--b-->x</d><!--c-->",
+        &C14nMethod::exclusive(),
+    )
+    .expect("c14n");
     assert_eq!(out, b"<d>x</d>");
 }
 

@@ -26,7 +26,9 @@ fn verify_reports_each_file_and_fails_if_any_fails() {
     let good = dir.path().join("good.xml");
     std::fs::write(&good, &signed).expect("write");
     let bad = dir.path().join("bad.xml");
-    let tampered = String::from_utf8(signed).expect("utf8").replace("WDB12345678901234", "WDB00000000000000");
+    let tampered = String::from_utf8(signed)
+        .expect("utf8")
+        .replace("WDB12345678901234", "WDB00000000000000");
     std::fs::write(&bad, tampered).expect("write");
 
     let mut out = Vec::new();
@@ -47,5 +49,8 @@ fn verify_reports_each_file_and_fails_if_any_fails() {
     };
     assert_eq!(run_verify(&args, &mut out).expect("run"), ExitCode::FAILURE);
     let text = String::from_utf8(out).expect("utf8");
-    assert!(text.contains("bad.xml: FAILED: digest mismatch for reference URI \"\""), "{text}");
+    assert!(
+        text.contains("bad.xml: FAILED: digest mismatch for reference URI \"\""),
+        "{text}"
+    );
 }

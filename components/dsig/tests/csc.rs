@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use base64ct::{Base64, Encoding};
 use common::{IVI_LIKE, Issued, pki};
-use dsig::csc::{AuthData, CscClient, CscConfig, CscSigner, HttpRequest, HttpResponse, HttpTransport, TransportError};
+use dsig::csc::{
+    AuthData, CscClient, CscConfig, CscSigner, HttpRequest, HttpResponse, HttpTransport,
+    TransportError,
+};
 use dsig::{Certificate, Error, Profile, SignOptions, Signer, VerifyOptions};
 use serde_json::{Value, json};
 
@@ -44,7 +47,8 @@ fn ok(v: Value) -> HttpResponse {
 fn err(status: u16, code: &str, description: &str) -> HttpResponse {
     HttpResponse {
         status,
-        body: serde_json::to_vec(&json!({"error": code, "error_description": description})).expect("json"),
+        body: serde_json::to_vec(&json!({"error": code, "error_description": description}))
+            .expect("json"),
     }
 }
 
@@ -63,13 +67,21 @@ impl Fake {
     }
 
     fn count(&self, path: &str) -> usize {
-        self.log.borrow().iter().filter(|p| p.ends_with(path)).count()
+        self.log
+            .borrow()
+            .iter()
+            .filter(|p| p.ends_with(path))
+            .count()
     }
 }
 
 impl HttpTransport for Fake {
     fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let path = req.url.strip_prefix("http://qtsp.test").expect("base url").to_owned();
+        let path = req
+            .url
+            .strip_prefix("http://qtsp.test")
+            .expect("base url")
+            .to_owned();
         self.log.borrow_mut().push(path.clone());
         {
             let mut f = self.faults.borrow_mut();
@@ -84,8 +96,10 @@ impl HttpTransport for Fake {
         }
         assert_eq!(req.method, "POST");
         if path == "/csc/v2/info" {
-            return Ok(ok(json!({"specs": "2.0.0.0", "name": "fake", "authType": ["oauth2client"],
-                "oauth2": "http://qtsp.test", "methods": ["signatures/signHash"]})));
+            return Ok(ok(
+                json!({"specs": "2.0.0.0", "name": "fake", "authType": ["oauth2client"],
+                "oauth2": "http://qtsp.test", "methods": ["signatures/signHash"]}),
+            ));
         }
         if path == "/oauth2/token" {
             let body = String::from_utf8(req.body).expect("utf8");
@@ -127,7 +141,8 @@ impl HttpTransport for Fake {
             }
             "/csc/v2/credentials/authorize" => {
                 assert_eq!(body["hashAlgorithmOID"], "2.16.840.1.101.3.4.2.1");
-                let hashes: Vec<String> = serde_json::from_value(body["hashes"].clone()).expect("hashes");
+                let hashes: Vec<String> =
+                    serde_json::from_value(body["hashes"].clone()).expect("hashes");
                 assert_eq!(body["numSignatures"], hashes.len());
                 if body["authData"][0]["id"] != "PIN" || body["authData"][0]["value"] != "123456" {
                     return Ok(err(400, "invalid_pin", "wrong PIN"));
@@ -137,9 +152,14 @@ impl HttpTransport for Fake {
                 Ok(ok(json!({"SAD": sad, "expiresIn": 300})))
             }
             "/csc/v2/signatures/signHash" => {
-                let hashes: Vec<String> = serde_json::from_value(body["hashes"].clone()).expect("hashes");
+                let hashes: Vec<String> =
+                    serde_json::from_value(body["hashes"].clone()).expect("hashes");
                 let sad = body["SAD"].as_str().expect("SAD").to_owned();
-                let bound = self.sads.borrow().iter().any(|(s, h)| *s == sad && *h == hashes);
+                let bound = self
+                    .sads
+                    .borrow()
+                    .iter()
+                    .any(|(s, h)| *s == sad && *h == hashes);
                 if !bound {
                     return Ok(err(400, "invalid_request", "SAD not bound to these hashes"));
                 }
@@ -154,10 +174,15 @@ impl HttpTransport for Fake {
                 assert_eq!(body["signAlgo"], signer.algorithm().sign_algo_oid());
                 let mut out = Vec::new();
                 for h in hashes {
-                    let digest: [u8; 32] = Base64::decode_vec(&h).expect("b64").try_into().expect("32");
+                    let digest: [u8; 32] =
+                        Base64::decode_vec(&h).expect("b64").try_into().expect("32");
                     let mut v = signer.sign_digest(&digest).expect("sign");
                     if self.faults.borrow().der && v.len() == 64 {
-                        v = p256::ecdsa::Signature::from_slice(&v).expect("raw").to_der().as_bytes().to_vec();
+                        v = p256::ecdsa::Signature::from_slice(&v)
+                            .expect("raw")
+                            .to_der()
+                            .as_bytes()
+                            .to_vec();
                     }
                     out.push(Base64::encode_string(&v));
                 }
@@ -224,7 +249,10 @@ fn the_token_is_reused_until_it_expires() {
         signer.sign_digest(&[1u8; 32]).expect("sign");
     }
     assert_eq!(fake.count("/oauth2/token"), 1, "{:?}", fake.log.borrow());
-    assert_eq!(client.credentials_list().expect("list"), vec!["cred-1".to_owned()]);
+    assert_eq!(
+        client.credentials_list().expect("list"),
+        vec!["cred-1".to_owned()]
+    );
 
     // A token that expires within the margin is renewed before use.
     let fake = Fake::new(&pki().rsa_leaf);
@@ -293,16 +321,25 @@ fn csc_errors_are_typed_and_secrets_stay_hidden() {
     )
     .expect("signer");
     let err = signer.sign_digest(&[0u8; 32]).expect_err("wrong pin");
-    assert!(matches!(err, Error::Csc { status: 400, ref error, .. } if error == "invalid_pin"), "{err}");
+    assert!(
+        matches!(err, Error::Csc { status: 400, ref error, .. } if error == "invalid_pin"),
+        "{err}"
+    );
     assert_eq!(err.to_string(), "qtsp error 400 invalid_pin: wrong PIN");
     let shown = format!("{signer:?} {client:?}");
-    assert!(!shown.contains("999999") && !shown.contains("s&cret"), "{shown}");
+    assert!(
+        !shown.contains("999999") && !shown.contains("s&cret"),
+        "{shown}"
+    );
 
     let mut bad = config();
     bad.client_secret = "wrong".into();
     let client = CscClient::new(&fake, bad);
     let err = client.credentials_list().expect_err("bad secret");
-    assert!(matches!(err, Error::Csc { status: 401, ref error, .. } if error == "invalid_client"), "{err}");
+    assert!(
+        matches!(err, Error::Csc { status: 401, ref error, .. } if error == "invalid_client"),
+        "{err}"
+    );
 }
 
 #[test]

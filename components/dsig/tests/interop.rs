@@ -30,14 +30,19 @@ fn cases() -> Vec<(&'static str, &'static Issued, Profile)> {
 
 fn xmlsec1_verify(dir: &Path, file: &Path, profile: Profile) -> std::process::Output {
     let mut cmd = Command::new("xmlsec1");
-    cmd.arg("--verify").arg("--trusted-pem").arg(dir.join("root.pem"));
+    cmd.arg("--verify")
+        .arg("--trusted-pem")
+        .arg(dir.join("root.pem"));
     match profile {
         Profile::XmlDsig => {
             cmd.args(["--enabled-reference-uris", "empty"]);
         }
         Profile::Xades => {
             cmd.args(["--enabled-reference-uris", "empty,same-doc"]);
-            cmd.args(["--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"]);
+            cmd.args([
+                "--id-attr:Id",
+                "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
+            ]);
             cmd.args(["--id-attr:Id", "http://www.w3.org/2000/09/xmldsig#:KeyInfo"]);
         }
     }
@@ -73,7 +78,11 @@ fn setup() -> tempfile::TempDir {
 }
 
 fn report(name: &str, tool: &str, out: &std::process::Output) -> Option<String> {
-    eprintln!("{name}: {tool}: {}{}", String::from_utf8_lossy(&out.stdout).trim(), String::from_utf8_lossy(&out.stderr).trim());
+    eprintln!(
+        "{name}: {tool}: {}{}",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
     if out.status.success() {
         None
     } else {
@@ -95,7 +104,11 @@ fn xmlsec1_accepts_our_signatures() {
     for (name, leaf, profile) in cases() {
         let file = dir.path().join(format!("{name}.xml"));
         std::fs::write(&file, sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("write");
-        failures.extend(report(name, "xmlsec1", &xmlsec1_verify(dir.path(), &file, profile)));
+        failures.extend(report(
+            name,
+            "xmlsec1",
+            &xmlsec1_verify(dir.path(), &file, profile),
+        ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -107,11 +120,19 @@ fn xmlsec1_refuses_a_tampered_signature() {
     }
     let dir = setup();
     for (name, leaf, profile) in cases() {
-        let signed = String::from_utf8(sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("utf8");
+        let signed =
+            String::from_utf8(sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("utf8");
         let file = dir.path().join(format!("{name}-tampered.xml"));
-        std::fs::write(&file, signed.replace("WDB12345678901234", "WDB12345678901235")).expect("write");
+        std::fs::write(
+            &file,
+            signed.replace("WDB12345678901234", "WDB12345678901235"),
+        )
+        .expect("write");
         let out = xmlsec1_verify(dir.path(), &file, profile);
-        assert!(!out.status.success(), "{name}: xmlsec1 accepted a tampered document");
+        assert!(
+            !out.status.success(),
+            "{name}: xmlsec1 accepted a tampered document"
+        );
     }
 }
 
@@ -125,7 +146,11 @@ fn signxml_accepts_our_signatures() {
     for (name, leaf, profile) in cases() {
         let file = dir.path().join(format!("{name}.xml"));
         std::fs::write(&file, sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("write");
-        failures.extend(report(name, "signxml", &signxml_verify(dir.path(), &file, profile)));
+        failures.extend(report(
+            name,
+            "signxml",
+            &signxml_verify(dir.path(), &file, profile),
+        ));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -137,17 +162,27 @@ fn signxml_refuses_a_tampered_signature() {
     }
     let dir = setup();
     for (name, leaf, profile) in cases() {
-        let signed = String::from_utf8(sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("utf8");
+        let signed =
+            String::from_utf8(sign_with(leaf, profile, IVI_LIKE.as_bytes(), false)).expect("utf8");
         let file = dir.path().join(format!("{name}-tampered.xml"));
-        std::fs::write(&file, signed.replace("WDB12345678901234", "WDB12345678901235")).expect("write");
+        std::fs::write(
+            &file,
+            signed.replace("WDB12345678901234", "WDB12345678901235"),
+        )
+        .expect("write");
         let out = signxml_verify(dir.path(), &file, profile);
-        assert!(!out.status.success(), "{name}: signxml accepted a tampered document");
+        assert!(
+            !out.status.success(),
+            "{name}: signxml accepted a tampered document"
+        );
     }
 }
 
 #[test]
 fn signed_specimens_still_validate_and_verify_everywhere() {
-    let Some(samples) = common::specimens_dir() else { return };
+    let Some(samples) = common::specimens_dir() else {
+        return;
+    };
     let xsd = samples.join("../xsd/ivi-2.0.xsd");
     let have_xmllint = common::tool_available("xmllint", &["--version"]);
     let have_xmlsec = common::tool_available("xmlsec1", &["--version"]);
@@ -175,10 +210,18 @@ fn signed_specimens_still_validate_and_verify_everywhere() {
                 failures.extend(report(name, "xmllint --schema", &out));
             }
             if have_xmlsec {
-                failures.extend(report(name, "xmlsec1", &xmlsec1_verify(dir.path(), &file, profile)));
+                failures.extend(report(
+                    name,
+                    "xmlsec1",
+                    &xmlsec1_verify(dir.path(), &file, profile),
+                ));
             }
             if have_signxml {
-                failures.extend(report(name, "signxml", &signxml_verify(dir.path(), &file, profile)));
+                failures.extend(report(
+                    name,
+                    "signxml",
+                    &signxml_verify(dir.path(), &file, profile),
+                ));
             }
         }
     }

@@ -21,7 +21,12 @@ fn opts() -> VerifyOptions {
 
 fn sign_with(leaf: &Issued, profile: Profile, xml: &str) -> Vec<u8> {
     let chain = vec![leaf.der.clone(), pki().issuing.der.clone()];
-    dsig::sign(xml.as_bytes(), &SignOptions::new(profile, chain), &leaf.key.signer()).expect("sign")
+    dsig::sign(
+        xml.as_bytes(),
+        &SignOptions::new(profile, chain),
+        &leaf.key.signer(),
+    )
+    .expect("sign")
 }
 
 fn all_cases() -> Vec<(&'static str, &'static Issued, Profile)> {
@@ -46,13 +51,20 @@ fn sign_then_verify_all_profiles_and_keys() {
         let text = String::from_utf8(signed).expect("utf8");
         let start = text.find("<ds:Signature").expect("sig");
         let end = text.find("</ds:Signature>").expect("sig end") + "</ds:Signature>".len();
-        assert_eq!(format!("{}{}", &text[..start], &text[end..]), IVI_LIKE, "{name}");
+        assert_eq!(
+            format!("{}{}", &text[..start], &text[end..]),
+            IVI_LIKE,
+            "{name}"
+        );
     }
 }
 
 fn expect_err(xml: &[u8], opts: &VerifyOptions, needle: &str) -> Error {
     let err = dsig::verify(xml, opts).expect_err("must be refused");
-    assert!(err.to_string().contains(needle), "expected '{needle}' in: {err}");
+    assert!(
+        err.to_string().contains(needle),
+        "expected '{needle}' in: {err}"
+    );
     err
 }
 
@@ -62,17 +74,25 @@ fn a_changed_value_is_a_digest_mismatch() {
         let signed = String::from_utf8(sign_with(leaf, profile, IVI_LIKE)).expect("utf8");
         let tampered = signed.replace("WDB12345678901234", "WDB12345678901235");
         let err = expect_err(tampered.as_bytes(), &opts(), "digest mismatch");
-        assert!(matches!(err, Error::DigestMismatch { ref uri } if uri.is_empty()), "{name}: {err}");
+        assert!(
+            matches!(err, Error::DigestMismatch { ref uri } if uri.is_empty()),
+            "{name}: {err}"
+        );
     }
 }
 
 #[test]
 fn a_changed_signed_property_is_refused() {
-    let signed = String::from_utf8(sign_with(&pki().rsa_leaf, Profile::Xades, IVI_LIKE)).expect("utf8");
+    let signed =
+        String::from_utf8(sign_with(&pki().rsa_leaf, Profile::Xades, IVI_LIKE)).expect("utf8");
     let i = signed.find("<xades:SigningTime>").expect("time") + "<xades:SigningTime>".len();
     let mut tampered = signed.clone();
     tampered.replace_range(i..i + 4, "1999");
-    expect_err(tampered.as_bytes(), &opts(), "digest mismatch for reference URI \"#ecoc-sig-");
+    expect_err(
+        tampered.as_bytes(),
+        &opts(),
+        "digest mismatch for reference URI \"#ecoc-sig-",
+    );
 }
 
 #[test]
@@ -89,7 +109,8 @@ fn a_changed_signature_value_is_refused() {
 
 #[test]
 fn wrapping_is_refused() {
-    let signed = String::from_utf8(sign_with(&pki().rsa_leaf, Profile::XmlDsig, IVI_LIKE)).expect("utf8");
+    let signed =
+        String::from_utf8(sign_with(&pki().rsa_leaf, Profile::XmlDsig, IVI_LIKE)).expect("utf8");
     let start = signed.find("<ds:Signature").expect("sig");
     let end = signed.find("</ds:Signature>").expect("end") + "</ds:Signature>".len();
     let sig = &signed[start..end];
@@ -100,15 +121,26 @@ fn wrapping_is_refused() {
     let without = format!("{}{}", &signed[..start], &signed[end..]);
     let moved = without.replacen("</Header>", &format!("{sig}</Header>"), 1);
     expect_err(moved.as_bytes(), &opts(), "not a child of the root");
-    // Original content wrapped away and a forged document signed by the same signature.
-    let wrapped = signed.replacen("<ds:Object", "<ds:Object", 1);
-    assert!(dsig::verify(wrapped.as_bytes(), &opts()).is_ok());
+    // The whole signed document wrapped inside a forged root.
+    let body = signed.split_once("?>").expect("declaration").1;
+    let wrapped = format!(
+        "<Forged><VehicleIdentificationNumber>XXX</VehicleIdentificationNumber>{body}</Forged>"
+    );
+    expect_err(wrapped.as_bytes(), &opts(), "not a child of the root");
+    // A signature hidden in an Object of another one counts too.
+    let nested = signed.replacen(
+        "</ds:KeyInfo>",
+        &format!("</ds:KeyInfo><ds:Object>{sig}</ds:Object>"),
+        1,
+    );
+    expect_err(nested.as_bytes(), &opts(), "2 ds:Signature elements");
 }
 
 #[test]
 fn a_swapped_certificate_is_refused() {
     let p = pki();
-    let signed = String::from_utf8(sign_with(&p.rsa_leaf, Profile::XmlDsig, IVI_LIKE)).expect("utf8");
+    let signed =
+        String::from_utf8(sign_with(&p.rsa_leaf, Profile::XmlDsig, IVI_LIKE)).expect("utf8");
     use base64ct::Encoding;
     let original = base64ct::Base64::encode_string(&p.rsa_leaf.der);
     // Another RSA certificate from the same CA: the signature no longer verifies with its key.
@@ -118,7 +150,10 @@ fn a_swapped_certificate_is_refused() {
         Some((common::ISSUING_NAME, &p.issuing.key)),
         false,
         x509_cert::ext::pkix::KeyUsage(x509_cert::ext::pkix::KeyUsages::DigitalSignature.into()),
-        (SystemTime::now() - common::years(1), SystemTime::now() + common::years(1)),
+        (
+            SystemTime::now() - common::years(1),
+            SystemTime::now() + common::years(1),
+        ),
         99,
     );
     let swapped = signed.replace(&original, &base64ct::Base64::encode_string(&other.der));
@@ -147,7 +182,10 @@ fn an_untrusted_chain_is_refused() {
         None,
         true,
         x509_cert::ext::pkix::KeyUsage(x509_cert::ext::pkix::KeyUsages::KeyCertSign.into()),
-        (SystemTime::now() - common::years(1), SystemTime::now() + common::years(1)),
+        (
+            SystemTime::now() - common::years(1),
+            SystemTime::now() + common::years(1),
+        ),
         1,
     );
     let o = VerifyOptions {
@@ -160,7 +198,8 @@ fn an_untrusted_chain_is_refused() {
 
 #[test]
 fn a_der_ecdsa_value_is_refused() {
-    let signed = String::from_utf8(sign_with(&pki().p256_leaf, Profile::XmlDsig, IVI_LIKE)).expect("utf8");
+    let signed =
+        String::from_utf8(sign_with(&pki().p256_leaf, Profile::XmlDsig, IVI_LIKE)).expect("utf8");
     use base64ct::Encoding;
     let open = "<ds:SignatureValue>";
     let i = signed.find(open).expect("sv") + open.len();
@@ -168,7 +207,12 @@ fn a_der_ecdsa_value_is_refused() {
     let raw = base64ct::Base64::decode_vec(&signed[i..j]).expect("b64");
     let sig = p256::ecdsa::Signature::from_slice(&raw).expect("raw");
     let der = sig.to_der();
-    let tampered = format!("{}{}{}", &signed[..i], base64ct::Base64::encode_string(der.as_bytes()), &signed[j..]);
+    let tampered = format!(
+        "{}{}{}",
+        &signed[..i],
+        base64ct::Base64::encode_string(der.as_bytes()),
+        &signed[j..]
+    );
     let err = expect_err(tampered.as_bytes(), &opts(), "der-encoded");
     assert!(matches!(err, Error::DerEcdsaValue { .. }));
 }
@@ -177,13 +221,24 @@ fn a_der_ecdsa_value_is_refused() {
 fn finish_converts_a_der_ecdsa_value_and_refuses_a_wrong_one() {
     let p = pki();
     let chain = vec![p.p256_leaf.der.clone(), p.issuing.der.clone()];
-    let prepared = dsig::prepare(IVI_LIKE.as_bytes(), &SignOptions::new(Profile::Xades, chain.clone())).expect("prepare");
-    let raw = dsig::Signer::sign_digest(&p.p256_leaf.key.signer(), &prepared.digest()).expect("sign");
-    let der = p256::ecdsa::Signature::from_slice(&raw).expect("raw").to_der();
+    let prepared = dsig::prepare(
+        IVI_LIKE.as_bytes(),
+        &SignOptions::new(Profile::Xades, chain.clone()),
+    )
+    .expect("prepare");
+    let raw =
+        dsig::Signer::sign_digest(&p.p256_leaf.key.signer(), &prepared.digest()).expect("sign");
+    let der = p256::ecdsa::Signature::from_slice(&raw)
+        .expect("raw")
+        .to_der();
     let signed = prepared.finish(der.as_bytes()).expect("finish with der");
     dsig::verify(&signed, &opts()).expect("verifies");
 
-    let prepared = dsig::prepare(IVI_LIKE.as_bytes(), &SignOptions::new(Profile::Xades, chain)).expect("prepare");
+    let prepared = dsig::prepare(
+        IVI_LIKE.as_bytes(),
+        &SignOptions::new(Profile::Xades, chain),
+    )
+    .expect("prepare");
     let wrong = dsig::Signer::sign_digest(&p.p256_leaf.key.signer(), &[7u8; 32]).expect("sign");
     let err = prepared.finish(&wrong).expect_err("wrong value");
     assert!(err.to_string().contains("does not verify"), "{err}");
@@ -205,7 +260,9 @@ fn refuses_an_already_signed_document_unless_replacing() {
 
 #[test]
 fn all_nine_specimens_are_rejected_with_a_digest_mismatch() {
-    let Some(dir) = common::specimens_dir() else { return };
+    let Some(dir) = common::specimens_dir() else {
+        return;
+    };
     let mut n = 0;
     for entry in std::fs::read_dir(dir).expect("dir") {
         let path = entry.expect("entry").path();
@@ -226,7 +283,9 @@ fn all_nine_specimens_are_rejected_with_a_digest_mismatch() {
 
 #[test]
 fn a_specimen_can_be_resigned_replacing_its_placeholder() {
-    let Some(dir) = common::specimens_dir() else { return };
+    let Some(dir) = common::specimens_dir() else {
+        return;
+    };
     let p = pki();
     for entry in std::fs::read_dir(dir).expect("dir") {
         let path = entry.expect("entry").path();

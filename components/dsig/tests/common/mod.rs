@@ -1,7 +1,10 @@
 //! Test PKI: a root CA and signing leaves (RSA-2048 and P-256), minted in the test from a seeded
 //! RNG with `x509-cert`'s builder. Nothing here comes from source control.
 
-#![allow(dead_code, reason = "each test binary uses a different part of this module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -33,7 +36,9 @@ pub enum Key {
 impl Key {
     pub fn rsa(seed: u64) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        Self::Rsa(Box::new(RsaPrivateKey::new(&mut rng, 2048).expect("rsa keygen")))
+        Self::Rsa(Box::new(
+            RsaPrivateKey::new(&mut rng, 2048).expect("rsa keygen"),
+        ))
     }
 
     pub fn p256(seed: u64) -> Self {
@@ -90,13 +95,12 @@ impl BuilderProfile for Profile {
         tbs: &TbsCertificate,
     ) -> x509_cert::builder::Result<Vec<Extension>> {
         let mut out = Vec::new();
-        out.push(
-            BasicConstraints {
-                ca: self.ca,
-                path_len_constraint: None,
-            }
-            .to_extension(tbs.subject(), &out)?,
-        );
+        let bc = BasicConstraints {
+            ca: self.ca,
+            path_len_constraint: None,
+        }
+        .to_extension(tbs.subject(), &out)?;
+        out.push(bc);
         out.push(self.usage.to_extension(tbs.subject(), &out)?);
         Ok(out)
     }
@@ -136,13 +140,18 @@ pub fn issue(
         Time::try_from(validity.1).expect("time"),
     );
     let builder =
-        CertificateBuilder::new(profile, SerialNumber::from(serial), validity, key.spki()).expect("builder");
+        CertificateBuilder::new(profile, SerialNumber::from(serial), validity, key.spki())
+            .expect("builder");
     let cert = match issuer_key {
         Key::Rsa(k) => {
             let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**k).clone());
-            builder.build::<_, rsa::pkcs1v15::Signature>(&signer).expect("build")
+            builder
+                .build::<_, rsa::pkcs1v15::Signature>(&signer)
+                .expect("build")
         }
-        Key::P256(k) => builder.build::<_, p256::ecdsa::DerSignature>(k).expect("build"),
+        Key::P256(k) => builder
+            .build::<_, p256::ecdsa::DerSignature>(k)
+            .expect("build"),
     };
     Issued {
         der: cert.to_der().expect("der"),
@@ -174,15 +183,23 @@ pub fn pki() -> &'static Pki {
         let ca_usage = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
         let leaf_usage = KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation);
         let root_key = Key::p256(1);
-        let root = issue(ROOT_NAME, &root_key, None, true, ca_usage.clone(), long, 1);
+        let root = issue(ROOT_NAME, &root_key, None, true, ca_usage, long, 1);
         let issuing_key = Key::rsa(2);
-        let issuing = issue(ISSUING_NAME, &issuing_key, Some((ROOT_NAME, &root_key)), true, ca_usage.clone(), long, 2);
+        let issuing = issue(
+            ISSUING_NAME,
+            &issuing_key,
+            Some((ROOT_NAME, &root_key)),
+            true,
+            ca_usage,
+            long,
+            2,
+        );
         let rsa_leaf = issue(
             "CN=eCoC signer RSA,O=Example Motors,C=NL",
             &Key::rsa(3),
             Some((ISSUING_NAME, &issuing_key)),
             false,
-            leaf_usage.clone(),
+            leaf_usage,
             long,
             3,
         );
@@ -191,7 +208,7 @@ pub fn pki() -> &'static Pki {
             &Key::p256(4),
             Some((ISSUING_NAME, &issuing_key)),
             false,
-            leaf_usage.clone(),
+            leaf_usage,
             long,
             4,
         );
@@ -200,7 +217,7 @@ pub fn pki() -> &'static Pki {
             &Key::p256(5),
             Some((ISSUING_NAME, &issuing_key)),
             false,
-            leaf_usage.clone(),
+            leaf_usage,
             (now - years(3), now - years(1)),
             5,
         );
@@ -253,7 +270,10 @@ pub fn tool_available(cmd: &str, probe: &[&str]) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        assert!(std::env::var_os("CI").is_none(), "{cmd} is not available and CI is set");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{cmd} is not available and CI is set"
+        );
         eprintln!("skipped: {cmd} is not available");
     }
     ok
