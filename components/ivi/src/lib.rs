@@ -65,7 +65,9 @@ pub enum Error {
         found: usize,
     },
     /// The root element is not IVI's.
-    #[error("root element {found} is not {{http://eu.ereg.initialvehicleinformation.v2}}InitialVehicleInformation")]
+    #[error(
+        "root element {found} is not {{http://eu.ereg.initialvehicleinformation.v2}}InitialVehicleInformation"
+    )]
     Root {
         /// The root found, as `{namespace}name`.
         found: String,

@@ -100,7 +100,11 @@ impl ProfileValidator {
                     location: "ivi-2.0.xsd".into(),
                     message: format!("profile eu needs the official schema: pass its path or set {OFFICIAL_XSD_ENV}"),
                 })?;
-                Ok(Self { profile, primary: Validator::from_path(&path)?, official: None })
+                Ok(Self {
+                    profile,
+                    primary: Validator::from_path(&path)?,
+                    official: None,
+                })
             }
             Profile::Uk => {
                 let primary = match xsd {
@@ -111,7 +115,11 @@ impl ProfileValidator {
                     Some(p) if p.is_file() => Some(Validator::from_path(&p)?),
                     _ => None,
                 };
-                Ok(Self { profile, primary, official })
+                Ok(Self {
+                    profile,
+                    primary,
+                    official,
+                })
             }
         }
     }
@@ -128,7 +136,11 @@ impl ProfileValidator {
 
     /// Schema compile time (all schemas of the profile).
     pub fn compile_time(&self) -> std::time::Duration {
-        self.primary.compile_time + self.official.as_ref().map_or_else(Default::default, |v| v.compile_time)
+        self.primary.compile_time
+            + self
+                .official
+                .as_ref()
+                .map_or_else(Default::default, |v| v.compile_time)
     }
 
     /// Checks one document: schema(s), then the domain rules.
@@ -139,15 +151,19 @@ impl ProfileValidator {
             // The official schema cannot express UK approval countries: forgive exactly that element
             // when it holds one (the UK schema above has checked it), nothing else.
             let uk_country = ivi.as_ref().is_ok_and(|i| {
-                matches!(i.header.designated_type_approval_country.as_str(), "e11" | "g11" | "n11")
+                matches!(
+                    i.header.designated_type_approval_country.as_str(),
+                    "e11" | "g11" | "n11"
+                )
             });
             for d in official.validate(bytes) {
-                let forgiven = uk_country && d.path.ends_with("/Header/DesignatedTypeApprovalCountry");
+                let forgiven =
+                    uk_country && d.path.ends_with("/Header/DesignatedTypeApprovalCountry");
                 if !forgiven && !schema.contains(&d) {
                     schema.push(d);
                 }
             }
-            schema.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+            schema.sort_by_key(|d| (d.line, d.column));
         }
         let rules = match &ivi {
             Ok(ivi) => rules::check(ivi, self.profile),

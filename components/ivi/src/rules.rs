@@ -53,7 +53,11 @@ pub fn check(ivi: &Ivi, profile: Profile) -> Vec<Finding> {
 pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |code: &'static str, field: &str, message: String| {
-        out.push(Finding { code, field: field.to_owned(), message });
+        out.push(Finding {
+            code,
+            field: field.to_owned(),
+            message,
+        });
     };
     let coc = &ivi.coc;
 
@@ -61,45 +65,90 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
     let vin = &coc.vehicle_identification_number;
     let f = "CocDataGroup/VehicleIdentificationNumber";
     if vin.chars().count() != 17 {
-        add("IVI-VIN-001", f, format!("VehicleIdentificationNumber `{vin}` has {} characters, not 17", vin.chars().count()));
+        add(
+            "IVI-VIN-001",
+            f,
+            format!(
+                "VehicleIdentificationNumber `{vin}` has {} characters, not 17",
+                vin.chars().count()
+            ),
+        );
     }
-    let bad: String = vin.chars().filter(|c| !matches!(c, 'A'..='H' | 'J'..='N' | 'P' | 'R'..='Z' | '0'..='9')).collect();
+    let bad: String = vin
+        .chars()
+        .filter(|c| !matches!(c, 'A'..='H' | 'J'..='N' | 'P' | 'R'..='Z' | '0'..='9'))
+        .collect();
     if !bad.is_empty() {
-        add("IVI-VIN-002", f, format!("VehicleIdentificationNumber `{vin}` contains `{bad}`; only A-H, J-N, P, R-Z and 0-9 are allowed"));
+        add(
+            "IVI-VIN-002",
+            f,
+            format!(
+                "VehicleIdentificationNumber `{vin}` contains `{bad}`; only A-H, J-N, P, R-Z and 0-9 are allowed"
+            ),
+        );
     }
 
     // Approval country and number.
     let country = ivi.header.designated_type_approval_country;
-    let uk_only = matches!(country, TypeApprovalCountry::E11 | TypeApprovalCountry::G11 | TypeApprovalCountry::N11);
+    let uk_only = matches!(
+        country,
+        TypeApprovalCountry::E11 | TypeApprovalCountry::G11 | TypeApprovalCountry::N11
+    );
     if profile == Profile::Eu && uk_only {
-        add("IVI-TAC-001", "Header/DesignatedTypeApprovalCountry", format!("DesignatedTypeApprovalCountry `{country}` is a UK approval country, not allowed in profile eu"));
+        add(
+            "IVI-TAC-001",
+            "Header/DesignatedTypeApprovalCountry",
+            format!(
+                "DesignatedTypeApprovalCountry `{country}` is a UK approval country, not allowed in profile eu"
+            ),
+        );
     }
     let tan = &coc.type_approval_number;
     let f = "CocDataGroup/TypeApprovalNumber";
     match approval_country(tan, profile) {
-        Some(prefix) => {
-            if prefix != country.as_str() {
-                add("IVI-TAN-002", f, format!("TypeApprovalNumber `{tan}` is issued by `{prefix}` but DesignatedTypeApprovalCountry is `{country}`"));
-            }
+        Some(prefix) if prefix != country.as_str() => {
+            add(
+                "IVI-TAN-002",
+                f,
+                format!(
+                    "TypeApprovalNumber `{tan}` is issued by `{prefix}` but DesignatedTypeApprovalCountry is `{country}`"
+                ),
+            );
         }
+        Some(_) => {}
         None if coc.type_approval_type == TypeApprovalType::EU => {
             let shape = match profile {
                 Profile::Eu => "e<n>*<act>*<seq>*<ext>, e.g. e4*2018/858*00123*01",
                 Profile::Uk => "g11*, n11* or e<n>*<act>*<seq>*<ext>, e.g. g11*2018/858*00123*00",
             };
-            add("IVI-TAN-001", f, format!("TypeApprovalNumber `{tan}` does not have the shape {shape} (profile {profile})"));
+            add(
+                "IVI-TAN-001",
+                f,
+                format!(
+                    "TypeApprovalNumber `{tan}` does not have the shape {shape} (profile {profile})"
+                ),
+            );
         }
         None => {}
     }
 
     // Stages (setup manual v1.5, "How to enter stage information").
     let stage = ivi.stage().unwrap_or(1);
-    let group = coc.manufacturer_table.iter().find(|m| m.manufacturer_stage_number == stage);
+    let group = coc
+        .manufacturer_table
+        .iter()
+        .find(|m| m.manufacturer_stage_number == stage);
     let soc = coc.stage_of_completion;
     let f = "CocDataGroup/StageOfCompletion";
     if stage <= 1 {
         if !matches!(soc, StageOfCompletion::I | StageOfCompletion::C) {
-            add("IVI-STG-001", f, format!("StageOfCompletion `{soc}` at stage 1; stage 1 is I (incomplete) or C (complete)"));
+            add(
+                "IVI-STG-001",
+                f,
+                format!(
+                    "StageOfCompletion `{soc}` at stage 1; stage 1 is I (incomplete) or C (complete)"
+                ),
+            );
         }
         if let Some(g) = group {
             let prev = [
@@ -114,28 +163,56 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
         }
     } else {
         if !matches!(soc, StageOfCompletion::V | StageOfCompletion::I) {
-            add("IVI-STG-002", f, format!("StageOfCompletion `{soc}` at stage {stage}; a later stage is V (completed) or I (still incomplete)"));
+            add(
+                "IVI-STG-002",
+                f,
+                format!(
+                    "StageOfCompletion `{soc}` at stage {stage}; a later stage is V (completed) or I (still incomplete)"
+                ),
+            );
         }
         let f = "CocDataGroup/ManufacturerTable/ManufacturerGroup";
         match group {
-            None => add("IVI-STG-003", f, format!("no ManufacturerGroup for stage {stage}")),
+            None => add(
+                "IVI-STG-003",
+                f,
+                format!("no ManufacturerGroup for stage {stage}"),
+            ),
             Some(g) => {
                 let fields = [
-                    ("PreviousStageTypeApprovalNumber", &g.previous_stage_type_approval_number),
+                    (
+                        "PreviousStageTypeApprovalNumber",
+                        &g.previous_stage_type_approval_number,
+                    ),
                     ("PreviousStageType", &g.previous_stage_type),
                     ("PreviousStageVariant", &g.previous_stage_variant),
                     ("PreviousStageVersion", &g.previous_stage_version),
                 ];
-                let missing: Vec<&str> = fields.iter().filter(|(_, v)| v.as_deref().is_none_or(str::is_empty)).map(|(n, _)| *n).collect();
+                let missing: Vec<&str> = fields
+                    .iter()
+                    .filter(|(_, v)| v.as_deref().is_none_or(str::is_empty))
+                    .map(|(n, _)| *n)
+                    .collect();
                 if !missing.is_empty() {
-                    add("IVI-STG-003", f, format!("stage {stage} lacks {}", missing.join(", ")));
+                    add(
+                        "IVI-STG-003",
+                        f,
+                        format!("stage {stage} lacks {}", missing.join(", ")),
+                    );
                 }
                 let same = |prev: &Option<String>, now: &str| prev.as_deref() == Some(now);
                 if same(&g.previous_stage_type_approval_number, tan)
                     && same(&g.previous_stage_variant, &coc.variant)
                     && same(&g.previous_stage_version, &coc.version)
                 {
-                    add("IVI-STG-004", f, format!("stage {stage} repeats the previous stage's TypeApprovalNumber `{tan}`, Variant `{}` and Version `{}`; at least one must differ", coc.variant, coc.version));
+                    add(
+                        "IVI-STG-004",
+                        f,
+                        format!(
+                            "stage {stage} repeats the previous stage's TypeApprovalNumber `{tan}`, Variant `{}` and Version `{}`; at least one must differ",
+                            coc.variant, coc.version
+                        ),
+                    );
                 }
             }
         }
@@ -147,32 +224,63 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
         if let (Some(t), Some(miro)) = (tpmlm, m.mass_in_running_order)
             && t < miro
         {
-            add("IVI-MAS-001", "CocDataGroup/MassGroup/TechnicallyPermissibleMaximumLadenMass", format!("TechnicallyPermissibleMaximumLadenMass {t} kg is below MassInRunningOrder {miro} kg"));
+            add(
+                "IVI-MAS-001",
+                "CocDataGroup/MassGroup/TechnicallyPermissibleMaximumLadenMass",
+                format!(
+                    "TechnicallyPermissibleMaximumLadenMass {t} kg is below MassInRunningOrder {miro} kg"
+                ),
+            );
         }
         let axles = coc.axle_table.as_deref().unwrap_or_default();
         if let Some(t) = tpmlm {
-            let masses: Vec<u32> = axles.iter().filter_map(|a| a.technically_permissible_mass_axle).collect();
+            let masses: Vec<u32> = axles
+                .iter()
+                .filter_map(|a| a.technically_permissible_mass_axle)
+                .collect();
             if !masses.is_empty() && masses.len() == axles.len() {
                 let sum: u32 = masses.iter().sum();
                 if sum < t {
-                    add("IVI-MAS-002", "CocDataGroup/AxleTable", format!("TechnicallyPermissibleMassAxle adds up to {sum} kg, below TechnicallyPermissibleMaximumLadenMass {t} kg"));
+                    add(
+                        "IVI-MAS-002",
+                        "CocDataGroup/AxleTable",
+                        format!(
+                            "TechnicallyPermissibleMassAxle adds up to {sum} kg, below TechnicallyPermissibleMaximumLadenMass {t} kg"
+                        ),
+                    );
                 }
             }
             for a in axles {
                 if let Some(am) = a.technically_permissible_mass_axle
                     && am > t
                 {
-                    add("IVI-MAS-003", "CocDataGroup/AxleTable/AxleGroup/TechnicallyPermissibleMassAxle", format!("axle {}: TechnicallyPermissibleMassAxle {am} kg exceeds TechnicallyPermissibleMaximumLadenMass {t} kg", a.axle_number));
+                    add(
+                        "IVI-MAS-003",
+                        "CocDataGroup/AxleTable/AxleGroup/TechnicallyPermissibleMassAxle",
+                        format!(
+                            "axle {}: TechnicallyPermissibleMassAxle {am} kg exceeds TechnicallyPermissibleMaximumLadenMass {t} kg",
+                            a.axle_number
+                        ),
+                    );
                 }
             }
         }
         if let Some(miro) = m.mass_in_running_order {
-            let dist: Vec<u32> = axles.iter().filter_map(|a| a.distribution_mass_running_order_axle).collect();
+            let dist: Vec<u32> = axles
+                .iter()
+                .filter_map(|a| a.distribution_mass_running_order_axle)
+                .collect();
             if !dist.is_empty() && dist.len() == axles.len() {
                 let sum: u32 = dist.iter().sum();
                 let n = u32::try_from(dist.len()).unwrap_or(u32::MAX);
                 if sum.abs_diff(miro) > n {
-                    add("IVI-MAS-004", "CocDataGroup/AxleTable", format!("DistributionMassRunningOrderAxle adds up to {sum} kg, not MassInRunningOrder {miro} kg"));
+                    add(
+                        "IVI-MAS-004",
+                        "CocDataGroup/AxleTable",
+                        format!(
+                            "DistributionMassRunningOrderAxle adds up to {sum} kg, not MassInRunningOrder {miro} kg"
+                        ),
+                    );
                 }
             }
         }
@@ -182,31 +290,55 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
     let category = coc.vehicle_category.as_str();
     if category.starts_with(['M', 'N', 'O', 'L']) {
         for (name, present) in [
-            ("GeneralConstructionGroup", coc.general_construction_group.is_some()),
+            (
+                "GeneralConstructionGroup",
+                coc.general_construction_group.is_some(),
+            ),
             ("MassGroup", coc.mass_group.is_some()),
             ("DimensionGroup", coc.dimension_group.is_some()),
         ] {
             if !present {
-                add("IVI-GRP-001", &format!("CocDataGroup/{name}"), format!("vehicle category {category} needs {name}"));
+                add(
+                    "IVI-GRP-001",
+                    &format!("CocDataGroup/{name}"),
+                    format!("vehicle category {category} needs {name}"),
+                );
             }
         }
     }
 
     // Dates not in the future.
     let mut dates: Vec<(&str, Date)> = vec![
-        ("Header/IviVersionDateTime", ivi.header.ivi_version_date_time.date()),
-        ("CocDataGroup/TypeApprovalIssueDate", coc.type_approval_issue_date),
+        (
+            "Header/IviVersionDateTime",
+            ivi.header.ivi_version_date_time.date(),
+        ),
+        (
+            "CocDataGroup/TypeApprovalIssueDate",
+            coc.type_approval_issue_date,
+        ),
     ];
     if let Some(d) = coc.date_manufacture_vehicle {
         dates.push(("CocDataGroup/DateManufactureVehicle", d));
     }
     for s in &coc.signing_authority_table {
-        dates.push(("CocDataGroup/SigningAuthorityTable/SigningAuthorityGroup/SignatureDate", s.signature_date));
+        dates.push((
+            "CocDataGroup/SigningAuthorityTable/SigningAuthorityGroup/SignatureDate",
+            s.signature_date,
+        ));
     }
     for (field, d) in dates {
         if d > today && d != Date::default() {
             let name = field.rsplit('/').next().unwrap_or(field);
-            add("IVI-DAT-001", field, format!("{name} {} is in the future (today is {})", crate::model::Value::format(&d), crate::model::Value::format(&today)));
+            add(
+                "IVI-DAT-001",
+                field,
+                format!(
+                    "{name} {} is in the future (today is {})",
+                    crate::model::Value::format(&d),
+                    crate::model::Value::format(&today)
+                ),
+            );
         }
     }
     out
@@ -216,9 +348,15 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
 /// or `None` when the shape is wrong.
 pub fn approval_country(number: &str, profile: Profile) -> Option<&str> {
     let parts: Vec<&str> = number.split('*').collect();
-    let [country, act, seq, ext] = parts.as_slice() else { return None };
-    let digits = |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-    let eu_country = country.strip_prefix('e').is_some_and(|n| digits(n, 1, 2) && !n.starts_with('0'));
+    let [country, act, seq, ext] = parts.as_slice() else {
+        return None;
+    };
+    let digits = |s: &str, min: usize, max: usize| {
+        (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let eu_country = country
+        .strip_prefix('e')
+        .is_some_and(|n| digits(n, 1, 2) && !n.starts_with('0'));
     let ok_country = match profile {
         Profile::Eu => eu_country && *country != "e11",
         Profile::Uk => eu_country || *country == "g11" || *country == "n11",
@@ -227,7 +365,9 @@ pub fn approval_country(number: &str, profile: Profile) -> Option<&str> {
     // prefix (KS for small series).
     let act_body = act.trim_start_matches(|c: char| c.is_ascii_uppercase());
     let ok_act = act.len() - act_body.len() <= 3
-        && act_body.split_once('/').is_some_and(|(a, b)| digits(a, 2, 4) && digits(b, 1, 4));
+        && act_body
+            .split_once('/')
+            .is_some_and(|(a, b)| digits(a, 2, 4) && digits(b, 1, 4));
     (ok_country && ok_act && digits(seq, 4, 6) && digits(ext, 2, 2)).then_some(*country)
 }
 
@@ -237,12 +377,27 @@ mod tests {
 
     #[test]
     fn approval_number_shapes_per_profile() {
-        assert_eq!(approval_country("e4*2018/858*00123*01", Profile::Eu), Some("e4"));
-        assert_eq!(approval_country("e13*168/2013*01303*00", Profile::Eu), Some("e13"));
+        assert_eq!(
+            approval_country("e4*2018/858*00123*01", Profile::Eu),
+            Some("e4")
+        );
+        assert_eq!(
+            approval_country("e13*168/2013*01303*00", Profile::Eu),
+            Some("e13")
+        );
         assert_eq!(approval_country("g11*2018/858*00123*00", Profile::Eu), None);
-        assert_eq!(approval_country("g11*2018/858*00123*00", Profile::Uk), Some("g11"));
-        assert_eq!(approval_country("n11*2018/858*00007*00", Profile::Uk), Some("n11"));
-        assert_eq!(approval_country("e11*2007/46*1234*05", Profile::Uk), Some("e11"));
+        assert_eq!(
+            approval_country("g11*2018/858*00123*00", Profile::Uk),
+            Some("g11")
+        );
+        assert_eq!(
+            approval_country("n11*2018/858*00007*00", Profile::Uk),
+            Some("n11")
+        );
+        assert_eq!(
+            approval_country("e11*2007/46*1234*05", Profile::Uk),
+            Some("e11")
+        );
         assert_eq!(approval_country("e11*2007/46*1234*05", Profile::Eu), None);
         assert_eq!(approval_country("e4*2018/858*00123", Profile::Eu), None);
         assert_eq!(approval_country("e04*2018/858*00123*01", Profile::Eu), None);

@@ -32,7 +32,7 @@ use xsd_schema::validation::{
 };
 use xsd_schema::{SchemaLoader, SchemaResult, SchemaSet, SchemaSetBuilder, TypeKey, XmlTypeCode};
 
-use crate::xml::{self, LineIndex, Limits};
+use crate::xml::{self, Limits, LineIndex};
 use crate::{Error, Result};
 
 /// One problem found by the schema check.
@@ -53,7 +53,11 @@ pub struct Diagnostic {
 
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {} [{}] {}", self.line, self.column, self.path, self.rule, self.message)
+        write!(
+            f,
+            "{}:{}: {} [{}] {}",
+            self.line, self.column, self.path, self.rule, self.message
+        )
     }
 }
 
@@ -82,11 +86,13 @@ impl SchemaLoader for MemoryLoader {
         if let Some(doc) = self.docs.get(name) {
             return Ok(doc.clone());
         }
-        let dir = self.dir.as_ref().ok_or_else(|| {
-            xsd_schema::SchemaError::ResolutionError { message: format!("schema document `{location}` is not available") }
-        })?;
-        std::fs::read_to_string(dir.join(name))
-            .map_err(xsd_schema::SchemaError::IoError)
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| xsd_schema::SchemaError::ResolutionError {
+                message: format!("schema document `{location}` is not available"),
+            })?;
+        std::fs::read_to_string(dir.join(name)).map_err(xsd_schema::SchemaError::IoError)
     }
 
     fn can_load(&self, _location: &str) -> bool {
@@ -104,7 +110,9 @@ pub struct Validator {
 
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Validator").field("compile_time", &self.compile_time).finish_non_exhaustive()
+        f.debug_struct("Validator")
+            .field("compile_time", &self.compile_time)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +121,10 @@ impl Validator {
     /// documents it imports or includes, found by file name.
     pub fn new(main: (&str, &str), others: &[(&str, &str)]) -> Result<Self> {
         let loader = MemoryLoader {
-            docs: others.iter().map(|(n, t)| (file_name(n).to_owned(), (*t).to_owned())).collect(),
+            docs: others
+                .iter()
+                .map(|(n, t)| (file_name(n).to_owned(), (*t).to_owned()))
+                .collect(),
             dir: None,
         };
         Self::compile(main.0, main.1, loader)
@@ -121,25 +132,44 @@ impl Validator {
 
     /// Compiles the schema at `path`; the documents it imports are read from the same directory.
     pub fn from_path(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
-        let loader = MemoryLoader { docs: HashMap::new(), dir: path.parent().map(Path::to_path_buf) };
-        let name = path.file_name().map_or_else(|| "schema.xsd".to_owned(), |n| n.to_string_lossy().into_owned());
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let loader = MemoryLoader {
+            docs: HashMap::new(),
+            dir: path.parent().map(Path::to_path_buf),
+        };
+        let name = path.file_name().map_or_else(
+            || "schema.xsd".to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         Self::compile(&name, &text, loader)
     }
 
     fn compile(name: &str, text: &str, loader: MemoryLoader) -> Result<Self> {
         let started = std::time::Instant::now();
-        let err = |e: xsd_schema::SchemaError| Error::Schema { location: name.to_owned(), message: e.to_string() };
+        let err = |e: xsd_schema::SchemaError| Error::Schema {
+            location: name.to_owned(),
+            message: e.to_string(),
+        };
         let base = format!("memory:/{name}");
-        let compiled = SchemaSetBuilder::with_loader(Box::new(loader)).add_source(text, &base).map_err(err)?.compile().map_err(err)?;
+        let compiled = SchemaSetBuilder::with_loader(Box::new(loader))
+            .add_source(text, &base)
+            .map_err(err)?
+            .compile()
+            .map_err(err)?;
         if let Some(f) = compiled.directive_failures().first() {
             return Err(Error::Schema {
                 location: name.to_owned(),
                 message: format!("cannot load {:?}", f.schema_location().unwrap_or_default()),
             });
         }
-        Ok(Self { set: compiled.into_schema_set(), compile_time: started.elapsed(), limits: Limits::default() })
+        Ok(Self {
+            set: compiled.into_schema_set(),
+            compile_time: started.elapsed(),
+            limits: Limits::default(),
+        })
     }
 
     /// Replaces the reader limits applied to documents (the defaults of [`Limits`] otherwise).
@@ -158,42 +188,86 @@ impl Validator {
                     Error::Xml { line, column, .. } => (*line, *column),
                     _ => (0, 0),
                 };
-                return vec![Diagnostic { line, column, path: String::new(), rule: "xml".into(), message: e.to_string() }];
+                return vec![Diagnostic {
+                    line,
+                    column,
+                    path: String::new(),
+                    rule: "xml".into(),
+                    message: e.to_string(),
+                }];
             }
         };
         let text = String::from_utf8_lossy(bytes);
         let index = LineIndex::new(&text);
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
-        let validator = SchemaValidator::new(&self.set, ValidationFlags::default() - ValidationFlags::REPORT_WARNINGS);
-        let mut strict = Strictness { set: &self.set, stack: Vec::new(), path: Vec::new(), pending: None, found: Vec::new() };
+        let validator = SchemaValidator::new(
+            &self.set,
+            ValidationFlags::default() - ValidationFlags::REPORT_WARNINGS,
+        );
+        let mut strict = Strictness {
+            set: &self.set,
+            stack: Vec::new(),
+            path: Vec::new(),
+            pending: None,
+            found: Vec::new(),
+        };
         let mut out = Vec::new();
         {
-            let mut runtime = validator.start_run(CollectingValidationSink { errors: &mut errors, warnings: &mut warnings });
+            let mut runtime = validator.start_run(CollectingValidationSink {
+                errors: &mut errors,
+                warnings: &mut warnings,
+            });
             match drive_quick_xml_with(bytes, &mut runtime, &self.set, &mut strict) {
                 Ok(_) => {
                     if let Err(e) = runtime.end_validation() {
-                        out.push(Diagnostic { line: 0, column: 0, path: String::new(), rule: e.constraint.into(), message: e.message });
+                        out.push(Diagnostic {
+                            line: 0,
+                            column: 0,
+                            path: String::new(),
+                            rule: e.constraint.into(),
+                            message: e.message,
+                        });
                     }
                 }
-                Err(e) => out.push(Diagnostic { line: 0, column: 0, path: String::new(), rule: "xml".into(), message: e.to_string() }),
+                Err(e) => out.push(Diagnostic {
+                    line: 0,
+                    column: 0,
+                    path: String::new(),
+                    rule: "xml".into(),
+                    message: e.to_string(),
+                }),
             }
         }
         for e in errors {
-            let located = e.instance_path().and_then(|p| locate(&doc.root, &p.to_string()));
+            let located = e
+                .instance_path()
+                .and_then(|p| locate(&doc.root, &p.to_string()));
             let (line, column) = match (&e.location, located) {
                 (Some(l), _) => (l.line, l.column),
                 (None, Some(pos)) => pos,
                 (None, None) => (0, 0),
             };
             let path = e.element_path().map(str::to_owned).unwrap_or_default();
-            out.push(Diagnostic { line, column, path, rule: e.constraint.to_owned(), message: e.message });
+            out.push(Diagnostic {
+                line,
+                column,
+                path,
+                rule: e.constraint.to_owned(),
+                message: e.message,
+            });
         }
         for (offset, path, message) in strict.found {
             let (line, column) = index.locate(&text, offset);
-            out.push(Diagnostic { line, column, path, rule: "ecoc-lexical".into(), message });
+            out.push(Diagnostic {
+                line,
+                column,
+                path,
+                rule: "ecoc-lexical".into(),
+                message,
+            });
         }
-        out.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        out.sort_by_key(|d| (d.line, d.column));
         out
     }
 }
@@ -215,7 +289,11 @@ fn locate(root: &xml::Element, path: &str) -> Option<(usize, usize)> {
     }
     let mut el = root;
     for (uri, local, n) in tail {
-        match el.elements().filter(|c| c.ns.as_deref().unwrap_or("") == *uri && c.name == *local).nth(n.checked_sub(1)?) {
+        match el
+            .elements()
+            .filter(|c| c.ns.as_deref().unwrap_or("") == *uri && c.name == *local)
+            .nth(n.checked_sub(1)?)
+        {
             Some(c) => el = c,
             None => break,
         }
@@ -278,9 +356,14 @@ impl ValidationEventHandler for Strictness<'_> {
         Ok(())
     }
 
-    fn after_element(&mut self, _view: ElementStartView<'_>, info: &SchemaInfo) -> Result<(), Self::Error> {
+    fn after_element(
+        &mut self,
+        _view: ElementStartView<'_>,
+        info: &SchemaInfo,
+    ) -> Result<(), Self::Error> {
         let builtin = self.strict_builtin(info.schema_type);
-        self.stack.push((builtin, String::new(), self.pending.take().unwrap_or(0)));
+        self.stack
+            .push((builtin, String::new(), self.pending.take().unwrap_or(0)));
         Ok(())
     }
 
@@ -291,12 +374,22 @@ impl ValidationEventHandler for Strictness<'_> {
         Ok(())
     }
 
-    fn after_end_element(&mut self, _info: &EndElementInfo, _depth: usize) -> Result<(), Self::Error> {
+    fn after_end_element(
+        &mut self,
+        _info: &EndElementInfo,
+        _depth: usize,
+    ) -> Result<(), Self::Error> {
         if let Some((Some(builtin), text, offset)) = self.stack.pop()
             && text.trim() != text
         {
             let path = format!("/{}", self.path.join("/"));
-            self.found.push((offset, path, format!("value {text:?} has white space around it, which libxml2 refuses for {builtin}")));
+            self.found.push((
+                offset,
+                path,
+                format!(
+                    "value {text:?} has white space around it, which libxml2 refuses for {builtin}"
+                ),
+            ));
         }
         self.path.pop();
         Ok(())

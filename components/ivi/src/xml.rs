@@ -91,7 +91,11 @@ pub struct Element {
 impl Element {
     /// A new element in namespace `ns`.
     pub fn new(ns: Option<&str>, name: &str) -> Self {
-        Self { ns: ns.map(str::to_owned), name: name.to_owned(), ..Self::default() }
+        Self {
+            ns: ns.map(str::to_owned),
+            name: name.to_owned(),
+            ..Self::default()
+        }
     }
 
     /// A new element in namespace `ns` holding only `text`.
@@ -111,7 +115,8 @@ impl Element {
 
     /// First child element with this namespace and local name.
     pub fn child(&self, ns: Option<&str>, name: &str) -> Option<&Element> {
-        self.elements().find(|e| e.ns.as_deref() == ns && e.name == name)
+        self.elements()
+            .find(|e| e.ns.as_deref() == ns && e.name == name)
     }
 
     /// The concatenated text children (not descendants).
@@ -127,12 +132,17 @@ impl Element {
 
     /// Whether any text child holds something other than white space.
     fn has_significant_text(&self) -> bool {
-        self.children.iter().any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty()))
+        self.children
+            .iter()
+            .any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty()))
     }
 
     /// Value of the unprefixed attribute `name`.
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.iter().find(|a| a.ns.is_none() && a.name == name).map(|a| a.value.as_str())
+        self.attributes
+            .iter()
+            .find(|a| a.ns.is_none() && a.name == name)
+            .map(|a| a.value.as_str())
     }
 }
 
@@ -167,7 +177,9 @@ impl LineIndex {
     pub(crate) fn locate(&self, text: &str, offset: usize) -> (usize, usize) {
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
-        let col = text.get(start..offset.min(text.len())).map_or(1, |s| s.chars().count() + 1);
+        let col = text
+            .get(start..offset.min(text.len()))
+            .map_or(1, |s| s.chars().count() + 1);
         (line, col)
     }
 }
@@ -199,7 +211,11 @@ fn split_qname(q: &str) -> (Option<&str>, &str) {
 /// Parses `bytes` into a [`Document`], refusing a DTD and enforcing `limits`.
 pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
     if bytes.len() > limits.max_bytes {
-        return Err(Error::Limit { limit: "max_bytes", max: limits.max_bytes, found: bytes.len() });
+        return Err(Error::Limit {
+            limit: "max_bytes",
+            max: limits.max_bytes,
+            found: bytes.len(),
+        });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| Error::Xml {
         line: 0,
@@ -220,15 +236,24 @@ pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
     let xml_err = |reader: &quick_xml::Reader<&[u8]>, message: String| {
         let pos = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let (line, column) = index.locate(text, pos);
-        Error::Xml { line, column, message }
+        Error::Xml {
+            line,
+            column,
+            message,
+        }
     };
 
     loop {
         let before = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-        let event = reader.read_event().map_err(|e| xml_err(&reader, e.to_string()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| xml_err(&reader, e.to_string()))?;
         match event {
             Event::DocType(_) => {
-                return Err(xml_err(&reader, "document type declarations are refused".into()));
+                return Err(xml_err(
+                    &reader,
+                    "document type declarations are refused".into(),
+                ));
             }
             Event::Start(ref s) | Event::Empty(ref s) => {
                 if root.is_some() {
@@ -236,14 +261,26 @@ pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
                 }
                 count += 1;
                 if count > limits.max_elements {
-                    return Err(Error::Limit { limit: "max_elements", max: limits.max_elements, found: count });
+                    return Err(Error::Limit {
+                        limit: "max_elements",
+                        max: limits.max_elements,
+                        found: count,
+                    });
                 }
                 if stack.len() + 1 > limits.max_depth {
-                    return Err(Error::Limit { limit: "max_depth", max: limits.max_depth, found: stack.len() + 1 });
+                    return Err(Error::Limit {
+                        limit: "max_depth",
+                        max: limits.max_depth,
+                        found: stack.len() + 1,
+                    });
                 }
                 let (line, column) = index.locate(text, before);
-                let (el, scope) = start_element(s, &scopes, line, column)
-                    .map_err(|m| Error::Xml { line, column, message: m })?;
+                let (el, scope) =
+                    start_element(s, &scopes, line, column).map_err(|m| Error::Xml {
+                        line,
+                        column,
+                        message: m,
+                    })?;
                 let empty = matches!(event, Event::Empty(_));
                 scopes.push(scope);
                 stack.push(el);
@@ -253,16 +290,21 @@ pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
             }
             Event::End(_) => close(&mut stack, &mut scopes, &mut root),
             Event::Text(t) => {
-                let s = t.xml_content().map_err(|e| xml_err(&reader, e.to_string()))?;
+                let s = t
+                    .xml_content()
+                    .map_err(|e| xml_err(&reader, e.to_string()))?;
                 push_text(&mut stack, &s, &reader, &xml_err)?;
             }
             Event::CData(c) => {
-                let s = c.xml_content().map_err(|e| xml_err(&reader, e.to_string()))?;
+                let s = c
+                    .xml_content()
+                    .map_err(|e| xml_err(&reader, e.to_string()))?;
                 push_text(&mut stack, &s, &reader, &xml_err)?;
             }
             Event::GeneralRef(r) => {
                 let resolved = if r.is_char_ref() {
-                    r.resolve_char_ref().map_err(|e| xml_err(&reader, e.to_string()))?
+                    r.resolve_char_ref()
+                        .map_err(|e| xml_err(&reader, e.to_string()))?
                 } else {
                     let name = r.decode().map_err(|e| xml_err(&reader, e.to_string()))?;
                     match name.as_ref() {
@@ -271,7 +313,9 @@ pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
                         "amp" => Some('&'),
                         "apos" => Some('\''),
                         "quot" => Some('"'),
-                        other => return Err(xml_err(&reader, format!("undeclared entity `{other}`"))),
+                        other => {
+                            return Err(xml_err(&reader, format!("undeclared entity `{other}`")));
+                        }
                     }
                 };
                 let Some(c) = resolved else {
@@ -284,12 +328,25 @@ pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
         }
     }
     if !stack.is_empty() {
-        return Err(Error::Xml { line: 0, column: 0, message: "unexpected end of input inside an element".into() });
+        return Err(Error::Xml {
+            line: 0,
+            column: 0,
+            message: "unexpected end of input inside an element".into(),
+        });
     }
-    root.map(|root| Document { root }).ok_or(Error::Xml { line: 0, column: 0, message: "no root element".into() })
+    root.map(|root| Document { root }).ok_or(Error::Xml {
+        line: 0,
+        column: 0,
+        message: "no root element".into(),
+    })
 }
 
-fn push_text<F>(stack: &mut [Element], s: &str, reader: &quick_xml::Reader<&[u8]>, err: &F) -> Result<()>
+fn push_text<F>(
+    stack: &mut [Element],
+    s: &str,
+    reader: &quick_xml::Reader<&[u8]>,
+    err: &F,
+) -> Result<()>
 where
     F: Fn(&quick_xml::Reader<&[u8]>, String) -> Error,
 {
@@ -323,14 +380,21 @@ fn start_element(
     line: usize,
     column: usize,
 ) -> std::result::Result<(Element, Scope), String> {
-    let qname = std::str::from_utf8(s.name().as_ref()).map_err(|e| e.to_string())?.to_owned();
+    let qname = std::str::from_utf8(s.name().as_ref())
+        .map_err(|e| e.to_string())?
+        .to_owned();
     let mut scope: Scope = Vec::new();
     let mut raw_attrs = Vec::new();
     for a in s.attributes().with_checks(true) {
         let a = a.map_err(|e| e.to_string())?;
-        let key = std::str::from_utf8(a.key.as_ref()).map_err(|e| e.to_string())?.to_owned();
+        let key = std::str::from_utf8(a.key.as_ref())
+            .map_err(|e| e.to_string())?
+            .to_owned();
         // Attribute-value normalisation (XML 1.0 §3.3.3): literal white-space characters become spaces.
-        let value = a.unescape_value().map_err(|e| e.to_string())?.replace(['\t', '\n', '\r'], " ");
+        let value = a
+            .unescape_value()
+            .map_err(|e| e.to_string())?
+            .replace(['\t', '\n', '\r'], " ");
         if key == "xmlns" {
             scope.push((None, value));
         } else if let Some(p) = key.strip_prefix("xmlns:") {
@@ -348,19 +412,36 @@ fn start_element(
     let ns = match lookup(&all, prefix) {
         Some("") | None if prefix.is_none() => None,
         Some(uri) => Some(uri.to_owned()),
-        None => return Err(format!("unbound namespace prefix `{}`", prefix.unwrap_or_default())),
+        None => {
+            return Err(format!(
+                "unbound namespace prefix `{}`",
+                prefix.unwrap_or_default()
+            ));
+        }
     };
     let mut attributes = Vec::with_capacity(raw_attrs.len());
     for (key, value) in raw_attrs {
         let (p, l) = split_qname(&key);
         let ans = match p {
             None => None,
-            Some(p) => Some(lookup(&all, Some(p)).ok_or_else(|| format!("unbound namespace prefix `{p}`"))?.to_owned()),
+            Some(p) => Some(
+                lookup(&all, Some(p))
+                    .ok_or_else(|| format!("unbound namespace prefix `{p}`"))?
+                    .to_owned(),
+            ),
         };
-        if attributes.iter().any(|x: &Attribute| x.ns == ans && x.name == l) {
+        if attributes
+            .iter()
+            .any(|x: &Attribute| x.ns == ans && x.name == l)
+        {
             return Err(format!("duplicate attribute `{key}`"));
         }
-        attributes.push(Attribute { ns: ans, prefix: p.map(str::to_owned), name: l.to_owned(), value });
+        attributes.push(Attribute {
+            ns: ans,
+            prefix: p.map(str::to_owned),
+            name: l.to_owned(),
+            value,
+        });
     }
     let el = Element {
         ns,
@@ -410,10 +491,20 @@ fn escape_attr(s: &str, out: &mut String) {
 }
 
 fn bound<'a>(scope: &'a [(Option<String>, String)], prefix: Option<&str>) -> Option<&'a str> {
-    scope.iter().rev().find(|(p, _)| p.as_deref() == prefix).map(|(_, u)| u.as_str())
+    scope
+        .iter()
+        .rev()
+        .find(|(p, _)| p.as_deref() == prefix)
+        .map(|(_, u)| u.as_str())
 }
 
-fn write_element(el: &Element, out: &mut String, depth: usize, scope: &mut Vec<(Option<String>, String)>, pretty: bool) {
+fn write_element(
+    el: &Element,
+    out: &mut String,
+    depth: usize,
+    scope: &mut Vec<(Option<String>, String)>,
+    pretty: bool,
+) {
     let mark = scope.len();
     let mut decls: Vec<(Option<String>, String)> = Vec::new();
     // The element's own name: unprefixed (default namespace) unless it was read with a prefix.
@@ -499,22 +590,48 @@ mod tests {
     fn refuses_a_doctype_and_its_entities() {
         let doc = b"<?xml version=\"1.0\"?><!DOCTYPE a [<!ENTITY x \"boom\">]><a>&x;</a>";
         let err = parse(doc).unwrap_err();
-        assert!(err.to_string().contains("document type declarations are refused"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("document type declarations are refused"),
+            "{err}"
+        );
     }
 
     #[test]
     fn enforces_depth_and_size_limits() {
         let deep = format!("{}{}", "<a>".repeat(70), "</a>".repeat(70));
         let err = parse(deep.as_bytes()).unwrap_err();
-        assert!(matches!(err, Error::Limit { limit: "max_depth", .. }), "{err}");
-        let small = Limits { max_bytes: 10, ..Limits::default() };
+        assert!(
+            matches!(
+                err,
+                Error::Limit {
+                    limit: "max_depth",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let small = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
         let err = parse_with(b"<a>0123456789</a>", &small).unwrap_err();
-        assert!(matches!(err, Error::Limit { limit: "max_bytes", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Limit {
+                    limit: "max_bytes",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
     fn resolves_namespaces_and_positions() {
-        let doc = parse(b"<r xmlns='urn:a' xmlns:b='urn:b'>\n  <b:x b:k='1'>t&amp;u</b:x><y/></r>").unwrap();
+        let doc = parse(b"<r xmlns='urn:a' xmlns:b='urn:b'>\n  <b:x b:k='1'>t&amp;u</b:x><y/></r>")
+            .unwrap();
         let x = doc.root.child(Some("urn:b"), "x").unwrap();
         assert_eq!((x.line, x.column), (2, 3));
         assert_eq!(x.text(), "t&u");

@@ -11,6 +11,8 @@
 //! duplicated `xs:all` child; text where an element belongs; signature damage (missing parts, bad
 //! base64, a missing or unknown attribute, swapped sequence order).
 
+#![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -99,7 +101,12 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
     let mut removed: BTreeSet<String> = BTreeSet::new();
     let mut mutated: BTreeSet<(String, &'static str)> = BTreeSet::new();
     for (sname, root) in specimens {
-        let mut push = |label: String, e: Element| out.push(Mutant { name: format!("{sname}:{label}"), xml: xml::write(&e) });
+        let mut push = |label: String, e: Element| {
+            out.push(Mutant {
+                name: format!("{sname}:{label}"),
+                xml: xml::write(&e),
+            })
+        };
         push("unchanged".into(), root.clone());
         let mut paths = Vec::new();
         element_paths(root, &mut Vec::new(), &mut paths);
@@ -132,22 +139,44 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
                 get_mut(&mut m, &p).ns = Some("urn:example:other".into());
                 push(format!("namespace-{group}"), m);
                 let mut m = root.clone();
-                get_mut(&mut m, &p).children.push(Node::Element(Element::with_text(Some(IVI), "UnknownField", "1")));
+                get_mut(&mut m, &p)
+                    .children
+                    .push(Node::Element(Element::with_text(
+                        Some(IVI),
+                        "UnknownField",
+                        "1",
+                    )));
                 push(format!("unknown-element-in-{group}"), m);
                 let mut m = root.clone();
-                get_mut(&mut m, &p).children.insert(0, Node::Text("stray text".into()));
+                get_mut(&mut m, &p)
+                    .children
+                    .insert(0, Node::Text("stray text".into()));
                 push(format!("text-in-{group}"), m);
                 let mut m = root.clone();
-                get_mut(&mut m, &p).attributes.push(Attribute { ns: None, prefix: None, name: "extra".into(), value: "1".into() });
+                get_mut(&mut m, &p).attributes.push(Attribute {
+                    ns: None,
+                    prefix: None,
+                    name: "extra".into(),
+                    value: "1".into(),
+                });
                 push(format!("attribute-on-{group}"), m);
             }
         }
-        for dup in ["IviVersionNumber", "VehicleIdentificationNumber", "Type", "MassGroup", "Make", "SignatureValue"] {
+        for dup in [
+            "IviVersionNumber",
+            "VehicleIdentificationNumber",
+            "Type",
+            "MassGroup",
+            "Make",
+            "SignatureValue",
+        ] {
             if let Some(p) = find_path(root, dup) {
                 let mut m = root.clone();
                 let copy = get(root, &p).clone();
                 let (last, parent) = p.split_last().expect("not the root");
-                get_mut(&mut m, parent).children.insert(*last, Node::Element(copy));
+                get_mut(&mut m, parent)
+                    .children
+                    .insert(*last, Node::Element(copy));
                 push(format!("duplicate-{dup}"), m);
             }
         }
@@ -157,7 +186,13 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
             push("signature-in-ivi-namespace".into(), m);
             let mut m = root.clone();
             let sig = get_mut(&mut m, &p);
-            let kids: Vec<usize> = sig.children.iter().enumerate().filter(|(_, n)| matches!(n, Node::Element(_))).map(|(i, _)| i).collect();
+            let kids: Vec<usize> = sig
+                .children
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| matches!(n, Node::Element(_)))
+                .map(|(i, _)| i)
+                .collect();
             if kids.len() >= 2 {
                 sig.children.swap(kids[0], kids[1]);
                 push("signature-swapped-order".into(), m);
@@ -208,7 +243,10 @@ fn xmllint_verdicts(xsd: &Path, files: &[std::path::PathBuf]) -> Vec<bool> {
 fn ecoc_agrees_with_libxml2_on_every_mutant() {
     let Some(dir) = common::ivi2() else { return };
     if Command::new("xmllint").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but xmllint is missing");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but xmllint is missing"
+        );
         eprintln!("SKIPPED: xmllint is not installed");
         return;
     }
@@ -216,7 +254,13 @@ fn ecoc_agrees_with_libxml2_on_every_mutant() {
     let specimens: Vec<(String, Element)> = common::specimens(&dir)
         .iter()
         .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().chars().take(6).collect::<String>();
+            let name = p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .chars()
+                .take(6)
+                .collect::<String>();
             (name, xml::parse(&std::fs::read(p).unwrap()).unwrap().root)
         })
         .collect();
@@ -244,7 +288,14 @@ fn ecoc_agrees_with_libxml2_on_every_mutant() {
             invalid += 1;
         }
         if ours != *libxml2_valid {
-            disagreements.push(format!("{} ({}): ecoc {} libxml2 {} {:?}", m.name, f.display(), ours, libxml2_valid, diags.first()));
+            disagreements.push(format!(
+                "{} ({}): ecoc {} libxml2 {} {:?}",
+                m.name,
+                f.display(),
+                ours,
+                libxml2_valid,
+                diags.first()
+            ));
         }
     }
     let total = mutants.len();
@@ -261,8 +312,16 @@ fn ecoc_agrees_with_libxml2_on_every_mutant() {
             assert!(ok, "{} does not validate with libxml2", m.name);
         }
     }
-    assert!(invalid * 2 > total, "most mutants should be invalid: {invalid}/{total}");
-    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
+    assert!(
+        invalid * 2 > total,
+        "most mutants should be invalid: {invalid}/{total}"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
 }
 
 #[test]

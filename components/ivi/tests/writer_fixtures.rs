@@ -4,6 +4,8 @@
 //! `tests/fixtures/<case>/expected.xml` is what `Ivi::to_xml` writes for the model built here; run
 //! `BLESS=1 cargo test -p ivi --test writer_fixtures` to rewrite them (see `tests/fixtures/README.md`).
 
+#![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+
 mod common;
 
 use std::path::PathBuf;
@@ -21,7 +23,12 @@ fn ds(name: &str) -> Element {
 
 fn with_algorithm(name: &str, alg: &str) -> Element {
     let mut e = ds(name);
-    e.attributes.push(Attribute { ns: None, prefix: None, name: "Algorithm".into(), value: alg.into() });
+    e.attributes.push(Attribute {
+        ns: None,
+        prefix: None,
+        name: "Algorithm".into(),
+        value: alg.into(),
+    });
     e
 }
 
@@ -29,19 +36,44 @@ fn with_algorithm(name: &str, alg: &str) -> Element {
 /// one, and `sign` replaces it with a real signature. Test-only, never produced by the library.
 fn placeholder_signature() -> Element {
     let mut reference = ds("Reference");
-    reference.attributes.push(Attribute { ns: None, prefix: None, name: "URI".into(), value: String::new() });
+    reference.attributes.push(Attribute {
+        ns: None,
+        prefix: None,
+        name: "URI".into(),
+        value: String::new(),
+    });
     let mut transforms = ds("Transforms");
-    transforms.children.push(Node::Element(with_algorithm("Transform", "http://www.w3.org/2000/09/xmldsig#enveloped-signature")));
+    transforms.children.push(Node::Element(with_algorithm(
+        "Transform",
+        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+    )));
     reference.children.push(Node::Element(transforms));
-    reference.children.push(Node::Element(with_algorithm("DigestMethod", "http://www.w3.org/2001/04/xmlenc#sha256")));
-    reference.children.push(Node::Element(Element::with_text(Some(DSIG_NS), "DigestValue", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")));
+    reference.children.push(Node::Element(with_algorithm(
+        "DigestMethod",
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+    )));
+    reference.children.push(Node::Element(Element::with_text(
+        Some(DSIG_NS),
+        "DigestValue",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    )));
     let mut signed = ds("SignedInfo");
-    signed.children.push(Node::Element(with_algorithm("CanonicalizationMethod", "http://www.w3.org/2001/10/xml-exc-c14n#")));
-    signed.children.push(Node::Element(with_algorithm("SignatureMethod", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")));
+    signed.children.push(Node::Element(with_algorithm(
+        "CanonicalizationMethod",
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+    )));
+    signed.children.push(Node::Element(with_algorithm(
+        "SignatureMethod",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    )));
     signed.children.push(Node::Element(reference));
     let mut sig = ds("Signature");
     sig.children.push(Node::Element(signed));
-    sig.children.push(Node::Element(Element::with_text(Some(DSIG_NS), "SignatureValue", "AAAA")));
+    sig.children.push(Node::Element(Element::with_text(
+        Some(DSIG_NS),
+        "SignatureValue",
+        "AAAA",
+    )));
     sig
 }
 
@@ -78,8 +110,14 @@ fn base(vin: &str, category: VehicleCategory, approval: &str, country: TypeAppro
                 signature_date: date(2025, 3, 1),
                 ..Default::default()
             }],
-            make_table: vec![MakeGroup { make: "EXAMPLE".into(), ..Default::default() }],
-            commercial_name_table: Some(vec![CommercialNameGroup { commercial_name: "EXAMPLE ONE".into(), ..Default::default() }]),
+            make_table: vec![MakeGroup {
+                make: "EXAMPLE".into(),
+                ..Default::default()
+            }],
+            commercial_name_table: Some(vec![CommercialNameGroup {
+                commercial_name: "EXAMPLE ONE".into(),
+                ..Default::default()
+            }]),
             manufacturer_table: vec![manufacturer(1)],
             ..CocDataGroup::default()
         },
@@ -106,7 +144,11 @@ fn axle(n: u32, tpma: u32, distribution: Option<u32>, powered: bool, tyre: &str)
         powered_axle_indicator: Some(if powered { Indicator::Y } else { Indicator::N }),
         technically_permissible_mass_axle: Some(tpma),
         distribution_mass_running_order_axle: distribution,
-        tyre_axle_table: Some(vec![TyreAxleGroup { tyre_number: 1, tyre_size: Some(tyre.into()), ..Default::default() }]),
+        tyre_axle_table: Some(vec![TyreAxleGroup {
+            tyre_number: 1,
+            tyre_size: Some(tyre.into()),
+            ..Default::default()
+        }]),
         ..Default::default()
     }
 }
@@ -139,7 +181,10 @@ fn body(
     });
     ivi.coc.axle_table = Some(axle_groups);
     if let Some(code) = bodywork {
-        ivi.coc.bodywork_table = Some(vec![BodyworkGroup { code_for_bodywork: Some(code), ..Default::default() }]);
+        ivi.coc.bodywork_table = Some(vec![BodyworkGroup {
+            code_for_bodywork: Some(code),
+            ..Default::default()
+        }]);
     }
 }
 
@@ -164,19 +209,67 @@ fn energy(ivi: &mut Ivi, source: EnergySource, power: &str, co2: Option<&str>) {
 }
 
 fn cases() -> Vec<(&'static str, Ivi)> {
-    let mut m1 = base("WEX1M1AB2C3456789", VehicleCategory::M1, "e4*2018/858*00123*01", TypeApprovalCountry::E4);
-    body(&mut m1, 2, (2700, 4600, 1850, 1480), (1540, 2050), vec![axle(1, 1080, Some(860), true, "215/55R17"), axle(2, 1050, Some(680), false, "215/55R17")], Some(Bodywork::AA));
+    let mut m1 = base(
+        "WEX1M1AB2C3456789",
+        VehicleCategory::M1,
+        "e4*2018/858*00123*01",
+        TypeApprovalCountry::E4,
+    );
+    body(
+        &mut m1,
+        2,
+        (2700, 4600, 1850, 1480),
+        (1540, 2050),
+        vec![
+            axle(1, 1080, Some(860), true, "215/55R17"),
+            axle(2, 1050, Some(680), false, "215/55R17"),
+        ],
+        Some(Bodywork::AA),
+    );
     energy(&mut m1, EnergySource::V10, "110.00", Some("128.00"));
     m1.coc.fuel_type = Some(FuelType::M);
     m1.coc.exhaust_emission_level = Some(ExhaustEmissionLevel::Euro6AP);
-    m1.coc.colour_table = Some(vec![ColourGroup { colour: Colour::V3, ..Default::default() }]);
+    m1.coc.colour_table = Some(vec![ColourGroup {
+        colour: Colour::V3,
+        ..Default::default()
+    }]);
 
-    let mut n1 = base("WEX1N1AB2C3456789", VehicleCategory::N1, "e1*2018/858*00456*00", TypeApprovalCountry::E1);
-    body(&mut n1, 2, (3300, 5300, 2000, 2500), (2050, 3500), vec![axle(1, 1750, None, true, "215/65R16C"), axle(2, 1950, None, false, "215/65R16C")], Some(Bodywork::BB));
+    let mut n1 = base(
+        "WEX1N1AB2C3456789",
+        VehicleCategory::N1,
+        "e1*2018/858*00456*00",
+        TypeApprovalCountry::E1,
+    );
+    body(
+        &mut n1,
+        2,
+        (3300, 5300, 2000, 2500),
+        (2050, 3500),
+        vec![
+            axle(1, 1750, None, true, "215/65R16C"),
+            axle(2, 1950, None, false, "215/65R16C"),
+        ],
+        Some(Bodywork::BB),
+    );
     energy(&mut n1, EnergySource::V20, "100.00", Some("210.00"));
 
-    let mut n3 = base("WEX1N3AB2C3456789", VehicleCategory::N3, "e5*2018/858*00789*02", TypeApprovalCountry::E5);
-    body(&mut n3, 2, (3800, 6000, 2550, 3900), (7800, 20500), vec![axle(1, 8000, None, false, "385/65R22.5"), axle(2, 13000, None, true, "315/70R22.5")], Some(Bodywork::BC));
+    let mut n3 = base(
+        "WEX1N3AB2C3456789",
+        VehicleCategory::N3,
+        "e5*2018/858*00789*02",
+        TypeApprovalCountry::E5,
+    );
+    body(
+        &mut n3,
+        2,
+        (3800, 6000, 2550, 3900),
+        (7800, 20500),
+        vec![
+            axle(1, 8000, None, false, "385/65R22.5"),
+            axle(2, 13000, None, true, "315/70R22.5"),
+        ],
+        Some(Bodywork::BC),
+    );
     energy(&mut n3, EnergySource::V20, "350.00", None);
     n3.coc.towing_braked_type_trail_table = Some(vec![TowingBrakedTypeTrailGroup {
         mechanical_coupling_number_towing_masses: Some(1),
@@ -184,21 +277,71 @@ fn cases() -> Vec<(&'static str, Ivi)> {
         ..Default::default()
     }]);
 
-    let mut o3 = base("WEX1T3AB2C3456789", VehicleCategory::O3, "e4*2018/858*00321*00", TypeApprovalCountry::E4);
-    body(&mut o3, 2, (6500, 11000, 2550, 4000), (5200, 10000), vec![axle(1, 6000, None, false, "385/65R22.5"), axle(2, 6000, None, false, "385/65R22.5")], Some(Bodywork::DC));
+    let mut o3 = base(
+        "WEX1T3AB2C3456789",
+        VehicleCategory::O3,
+        "e4*2018/858*00321*00",
+        TypeApprovalCountry::E4,
+    );
+    body(
+        &mut o3,
+        2,
+        (6500, 11000, 2550, 4000),
+        (5200, 10000),
+        vec![
+            axle(1, 6000, None, false, "385/65R22.5"),
+            axle(2, 6000, None, false, "385/65R22.5"),
+        ],
+        Some(Bodywork::DC),
+    );
 
-    let mut l3e = base("WEX1L3AB2C3456789", VehicleCategory::L3eA2, "e4*168/2013*01234*00", TypeApprovalCountry::E4);
-    body(&mut l3e, 2, (1450, 2100, 800, 1150), (190, 390), vec![axle(1, 160, None, false, "120/70ZR17"), axle(2, 240, None, true, "180/55ZR17")], None);
+    let mut l3e = base(
+        "WEX1L3AB2C3456789",
+        VehicleCategory::L3eA2,
+        "e4*168/2013*01234*00",
+        TypeApprovalCountry::E4,
+    );
+    body(
+        &mut l3e,
+        2,
+        (1450, 2100, 800, 1150),
+        (190, 390),
+        vec![
+            axle(1, 160, None, false, "120/70ZR17"),
+            axle(2, 240, None, true, "180/55ZR17"),
+        ],
+        None,
+    );
     energy(&mut l3e, EnergySource::V10, "35.00", None);
 
     // A multi-stage vehicle: an incomplete N2 chassis cab, then the completed box truck.
-    let mut stage1 = base("WEX1N2AB2C3456789", VehicleCategory::N2, "e4*2018/858*00500*00", TypeApprovalCountry::E4);
+    let mut stage1 = base(
+        "WEX1N2AB2C3456789",
+        VehicleCategory::N2,
+        "e4*2018/858*00500*00",
+        TypeApprovalCountry::E4,
+    );
     stage1.coc.stage_of_completion = StageOfCompletion::I;
     stage1.coc.vehicle_type = "CHS2".into();
     stage1.coc.variant = "CC".into();
     stage1.coc.version = "CC01".into();
-    body(&mut stage1, 2, (3750, 6200, 2100, 2600), (3100, 7490), vec![axle(1, 3300, None, false, "225/75R17.5"), axle(2, 5000, None, true, "225/75R17.5")], None);
-    stage1.coc.mass_group.as_mut().unwrap().mass_in_running_order_incomplete = Some(3100);
+    body(
+        &mut stage1,
+        2,
+        (3750, 6200, 2100, 2600),
+        (3100, 7490),
+        vec![
+            axle(1, 3300, None, false, "225/75R17.5"),
+            axle(2, 5000, None, true, "225/75R17.5"),
+        ],
+        None,
+    );
+    stage1
+        .coc
+        .mass_group
+        .as_mut()
+        .unwrap()
+        .mass_in_running_order_incomplete = Some(3100);
 
     let mut stage2 = stage1.clone();
     stage2.header.ivi_reference_id = "0b7e4c1d-2f3a-4b5c-9d6e-7f8091a2b3c4".into();
@@ -207,9 +350,22 @@ fn cases() -> Vec<(&'static str, Ivi)> {
     stage2.coc.vehicle_type = "BOX2".into();
     stage2.coc.variant = "BT".into();
     stage2.coc.version = "BT01".into();
-    stage2.coc.bodywork_table = Some(vec![BodyworkGroup { code_for_bodywork: Some(Bodywork::BA), ..Default::default() }]);
-    stage2.coc.mass_group.as_mut().unwrap().mass_in_running_order = Some(4300);
-    stage2.coc.mass_group.as_mut().unwrap().mass_in_running_order_incomplete = None;
+    stage2.coc.bodywork_table = Some(vec![BodyworkGroup {
+        code_for_bodywork: Some(Bodywork::BA),
+        ..Default::default()
+    }]);
+    stage2
+        .coc
+        .mass_group
+        .as_mut()
+        .unwrap()
+        .mass_in_running_order = Some(4300);
+    stage2
+        .coc
+        .mass_group
+        .as_mut()
+        .unwrap()
+        .mass_in_running_order_incomplete = None;
     stage2.coc.manufacturer_table = vec![ManufacturerGroup {
         previous_stage_type_approval_number: Some(stage1.coc.type_approval_number.clone()),
         previous_stage_type: Some(stage1.coc.vehicle_type.clone()),
@@ -218,7 +374,15 @@ fn cases() -> Vec<(&'static str, Ivi)> {
         ..manufacturer(2)
     }];
 
-    vec![("m1", m1), ("n1", n1), ("n3-tractor", n3), ("o3-trailer", o3), ("l3e", l3e), ("n2-stage1-chassis", stage1), ("n2-stage2-completed", stage2)]
+    vec![
+        ("m1", m1),
+        ("n1", n1),
+        ("n3-tractor", n3),
+        ("o3-trailer", o3),
+        ("l3e", l3e),
+        ("n2-stage1-chassis", stage1),
+        ("n2-stage2-completed", stage2),
+    ]
 }
 
 fn fixtures_dir() -> PathBuf {
@@ -235,10 +399,18 @@ fn writer_output_matches_golden_files() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &xml).unwrap();
         }
-        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run with BLESS=1)", path.display()));
-        assert_eq!(xml, expected, "{name}: writer output changed (BLESS=1 to accept)");
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with BLESS=1)", path.display()));
+        assert_eq!(
+            xml, expected,
+            "{name}: writer output changed (BLESS=1 to accept)"
+        );
         // Read back: same model, same bytes.
-        assert_eq!(Ivi::from_xml(xml.as_bytes()).unwrap().to_xml(), xml, "{name}");
+        assert_eq!(
+            Ivi::from_xml(xml.as_bytes()).unwrap().to_xml(),
+            xml,
+            "{name}"
+        );
     }
 }
 
@@ -265,13 +437,26 @@ fn writer_output_validates_against_the_official_xsd() {
         std::fs::write(&f, xml).unwrap();
         files.push(f);
     }
-    let Ok(out) = Command::new("xmllint").args(["--noout", "--nonet", "--schema"]).arg(&xsd).args(&files).output() else {
-        assert!(std::env::var_os("CI").is_none(), "CI is set but xmllint is missing");
+    let Ok(out) = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(&xsd)
+        .args(&files)
+        .output()
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but xmllint is missing"
+        );
         eprintln!("SKIPPED: xmllint is not installed");
         return;
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
     for f in &files {
-        assert!(stderr.lines().any(|l| l == format!("{} validates", f.display())), "xmllint: {stderr}");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l == format!("{} validates", f.display())),
+            "xmllint: {stderr}"
+        );
     }
 }

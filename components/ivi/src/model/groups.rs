@@ -1,7 +1,10 @@
 //! The groups of IVI 2.0 that the model types, with the official element names, in schema order.
 
-use super::{Date, DateTime, Decimal, Group, IVI_NS, Value, field_ty, finish_field, group, ivi_text, read_field, read_table, simple_text, slot_ty, write_field, write_table};
 use super::codes::*;
+use super::{
+    Date, DateTime, Decimal, Group, IVI_NS, Value, field_ty, finish_field, group, ivi_text,
+    read_field, read_table, simple_text, slot_ty, write_field, write_table,
+};
 use crate::xml::{Element, Node};
 use crate::{Error, Result};
 

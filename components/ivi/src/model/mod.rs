@@ -42,7 +42,11 @@ pub(crate) fn ivi_text(name: &str, text: String) -> Element {
 /// Reads a table: an element holding only repeated `G` groups. `None` when it holds anything else, in
 /// which case the caller keeps the whole table verbatim.
 pub(crate) fn read_table<G: Group>(el: &Element, path: &str) -> Result<Option<Vec<G>>> {
-    if el.children.iter().any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty())) {
+    if el
+        .children
+        .iter()
+        .any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty()))
+    {
         return Ok(None);
     }
     let mut items = Vec::new();
@@ -65,7 +69,11 @@ pub(crate) fn write_table<G: Group>(name: &str, items: &[G]) -> Element {
 
 /// Whether an element can be read as a plain value: text only, no attributes.
 pub(crate) fn simple_text(el: &Element) -> Option<String> {
-    if el.attributes.is_empty() && el.elements().next().is_none() { Some(el.text()) } else { None }
+    if el.attributes.is_empty() && el.elements().next().is_none() {
+        Some(el.text())
+    } else {
+        None
+    }
 }
 
 macro_rules! field_ty {
@@ -86,47 +94,91 @@ macro_rules! slot_ty {
 
 macro_rules! read_field {
     (one, $t:ty, $el:expr, $path:expr, $slot:expr) => {
-        match { let _ = $path; simple_text($el) }.and_then(|s| <$t as Value>::parse(&s)) {
-            Some(v) => { $slot = Some(v); true }
+        match {
+            let _ = $path;
+            simple_text($el)
+        }
+        .and_then(|s| <$t as Value>::parse(&s))
+        {
+            Some(v) => {
+                $slot = Some(v);
+                true
+            }
             None => false,
         }
     };
     (unused, $t:ty, $el:expr, $path:expr, $slot:expr) => {
         match simple_text($el).and_then(|s| <$t as Value>::parse(&s)) {
-            Some(v) => { $slot = Some(v); true }
+            Some(v) => {
+                $slot = Some(v);
+                true
+            }
             None => false,
         }
     };
-    (opt, $t:ty, $el:expr, $path:expr, $slot:expr) => { read_field!(one, $t, $el, $path, $slot) };
+    (opt, $t:ty, $el:expr, $path:expr, $slot:expr) => {
+        read_field!(one, $t, $el, $path, $slot)
+    };
     (grp, $t:ty, $el:expr, $path:expr, $slot:expr) => {{
         $slot = Some(<$t as Group>::read($el, $path)?);
         true
     }};
     (tab, $t:ty, $el:expr, $path:expr, $slot:expr) => {
         match read_table::<$t>($el, $path)? {
-            Some(v) => { $slot = Some(v); true }
+            Some(v) => {
+                $slot = Some(v);
+                true
+            }
             None => false,
         }
     };
-    (otab, $t:ty, $el:expr, $path:expr, $slot:expr) => { read_field!(tab, $t, $el, $path, $slot) };
+    (otab, $t:ty, $el:expr, $path:expr, $slot:expr) => {
+        read_field!(tab, $t, $el, $path, $slot)
+    };
 }
 
 macro_rules! finish_field {
     (one, $slot:expr, $path:expr, $xml:expr) => {
-        $slot.ok_or_else(|| Error::Missing { path: format!("{}/{}", $path, $xml) })?
+        $slot.ok_or_else(|| Error::Missing {
+            path: format!("{}/{}", $path, $xml),
+        })?
     };
-    (tab, $slot:expr, $path:expr, $xml:expr) => { finish_field!(one, $slot, $path, $xml) };
-    (opt, $slot:expr, $path:expr, $xml:expr) => { $slot };
-    (grp, $slot:expr, $path:expr, $xml:expr) => { $slot };
-    (otab, $slot:expr, $path:expr, $xml:expr) => { $slot };
+    (tab, $slot:expr, $path:expr, $xml:expr) => {
+        finish_field!(one, $slot, $path, $xml)
+    };
+    (opt, $slot:expr, $path:expr, $xml:expr) => {
+        $slot
+    };
+    (grp, $slot:expr, $path:expr, $xml:expr) => {
+        $slot
+    };
+    (otab, $slot:expr, $path:expr, $xml:expr) => {
+        $slot
+    };
 }
 
 macro_rules! write_field {
-    (one, $v:expr, $xml:expr, $out:expr) => { $out.push(ivi_text($xml, Value::format($v))) };
-    (opt, $v:expr, $xml:expr, $out:expr) => { if let Some(v) = $v { $out.push(ivi_text($xml, Value::format(v))) } };
-    (grp, $v:expr, $xml:expr, $out:expr) => { if let Some(v) = $v { $out.push(Group::write_as(v, $xml)) } };
-    (tab, $v:expr, $xml:expr, $out:expr) => { $out.push(write_table($xml, $v)) };
-    (otab, $v:expr, $xml:expr, $out:expr) => { if let Some(v) = $v { $out.push(write_table($xml, v)) } };
+    (one, $v:expr, $xml:expr, $out:expr) => {
+        $out.push(ivi_text($xml, Value::format($v)))
+    };
+    (opt, $v:expr, $xml:expr, $out:expr) => {
+        if let Some(v) = $v {
+            $out.push(ivi_text($xml, Value::format(v)))
+        }
+    };
+    (grp, $v:expr, $xml:expr, $out:expr) => {
+        if let Some(v) = $v {
+            $out.push(Group::write_as(v, $xml))
+        }
+    };
+    (tab, $v:expr, $xml:expr, $out:expr) => {
+        $out.push(write_table($xml, $v))
+    };
+    (otab, $v:expr, $xml:expr, $out:expr) => {
+        if let Some(v) = $v {
+            $out.push(write_table($xml, v))
+        }
+    };
 }
 
 macro_rules! group {
@@ -171,7 +223,7 @@ macro_rules! group {
             }
 
             fn write_as(&self, name: &str) -> Element {
-                let mut children: Vec<Element> = Vec::new();
+                let mut children: Vec<Element> = Vec::with_capacity(8);
                 $( write_field!($kind, &self.$field, $xml, children); )*
                 children.extend(self.other.iter().cloned());
                 let mut el = Element::new(Some(IVI_NS), name);
@@ -266,13 +318,19 @@ impl Ivi {
                 (Some(IVI_NS), "CocDataGroup") if coc.is_none() => {
                     coc = Some(CocDataGroup::read(child, &format!("{path}/CocDataGroup"))?);
                 }
-                (Some(DSIG_NS), "Signature") if signature.is_none() => signature = Some(child.clone()),
+                (Some(DSIG_NS), "Signature") if signature.is_none() => {
+                    signature = Some(child.clone())
+                }
                 _ => other.push(child.clone()),
             }
         }
         Ok(Self {
-            header: header.ok_or_else(|| Error::Missing { path: format!("{path}/Header") })?,
-            coc: coc.ok_or_else(|| Error::Missing { path: format!("{path}/CocDataGroup") })?,
+            header: header.ok_or_else(|| Error::Missing {
+                path: format!("{path}/Header"),
+            })?,
+            coc: coc.ok_or_else(|| Error::Missing {
+                path: format!("{path}/CocDataGroup"),
+            })?,
             signature,
             other,
         })
@@ -281,12 +339,15 @@ impl Ivi {
     /// The document as an element tree.
     pub fn to_element(&self) -> Element {
         let mut root = Element::new(Some(IVI_NS), "InitialVehicleInformation");
-        root.children.push(Node::Element(self.header.write_as("Header")));
-        root.children.push(Node::Element(self.coc.write_as("CocDataGroup")));
+        root.children
+            .push(Node::Element(self.header.write_as("Header")));
+        root.children
+            .push(Node::Element(self.coc.write_as("CocDataGroup")));
         if let Some(sig) = &self.signature {
             root.children.push(Node::Element(sig.clone()));
         }
-        root.children.extend(self.other.iter().cloned().map(Node::Element));
+        root.children
+            .extend(self.other.iter().cloned().map(Node::Element));
         root
     }
 
@@ -298,6 +359,10 @@ impl Ivi {
 
     /// The stage this document describes (`ManufacturerStageNumber` of the last manufacturer group).
     pub fn stage(&self) -> Option<u32> {
-        self.coc.manufacturer_table.iter().map(|m| m.manufacturer_stage_number).max()
+        self.coc
+            .manufacturer_table
+            .iter()
+            .map(|m| m.manufacturer_stage_number)
+            .max()
     }
 }

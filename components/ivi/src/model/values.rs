@@ -24,7 +24,10 @@ impl Value for u32 {
     fn parse(text: &str) -> Option<Self> {
         // `xs:short` / `xs:int` lexical form: optional sign, digits. Only the canonical form is taken
         // as a number (no leading `+` or zeros), so a read value writes back byte for byte.
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) || (text.len() > 1 && text.starts_with('0')) {
+        if text.is_empty()
+            || !text.bytes().all(|b| b.is_ascii_digit())
+            || (text.len() > 1 && text.starts_with('0'))
+        {
             return None;
         }
         text.parse().ok()
@@ -105,7 +108,8 @@ pub struct Date {
 impl Date {
     /// A date, if it exists on the calendar.
     pub fn new(year: i32, month: u32, day: u32) -> Option<Self> {
-        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month)).then_some(Self { year, month, day })
+        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(year, month))
+            .then_some(Self { year, month, day })
     }
 
     /// Today's date (UTC) from the system clock (WASI clocks in wasm).
@@ -193,7 +197,10 @@ impl Value for DateTime {
                 zh.len() == 2 && zm.len() == 2 && digits(zh)? <= 14 && digits(zm)? < 60
             }
         };
-        (ok_clock && ok_zone).then(|| Self { text: text.to_owned(), date })
+        (ok_clock && ok_zone).then(|| Self {
+            text: text.to_owned(),
+            date,
+        })
     }
     fn format(&self) -> String {
         self.text.clone()
@@ -206,18 +213,31 @@ mod tests {
 
     #[test]
     fn dates_are_exact() {
-        assert_eq!(Date::parse("2024-02-29").map(|d| d.format()).as_deref(), Some("2024-02-29"));
+        assert_eq!(
+            Date::parse("2024-02-29").map(|d| d.format()).as_deref(),
+            Some("2024-02-29")
+        );
         assert!(Date::parse("2023-02-29").is_none());
         assert!(Date::parse(" 2024-01-01").is_none());
         assert!(Date::parse("2024-1-01").is_none());
-        assert_eq!(Date::from_unix_days(19_723), Date { year: 2024, month: 1, day: 1 });
+        assert_eq!(
+            Date::from_unix_days(19_723),
+            Date {
+                year: 2024,
+                month: 1,
+                day: 1
+            }
+        );
     }
 
     #[test]
     fn numbers_and_times() {
         assert_eq!(<u32 as Value>::parse("1520"), Some(1520));
         assert_eq!(<u32 as Value>::parse("01520"), None);
-        assert_eq!(Decimal::new("7.10").map(|d| d.format()).as_deref(), Some("7.10"));
+        assert_eq!(
+            Decimal::new("7.10").map(|d| d.format()).as_deref(),
+            Some("7.10")
+        );
         assert!(Decimal::new("7,1").is_none());
         assert!(DateTime::parse("2024-04-08T10:11:12+02:00").is_some());
         assert!(DateTime::parse("2024-04-08T25:11:12").is_none());

@@ -1,5 +1,8 @@
 //! Shared by the integration tests: where the official IVI 2.0 material lives.
-#![allow(dead_code, reason = "each test binary uses a different part of this module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of this module"
+)]
 
 use std::path::PathBuf;
 
@@ -10,8 +13,15 @@ pub fn ivi2() -> Option<PathBuf> {
     if dir.join("xsd/ivi-2.0.xsd").is_file() {
         return Some(dir);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI is set but the official IVI 2.0 files are missing at {}", dir.display());
-    eprintln!("SKIPPED: the official IVI 2.0 files are not at {} (set CI to make this a failure)", dir.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but the official IVI 2.0 files are missing at {}",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: the official IVI 2.0 files are not at {} (set CI to make this a failure)",
+        dir.display()
+    );
     None
 }
 
