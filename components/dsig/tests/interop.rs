@@ -227,3 +227,72 @@ fn signed_specimens_still_validate_and_verify_everywhere() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Our output with the reference digests and the signature value emptied: an xmlsec1 template.
+/// (The certificate digest inside `SignedProperties` is data and stays.)
+fn template_from(signed: &[u8]) -> String {
+    let text = String::from_utf8(signed.to_vec()).expect("utf8");
+    let (head, rest) = text.split_once("</ds:SignedInfo>").expect("SignedInfo");
+    let blank = |t: &str, open: &str, close: &str| {
+        let mut out = String::new();
+        let mut rest = t;
+        while let Some(i) = rest.find(open) {
+            let j = rest[i..].find(close).expect("close") + i;
+            out.push_str(&rest[..i + open.len()]);
+            rest = &rest[j..];
+        }
+        out.push_str(rest);
+        out
+    };
+    format!(
+        "{}</ds:SignedInfo>{}",
+        blank(head, "<ds:DigestValue>", "</ds:DigestValue>"),
+        blank(rest, "<ds:SignatureValue>", "</ds:SignatureValue>")
+    )
+}
+
+#[test]
+fn we_verify_what_xmlsec1_signs() {
+    if !common::tool_available("xmlsec1", &["--version"]) {
+        return;
+    }
+    let dir = setup();
+    let p = pki();
+    let anchors = vec![
+        dsig::Certificate::from_der(&p.root.der).expect("root"),
+        dsig::Certificate::from_der(&p.issuing.der).expect("issuing"),
+    ];
+    let mut failures = Vec::new();
+    for (name, leaf, profile) in cases() {
+        let signed = sign_with(leaf, profile, IVI_LIKE.as_bytes(), false);
+        let tpl = dir.path().join(format!("{name}.tpl.xml"));
+        std::fs::write(&tpl, template_from(&signed)).expect("tpl");
+        let key = dir.path().join(format!("{name}.key.pem"));
+        std::fs::write(&key, leaf.key.pkcs8_pem()).expect("key");
+        let out_file = dir.path().join(format!("{name}.xmlsec.xml"));
+        let mut cmd = Command::new("xmlsec1");
+        cmd.arg("--sign").arg("--privkey-pem").arg(&key).arg("--output").arg(&out_file);
+        if profile == Profile::Xades {
+            cmd.args(["--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"]);
+            cmd.args(["--id-attr:Id", "http://www.w3.org/2000/09/xmldsig#:KeyInfo"]);
+        }
+        let out = cmd.arg(&tpl).output().expect("xmlsec1 --sign");
+        if let Some(f) = report(name, "xmlsec1 --sign", &out) {
+            failures.push(f);
+            continue;
+        }
+        let produced = std::fs::read(&out_file).expect("read");
+        assert!(
+            !String::from_utf8_lossy(&produced).contains("<ds:SignatureValue></ds:SignatureValue>"),
+            "{name}: xmlsec1 left the template unsigned"
+        );
+        let opts = dsig::VerifyOptions {
+            trust_anchors: anchors.clone(),
+            ..dsig::VerifyOptions::default()
+        };
+        if let Err(e) = dsig::verify(&produced, &opts) {
+            failures.push(format!("{name}: dsig refuses xmlsec1's signature: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
