@@ -1,1 +1,253 @@
-//! Harness for the end-to-end tests.
+//! Harness for the end-to-end tests: builds the `ecoc` binary and wasm components, starts
+//! `ecoc up` as a real process on a free port, and talks to it over real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Cargo's target folder (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+fn cargo(args: &[&str]) {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .expect("cannot run cargo");
+    assert!(status.success(), "cargo {} failed", args.join(" "));
+}
+
+/// The `ecoc` binary, built (or brought up to date) once per test process.
+pub fn ecoc_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        cargo(&["build", "--quiet", "-p", "ecoc"]);
+        target_dir().join("debug").join("ecoc")
+    })
+    .clone()
+}
+
+/// Builds a wasm component package for `wasm32-wasip2` (release) and returns its `.wasm`.
+pub fn build_component(package: &str) -> PathBuf {
+    cargo(&[
+        "build",
+        "--quiet",
+        "--target",
+        "wasm32-wasip2",
+        "--release",
+        "-p",
+        package,
+    ]);
+    target_dir()
+        .join("wasm32-wasip2")
+        .join("release")
+        .join(format!("{package}.wasm"))
+}
+
+/// A copy of an app folder in a temp dir, with built components placed beside its manifest.
+#[derive(Debug)]
+pub struct AppDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl AppDir {
+    /// Copies `tests/apps/<name>/*` and links each `(file name, built wasm)` into it.
+    pub fn new(name: &str, components: &[(&str, PathBuf)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let src = workspace_root().join("tests").join("apps").join(name);
+        for entry in std::fs::read_dir(&src).expect("app folder") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+        }
+        for (file, wasm) in components {
+            std::fs::copy(wasm, dir.path().join(file)).expect("copy wasm");
+        }
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn manifest(&self) -> PathBuf {
+        self.path().join("spin.toml")
+    }
+
+    /// Writes `runtime-config.toml` into the app folder.
+    pub fn write_runtime_config(&self, text: &str) -> PathBuf {
+        let p = self.path().join("runtime-config.toml");
+        std::fs::write(&p, text).expect("write runtime config");
+        p
+    }
+}
+
+/// A running `ecoc up`.
+#[derive(Debug)]
+pub struct Host {
+    child: Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+/// Why a host did not start: its exit status and what it logged.
+#[derive(Debug)]
+pub struct StartFailure {
+    pub log: String,
+}
+
+impl Host {
+    /// Starts `ecoc up` for `manifest` with extra arguments and environment, on a free port,
+    /// and waits until it serves.
+    pub fn start(
+        manifest: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, StartFailure> {
+        let log = manifest.with_file_name(format!(
+            "ecoc-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(ecoc_bin());
+        cmd.arg("up")
+            .arg("--manifest")
+            .arg(manifest)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .current_dir(manifest.parent().unwrap_or(Path::new(".")))
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .env("ECOC_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn ecoc up");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("on http://").nth(1) {
+                    let _ = tx.send(format!("http://{}", url.trim()));
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(base) = rx.recv_timeout(Duration::from_millis(100)) {
+                return Ok(Self { child, base, log });
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                return Err(StartFailure {
+                    log: std::fs::read_to_string(&log).unwrap_or_default(),
+                });
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(StartFailure {
+                    log: std::fs::read_to_string(&log).unwrap_or_default(),
+                });
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// What the host logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns whether it exited successfully.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        false
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer reduced to what tests look at.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
+fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut resp = result.expect("HTTP request failed");
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    Answer { status, body }
+}
+
+pub fn get(url: &str) -> Answer {
+    answer(agent().get(url).call())
+}
+
+pub fn put(url: &str, body: &[u8]) -> Answer {
+    answer(agent().put(url).send(body))
+}
+
+pub fn post(url: &str, body: &[u8]) -> Answer {
+    answer(agent().post(url).send(body))
+}
+
+pub fn delete(url: &str) -> Answer {
+    answer(agent().delete(url).call())
+}

@@ -1,1 +1,98 @@
-fn main() {}
+//! `ecoc`: the one command of the project. Each subcommand is a thin shell over a library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+mod up;
+
+/// Electronic Certificates of Conformity: from ERP data to signed IVI 2.0 XML at the authority.
+#[derive(Debug, Parser)]
+#[command(name = "ecoc", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the app described by spin.toml on the embedded host.
+    Up(up::UpArgs),
+    /// Build every component of spin.toml (its `[component.<id>.build]` commands).
+    Build(BuildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// The Spin manifest.
+    #[arg(long, short = 'f', default_value = "spin.toml")]
+    manifest: PathBuf,
+    /// Build only these components (repeatable).
+    #[arg(long = "component-id", short = 'c')]
+    components: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Build(args) => build(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ECOC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let outcomes = ecoc_host::build::build_all(&args.manifest, &args.components)?;
+    let failed: Vec<_> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    for o in &outcomes {
+        match &o.result {
+            Ok(()) => eprintln!("built    {}", o.component),
+            Err(e) => eprintln!("FAILED   {}: {e}", o.component),
+        }
+    }
+    if failed.is_empty() {
+        eprintln!("{} component(s) built", outcomes.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} of {} component(s) failed: {}",
+            failed.len(),
+            outcomes.len(),
+            failed.iter().map(|o| o.component.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Parses `30s`, `500ms`, `2m` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("invalid duration unit in {s:?} (use ms, s or m)")),
+    }
+}

@@ -1,0 +1,43 @@
+# One command per habit; README.md and .ci/run call these.
+SHELL := /bin/bash
+SHARED ?= ../shared
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+ECOC := $(TARGET_DIR)/release/ecoc
+
+.PHONY: setup build up test test-rust check-manifests lint fmt bench
+
+setup:
+	./scripts/setup.sh
+
+## Build every component of spin.toml and the ecoc binary.
+build: setup
+	cargo build --release -p ecoc
+	$(ECOC) build
+
+## Build and serve the app on http://127.0.0.1:3000.
+up: build
+	$(ECOC) up
+
+## Everything CI runs: formatting, lints, manifest schema, all tests.
+test: setup lint check-manifests test-rust
+
+test-rust:
+	cargo test --workspace --all-features
+
+check-manifests:
+	@if [ -f "$(SHARED)/spin/manifest-v2.schema.json" ]; then \
+	  python3 scripts/check_manifest.py "$(SHARED)/spin/manifest-v2.schema.json" spin.toml tests/apps/*/spin.toml; \
+	elif [ -n "$$CI" ]; then echo "missing $(SHARED)/spin/manifest-v2.schema.json" >&2; exit 1; \
+	else echo "SKIPPED manifest schema check: $(SHARED)/spin is not beside this checkout"; fi
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## Benchmarks print figures; they assert nothing.
+bench: setup
+	cargo build --release -p ecoc
+	./scripts/bench-host.sh

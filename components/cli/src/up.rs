@@ -1,0 +1,80 @@
+//! `ecoc up`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ecoc_host::{App, HostOptions, Server};
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The Spin manifest.
+    #[arg(long, short = 'f', default_value = "spin.toml")]
+    manifest: PathBuf,
+    /// Spin runtime config (key-value backends). Default: runtime-config.toml beside the
+    /// manifest, if there is one.
+    #[arg(long)]
+    runtime_config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: String,
+    /// Folder for state: the default SQLite key-value file and the compile cache.
+    #[arg(long, default_value = ".spin")]
+    state_dir: PathBuf,
+    /// Largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, default_value_t = ecoc_host::app::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Time a component has to answer before the host answers 504 (e.g. 30s, 500ms).
+    #[arg(long, default_value = "30s", value_parser = crate::parse_duration)]
+    request_timeout: Duration,
+    /// Do not cache compiled components.
+    #[arg(long)]
+    no_compile_cache: bool,
+    /// Where compiled components are cached (default: <state-dir>/cache).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let runtime_config = args.runtime_config.clone().or_else(|| {
+        let beside = args
+            .manifest
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("runtime-config.toml");
+        beside.exists().then_some(beside)
+    });
+    let options = HostOptions {
+        manifest: args.manifest.clone(),
+        runtime_config,
+        state_dir: args.state_dir.clone(),
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: args.request_timeout,
+        compile_cache: !args.no_compile_cache,
+        cache_dir: args.cache_dir.clone(),
+        ..HostOptions::new(&args.manifest)
+    };
+    let started = std::time::Instant::now();
+    let app = App::load(options).await?;
+    let server = Server::bind(app.clone(), &args.listen).await?;
+    let addr = server.local_addr()?;
+    for (label, summary) in app.store_summaries() {
+        tracing::info!(store = %label, backend = %summary, "key-value store");
+    }
+    tracing::info!(
+        app = app.name(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "serving on http://{addr}"
+    );
+    // One line on stdout that scripts and tests can wait for.
+    println!("ecoc: serving {} on http://{addr}", app.name());
+    server.serve(ecoc_host::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,628 @@
+//! A loaded app: one engine, every component compiled once and pre-instantiated, and the
+//! request path that gives each request a fresh store.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::error::{Error, Result};
+use crate::kv::{Backend, RedisBackend, SqliteBackend};
+use crate::manifest::Manifest;
+use crate::outbound::AllowList;
+use crate::routing::{RouteMatch, Router};
+use crate::runtime_config::{RuntimeConfig, StoreConfig};
+use crate::variables::Resolved;
+
+/// Default cap on a request body.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Default time a component has to answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on one instance's linear memory.
+pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+/// Default number of instances alive at once (pooling allocator slots).
+pub const DEFAULT_MAX_INSTANCES: u32 = 256;
+/// How deep service-chaining calls may nest before the host refuses (loop guard).
+pub const MAX_CHAIN_DEPTH: u32 = 16;
+/// Header carrying the chaining depth between components.
+const CHAIN_DEPTH_HEADER: &str = "ecoc-chain-depth";
+/// The epoch ticks at this period; deadlines are counted in ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Everything `ecoc up` is told on its command line.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    pub manifest: PathBuf,
+    pub runtime_config: Option<PathBuf>,
+    pub state_dir: PathBuf,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub max_memory_bytes: usize,
+    pub max_instances: u32,
+    /// Keep compiled components between runs.
+    pub compile_cache: bool,
+    /// Where compiled components are kept; default `<state-dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl HostOptions {
+    /// Defaults for a manifest.
+    pub fn new(manifest: impl Into<PathBuf>) -> Self {
+        Self {
+            manifest: manifest.into(),
+            runtime_config: None,
+            state_dir: PathBuf::from(".spin"),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            compile_cache: true,
+            cache_dir: None,
+        }
+    }
+}
+
+/// What one component needs at request time.
+#[derive(Debug)]
+pub(crate) struct ComponentInfo {
+    pub(crate) id: String,
+    pub(crate) kv_labels: BTreeSet<String>,
+    pub(crate) allow: AllowList,
+    environment: Vec<(String, String)>,
+}
+
+struct LoadedComponent {
+    info: Arc<ComponentInfo>,
+    pre: ProxyPre<RequestState>,
+}
+
+/// A loaded, ready-to-serve app.
+pub struct App {
+    name: String,
+    engine: Engine,
+    router: Router,
+    components: BTreeMap<String, LoadedComponent>,
+    variables: Resolved,
+    stores: BTreeMap<String, Arc<Backend>>,
+    options: HostOptions,
+    settings: toml::Table,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("name", &self.name)
+            .field("components", &self.components.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-request store data.
+pub struct RequestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub(crate) table: ResourceTable,
+    hooks: crate::chaining::OutboundHooks,
+    limits: StoreLimits,
+    pub(crate) component: Arc<ComponentInfo>,
+    pub(crate) app: Arc<App>,
+}
+
+impl std::fmt::Debug for RequestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestState")
+            .field("component", &self.component.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Where a request came from, for the `spin-*` headers and the logs.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub client_addr: SocketAddr,
+    /// Service-chaining depth: 0 for a request from outside.
+    pub depth: u32,
+}
+
+/// A plain host answer (404, 413, 500...).
+pub fn plain(status: StatusCode, message: impl Into<String>) -> Response<WasiBody> {
+    let mut body = message.into();
+    body.push('\n');
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+impl App {
+    /// Loads the manifest, runtime config and variables, opens the stores and compiles and
+    /// pre-instantiates every component.
+    pub async fn load(options: HostOptions) -> Result<Arc<Self>> {
+        let manifest = Manifest::load(&options.manifest)?;
+        let runtime = RuntimeConfig::load(options.runtime_config.as_deref(), &options.state_dir)?;
+        let variables = Resolved::resolve(&manifest, |k| std::env::var(k).ok())?;
+        let router = Router::build(&manifest.http_triggers)?;
+        let stores = open_stores(&manifest, &runtime).await?;
+        let engine = build_engine(&options)?;
+        start_epoch_ticker(engine.weak());
+
+        let mut linker: Linker<RequestState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| Error::wasmtime("linking WASI", e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| Error::wasmtime("linking wasi:http", e))?;
+        crate::platform::add_to_linker(&mut linker)
+            .map_err(|e| Error::wasmtime("linking the Spin interfaces", e))?;
+
+        let mut components = BTreeMap::new();
+        for (id, decl) in &manifest.components {
+            let path = manifest.component_path(decl);
+            let fail = |message: String| Error::Component {
+                component: id.clone(),
+                path: path.clone(),
+                message,
+            };
+            let started = std::time::Instant::now();
+            let component = compile(&engine, &path).map_err(fail)?;
+            let pre = linker
+                .instantiate_pre(&component)
+                .and_then(ProxyPre::new)
+                .map_err(|e| fail(format!("cannot be served as a Spin HTTP component: {e:#}")))?;
+            let allow = AllowList::parse(id, &decl.allowed_outbound_hosts, |t| {
+                variables.expand_for(id, t)
+            })?;
+            let info = ComponentInfo {
+                id: id.clone(),
+                kv_labels: decl.key_value_stores.iter().cloned().collect(),
+                allow,
+                environment: decl
+                    .environment
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            };
+            tracing::info!(component = %id, elapsed_ms = started.elapsed().as_millis() as u64, "component ready");
+            components.insert(
+                id.clone(),
+                LoadedComponent {
+                    info: Arc::new(info),
+                    pre,
+                },
+            );
+        }
+        Ok(Arc::new(Self {
+            name: manifest.application.name.clone(),
+            settings: manifest.ecoc_settings(),
+            engine,
+            router,
+            components,
+            variables,
+            stores,
+            options,
+        }))
+    }
+
+    /// The application's name from the manifest.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `[application.tool.ecoc]`.
+    pub fn settings(&self) -> &toml::Table {
+        &self.settings
+    }
+
+    pub(crate) fn variables(&self) -> &Resolved {
+        &self.variables
+    }
+
+    pub(crate) fn store_backend(&self, label: &str) -> Option<Arc<Backend>> {
+        self.stores.get(label).cloned()
+    }
+
+    /// Whether a component with this id exists.
+    pub fn has_component(&self, id: &str) -> bool {
+        self.components.contains_key(id)
+    }
+
+    /// Public routes, for the start-up banner: (route, component).
+    pub fn public_routes(&self, manifest_triggers: &Manifest) -> Vec<(String, String)> {
+        manifest_triggers
+            .http_triggers
+            .iter()
+            .filter_map(|t| match &t.route {
+                crate::manifest::RouteDecl::Pattern(p) => Some((p.clone(), t.component.clone())),
+                crate::manifest::RouteDecl::Private => None,
+            })
+            .collect()
+    }
+
+    /// Key-value labels and their backends, for the start-up banner.
+    pub fn store_summaries(&self) -> Vec<(String, String)> {
+        self.stores
+            .iter()
+            .map(|(label, b)| (label.clone(), b.summary()))
+            .collect()
+    }
+
+    /// Serves a request from outside: host paths, routing, limits.
+    pub async fn handle_external<B>(self: &Arc<Self>, req: Request<B>, origin: Origin) -> Response<WasiBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = req.uri().path().to_string();
+        if let Some(host_path) = path.strip_prefix(crate::routing::WELL_KNOWN_PREFIX) {
+            return self.well_known(host_path);
+        }
+        let Some(matched) = self.router.route(&path) else {
+            return plain(StatusCode::NOT_FOUND, format!("no route matches {path}"));
+        };
+        self.serve(req, matched, origin).await
+    }
+
+    /// Serves a service-chaining request to `component`.
+    pub async fn handle_chained<B>(
+        self: &Arc<Self>,
+        req: Request<B>,
+        component: &str,
+        origin: Origin,
+    ) -> Response<WasiBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = req.uri().path().to_string();
+        self.serve(req, RouteMatch::synthetic(component, &path), origin)
+            .await
+    }
+
+    fn well_known(&self, host_path: &str) -> Response<WasiBody> {
+        match host_path {
+            "health" => plain(StatusCode::OK, "OK"),
+            "info" => {
+                let body = format!(
+                    "{{\"app\":{:?},\"host\":\"ecoc\",\"version\":{:?}}}",
+                    self.name,
+                    env!("CARGO_PKG_VERSION")
+                );
+                let mut resp = plain(StatusCode::OK, body);
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                resp
+            }
+            _ => plain(StatusCode::NOT_FOUND, "unknown host path"),
+        }
+    }
+
+    async fn serve<B>(
+        self: &Arc<Self>,
+        req: Request<B>,
+        matched: RouteMatch,
+        origin: Origin,
+    ) -> Response<WasiBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let limit = self.options.max_body_bytes;
+        let declared = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return too_large(limit);
+        }
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                return too_large(limit);
+            }
+            Err(e) => {
+                return plain(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}"));
+            }
+        };
+        let Some(component) = self.components.get(&matched.component) else {
+            return plain(
+                StatusCode::NOT_FOUND,
+                format!("no component named `{}`", matched.component),
+            );
+        };
+        let req = Request::from_parts(parts, body);
+        let timeout = self.options.request_timeout;
+        match tokio::time::timeout(timeout, self.run_component(component, req, &matched, origin))
+            .await
+        {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::warn!(component = %matched.component, timeout_ms = timeout.as_millis() as u64, "component did not answer in time");
+                plain(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("component `{}` did not answer within {} ms", matched.component, timeout.as_millis()),
+                )
+            }
+        }
+    }
+
+    async fn run_component(
+        self: &Arc<Self>,
+        component: &LoadedComponent,
+        req: Request<Bytes>,
+        matched: &RouteMatch,
+        origin: Origin,
+    ) -> Response<WasiBody> {
+        let id = component.info.id.clone();
+        match self.instantiate_and_call(component, req, matched, origin).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::error!(component = %id, error = %format!("{e:#}"), "component failed");
+                plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("component `{id}` failed while handling the request"),
+                )
+            }
+        }
+    }
+
+    async fn instantiate_and_call(
+        self: &Arc<Self>,
+        component: &LoadedComponent,
+        req: Request<Bytes>,
+        matched: &RouteMatch,
+        origin: Origin,
+    ) -> wasmtime::Result<Response<WasiBody>> {
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout().inherit_stderr().envs(&component.info.environment);
+        let state = RequestState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: crate::chaining::OutboundHooks::new(self.clone(), component.info.clone(), origin),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.options.max_memory_bytes)
+                .instances(16)
+                .build(),
+            component: component.info.clone(),
+            app: self.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = self.options.request_timeout.as_millis() / EPOCH_TICK.as_millis() + 1;
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+
+        let req = with_spin_headers(req, matched, origin);
+        let req = req.map(Full::new);
+        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = component.pre.clone();
+        let task = tokio::task::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, out)
+                .await
+        });
+        let abort = task.abort_handle();
+        let mut abort_on_timeout = AbortOnDrop(Some(abort));
+        match receiver.await {
+            Ok(Ok(resp)) => {
+                // The response head is out; the task keeps streaming the body.
+                abort_on_timeout.0 = None;
+                Ok(resp)
+            }
+            Ok(Err(code)) => Err(wasmtime::format_err!("component answered with an error: {code:?}")),
+            Err(_) => match task.await {
+                Ok(Ok(())) => Err(wasmtime::format_err!("component returned without setting a response")),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(wasmtime::format_err!("component task failed: {e}")),
+            },
+        }
+    }
+}
+
+/// Aborts the guest task when the request is dropped (a timeout) before the response head.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Response<WasiBody> {
+    plain(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body exceeds the limit of {limit} bytes"),
+    )
+}
+
+/// Adds the headers Spin gives a component about its route and caller.
+fn with_spin_headers(mut req: Request<Bytes>, matched: &RouteMatch, origin: Origin) -> Request<Bytes> {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("localhost")
+        .to_string();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let scheme = req.uri().scheme_str().unwrap_or("http").to_string();
+    let mut pairs = vec![
+        ("spin-full-url".to_string(), format!("{scheme}://{host}{path_and_query}")),
+        ("spin-path-info".to_string(), matched.path_info.clone()),
+        ("spin-matched-route".to_string(), matched.raw_route.clone()),
+        ("spin-base-path".to_string(), "/".to_string()),
+        ("spin-raw-component-route".to_string(), matched.raw_route.clone()),
+        ("spin-component-route".to_string(), matched.component_route().to_string()),
+        ("spin-client-addr".to_string(), origin.client_addr.to_string()),
+        (CHAIN_DEPTH_HEADER.to_string(), origin.depth.to_string()),
+    ];
+    for (name, value) in &matched.named {
+        pairs.push((format!("spin-path-match-{}", name.to_ascii_lowercase()), value.clone()));
+    }
+    let headers = req.headers_mut();
+    headers.remove(http::header::CONNECTION);
+    for (name, value) in pairs {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    if !headers.contains_key(http::header::HOST) {
+        if let Ok(v) = HeaderValue::from_str(&host) {
+            headers.insert(http::header::HOST, v);
+        }
+    }
+    req
+}
+
+/// Reads the chaining depth a component's outgoing request carries.
+pub(crate) fn chain_depth(headers: &http::HeaderMap) -> u32 {
+    headers
+        .get(CHAIN_DEPTH_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn build_engine(options: &HostOptions) -> Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    let mut pooling = wasmtime::PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(options.max_instances)
+        .total_core_instances(options.max_instances * 4)
+        .total_memories(options.max_instances * 2)
+        .total_tables(options.max_instances * 4)
+        .max_memory_size(options.max_memory_bytes);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+    if options.compile_cache {
+        let dir = options
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| options.state_dir.join("cache"));
+        let mut cache_config = wasmtime::CacheConfig::new();
+        cache_config.with_directory(&dir);
+        match wasmtime::Cache::new(cache_config) {
+            Ok(cache) => {
+                config.cache(Some(cache));
+            }
+            Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "compile cache disabled"),
+        }
+    }
+    Engine::new(&config).map_err(|e| Error::wasmtime("creating the wasmtime engine", e))
+}
+
+fn compile(engine: &Engine, path: &Path) -> std::result::Result<Component, String> {
+    if !path.exists() {
+        return Err("file not found (run `ecoc build` first?)".into());
+    }
+    Component::from_file(engine, path).map_err(|e| format!("cannot compile: {e:#}"))
+}
+
+/// Advances the engine's epoch so deadlines fire; stops when the engine is gone.
+fn start_epoch_ticker(engine: wasmtime::EngineWeak) {
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .ok();
+}
+
+async fn open_stores(
+    manifest: &Manifest,
+    runtime: &RuntimeConfig,
+) -> Result<BTreeMap<String, Arc<Backend>>> {
+    let mut used: BTreeMap<&str, &str> = BTreeMap::new();
+    for (id, decl) in &manifest.components {
+        for label in &decl.key_value_stores {
+            used.entry(label.as_str()).or_insert(id.as_str());
+        }
+    }
+    let mut stores = BTreeMap::new();
+    let mut sqlite_by_path: BTreeMap<PathBuf, Arc<Backend>> = BTreeMap::new();
+    for (label, component) in used {
+        let fail = |message: String| Error::KeyValue {
+            label: label.to_string(),
+            message,
+        };
+        let config = runtime.key_value_stores.get(label).ok_or_else(|| {
+            fail(format!(
+                "used by component `{component}` but not configured in the runtime config (add [key_value_store.{label}])"
+            ))
+        })?;
+        let backend = match config {
+            StoreConfig::Sqlite { path } => {
+                if let Some(b) = sqlite_by_path.get(path) {
+                    b.clone()
+                } else {
+                    let b = Arc::new(Backend::Sqlite(SqliteBackend::open(path).map_err(fail)?));
+                    sqlite_by_path.insert(path.clone(), b.clone());
+                    b
+                }
+            }
+            StoreConfig::Redis { url } => {
+                Arc::new(Backend::Redis(RedisBackend::connect(url).await.map_err(fail)?))
+            }
+        };
+        stores.insert(label.to_string(), backend);
+    }
+    Ok(stores)
+}

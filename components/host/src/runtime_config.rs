@@ -1,0 +1,143 @@
+//! `runtime-config.toml` in Spin's format: which backend serves each key-value label.
+//!
+//! ```toml
+//! [key_value_store.default]
+//! type = "spin"                      # SQLite file
+//! path = ".spin/sqlite_key_value.db" # relative to this file's folder
+//!
+//! [key_value_store.shared]
+//! type = "redis"
+//! url = "redis://127.0.0.1:6379"
+//! ```
+//!
+//! The `default` label always has a backend: without configuration it is the SQLite file
+//! `<state-dir>/sqlite_key_value.db`, the same place Spin uses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// File name of the default SQLite store inside the state folder (Spin's name).
+pub const DEFAULT_SQLITE_FILE: &str = "sqlite_key_value.db";
+
+/// Backend settings for one label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Sqlite { path: PathBuf },
+    Redis { url: String },
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum RawStore {
+    Spin {
+        #[serde(default)]
+        path: Option<PathBuf>,
+    },
+    Redis {
+        url: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct RawRuntimeConfig {
+    #[serde(default)]
+    key_value_store: BTreeMap<String, RawStore>,
+}
+
+/// Parsed runtime configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    pub key_value_stores: BTreeMap<String, StoreConfig>,
+}
+
+impl RuntimeConfig {
+    /// Reads `path` if given; `state_dir` places the default SQLite file.
+    pub fn load(path: Option<&Path>, state_dir: &Path) -> Result<Self> {
+        let mut stores = BTreeMap::new();
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            stores = Self::parse(&text, base).map_err(|message| Error::RuntimeConfig {
+                path: path.to_owned(),
+                message,
+            })?;
+        }
+        stores
+            .entry("default".to_string())
+            .or_insert_with(|| StoreConfig::Sqlite {
+                path: state_dir.join(DEFAULT_SQLITE_FILE),
+            });
+        Ok(Self {
+            key_value_stores: stores,
+        })
+    }
+
+    fn parse(text: &str, base: &Path) -> std::result::Result<BTreeMap<String, StoreConfig>, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        for key in table.keys() {
+            if key != "key_value_store" {
+                tracing::warn!("runtime config: `{key}` is not used by this host; ignored");
+            }
+        }
+        let raw: RawRuntimeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        raw.key_value_store
+            .into_iter()
+            .map(|(label, store)| {
+                let config = match store {
+                    RawStore::Spin { path } => StoreConfig::Sqlite {
+                        path: base.join(
+                            path.unwrap_or_else(|| PathBuf::from(".spin").join(DEFAULT_SQLITE_FILE)),
+                        ),
+                    },
+                    RawStore::Redis { url } => StoreConfig::Redis { url },
+                };
+                Ok((label, config))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_and_redis_labels_with_default_fallback() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runtime-config.toml");
+        std::fs::write(
+            &file,
+            "[key_value_store.shared]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
+             [key_value_store.audit]\ntype = \"spin\"\npath = \"data/audit.db\"\n",
+        )
+        .unwrap();
+        let rc = RuntimeConfig::load(Some(&file), Path::new("/state")).unwrap();
+        assert_eq!(
+            rc.key_value_stores["default"],
+            StoreConfig::Sqlite {
+                path: PathBuf::from("/state/sqlite_key_value.db")
+            }
+        );
+        assert_eq!(
+            rc.key_value_stores["audit"],
+            StoreConfig::Sqlite {
+                path: dir.path().join("data/audit.db")
+            }
+        );
+        assert!(matches!(rc.key_value_stores["shared"], StoreConfig::Redis { .. }));
+    }
+
+    #[test]
+    fn unknown_store_type_is_refused() {
+        let err = RuntimeConfig::parse("[key_value_store.x]\ntype = \"azure\"\n", Path::new("."))
+            .unwrap_err();
+        assert!(err.contains("azure"), "{err}");
+    }
+}

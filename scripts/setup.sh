@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing ecoc needs on a fresh Debian/Ubuntu machine:
+# the wasm32-wasip2 Rust target, the reference tools the tests compare against
+# (xmllint, xmlsec1, redis-server) and the Python oracles (signxml, jsonschema).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+need_apt=()
+command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
+command -v xmlsec1 >/dev/null || need_apt+=(xmlsec1)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v make >/dev/null || need_apt+=(make)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+  echo "setup: adding the wasm32-wasip2 Rust target"
+  rustup target add wasm32-wasip2
+fi
+
+if ! python3 -c "import signxml, jsonschema, lxml" 2>/dev/null; then
+  echo "setup: installing Python test oracles (signxml, jsonschema)"
+  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml
+fi
+echo "setup: ready"

@@ -1,0 +1,271 @@
+//! The embedded host, driven as a user drives it: `ecoc up` as a process, a real Spin
+//! component (tests/components/probe, spin-sdk 5.2) and real HTTP.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+
+use ecoc_tests::{AppDir, Host, build_component, delete, get, post, put, target_dir};
+
+fn probe() -> PathBuf {
+    static PROBE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PROBE.get_or_init(|| build_component("probe")).clone()
+}
+
+fn app() -> AppDir {
+    AppDir::new("host", &[("probe.wasm", probe())])
+}
+
+/// Runtime config where the `shared` label is a second SQLite file.
+const SQLITE_ONLY: &str = "[key_value_store.shared]\ntype = \"spin\"\npath = \"shared.db\"\n";
+
+fn cache_dir() -> String {
+    target_dir().join("ecoc-test-cache").display().to_string()
+}
+
+fn start(app: &AppDir, extra: &[&str], env: &[(&str, &str)]) -> Host {
+    app.write_runtime_config(SQLITE_ONLY);
+    let state = app.path().join(".spin").display().to_string();
+    let cache = cache_dir();
+    let mut args = vec!["--state-dir", &state, "--cache-dir", &cache];
+    args.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    if !env.iter().any(|(k, _)| *k == "SPIN_VARIABLE_WHO") {
+        env.push(("SPIN_VARIABLE_WHO", "ERP"));
+    }
+    Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("host did not start:\n{}", f.log))
+}
+
+fn header_line<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+#[test]
+fn routes_headers_and_private_components() {
+    let app = app();
+    let host = start(&app, &[], &[]);
+
+    assert_eq!(get(&host.url("/front/hello")).body, "hello");
+
+    let h = get(&host.url("/front/headers?x=1")).body;
+    assert_eq!(header_line(&h, "spin-component-route"), Some("/front"));
+    assert_eq!(header_line(&h, "spin-raw-component-route"), Some("/front/..."));
+    assert_eq!(header_line(&h, "spin-matched-route"), Some("/front/..."));
+    assert_eq!(header_line(&h, "spin-path-info"), Some("/headers"));
+    assert_eq!(header_line(&h, "spin-base-path"), Some("/"));
+    assert_eq!(
+        header_line(&h, "spin-full-url"),
+        Some(format!("{}/front/headers?x=1", host.base).as_str())
+    );
+    assert!(header_line(&h, "spin-client-addr").is_some_and(|a| a.starts_with("127.0.0.1:")));
+
+    // The exact route beats the wildcard that also covers it.
+    let h = get(&host.url("/front/exact")).body;
+    assert_eq!(header_line(&h, "spin-component-route"), Some("/front/exact"));
+    assert_eq!(header_line(&h, "spin-path-info"), Some(""));
+
+    // `:name` segments become spin-path-match-<name>.
+    let h = get(&host.url("/items/42/headers")).body;
+    assert_eq!(header_line(&h, "spin-path-match-id"), Some("42"));
+    assert_eq!(header_line(&h, "spin-path-info"), Some("/headers"));
+
+    // No route, and the private component has none.
+    assert_eq!(get(&host.url("/nothing")).status, 404);
+    assert_eq!(get(&host.url("/inner/hello")).status, 404);
+    assert_eq!(get(&host.url("/.well-known/spin/health")).status, 200);
+    assert!(host.stop(), "host should exit cleanly on SIGTERM");
+}
+
+#[test]
+fn service_chaining_runs_in_process_and_outbound_is_enforced() {
+    // A real upstream on loopback, reached through a templated allowed host.
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream_addr = upstream.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in upstream.incoming().flatten().take(4) {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\nconnection: close\r\n\r\nupstream",
+            );
+        }
+    });
+    let app = app();
+    let host = start(&app, &[], &[("SPIN_VARIABLE_SANDBOX_HOST", &upstream_addr)]);
+
+    let chained = get(&host.url("/front/fetch?url=http://inner.spin.internal/hello"));
+    assert_eq!(chained.status, 200, "{}", chained.body);
+    assert_eq!(chained.body, "status 200\nhello");
+    // The private component sees Spin's synthetic route for a chained request.
+    let h = get(&host.url("/front/fetch?url=http://inner.spin.internal/headers")).body;
+    assert_eq!(header_line(&h, "spin-matched-route"), Some("/..."));
+    assert_eq!(header_line(&h, "spin-path-info"), Some("/headers"));
+
+    let allowed = get(&host.url(&format!("/front/fetch?url=http://{upstream_addr}/")));
+    assert_eq!(allowed.body, "status 200\nupstream");
+
+    // Not in front's list: another port, another host.
+    let denied = get(&host.url("/front/fetch?url=http://127.0.0.1:1/"));
+    assert_eq!(denied.status, 502);
+    assert!(denied.body.contains("HttpRequestDenied"), "{}", denied.body);
+    // `locked` may call nothing, not even another component.
+    let denied = get(&host.url("/locked/fetch?url=http://inner.spin.internal/hello"));
+    assert_eq!(denied.status, 502);
+    assert!(denied.body.contains("HttpRequestDenied"), "{}", denied.body);
+    let log = host.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("denied") && l.contains("locked") && l.contains("inner.spin.internal")),
+        "the host must log which component tried which host:\n{log}"
+    );
+}
+
+#[test]
+fn variables_from_defaults_templates_and_environment() {
+    let app = app();
+    let host = start(&app, &[], &[("SPIN_VARIABLE_GREETING", "Hi")]);
+    assert_eq!(get(&host.url("/front/var?name=message")).body, "Hi, ERP!");
+    assert_eq!(get(&host.url("/front/var?name=token")).body, "not-a-real-token");
+    assert_eq!(get(&host.url("/front/fetch?url=http://inner.spin.internal/var%3Fname%3Dmessage")).body, "status 200\ninner");
+    assert_eq!(get(&host.url("/front/var?name=nope")).status, 404);
+    assert_eq!(get(&host.url("/front/var?name=Bad-Name")).status, 400);
+    assert_eq!(get(&host.url("/exact/var?name=message")).status, 404, "no route");
+    assert!(!host.log_text().contains("not-a-real-token"), "a secret reached the log");
+}
+
+#[test]
+fn missing_required_variable_stops_start_with_its_name() {
+    let app = app();
+    app.write_runtime_config(SQLITE_ONLY);
+    let state = app.path().join(".spin").display().to_string();
+    let failure = Host::start(&app.manifest(), &["--state-dir", &state, "--cache-dir", &cache_dir()], &[])
+        .expect_err("the host must refuse to start");
+    assert!(failure.log.contains("`who`"), "{}", failure.log);
+    assert!(failure.log.contains("SPIN_VARIABLE_WHO"), "{}", failure.log);
+}
+
+#[test]
+fn key_value_persists_across_restart_in_spins_sqlite_layout() {
+    let app = app();
+    let host = start(&app, &[], &[]);
+    assert_eq!(put(&host.url("/front/kv?label=default&key=vin-1"), b"stage-1").body, "ok");
+    assert_eq!(put(&host.url("/front/kv?label=default&key=vin-2"), b"gone").body, "ok");
+    assert_eq!(delete(&host.url("/front/kv?label=default&key=vin-2")).body, "ok");
+    assert_eq!(put(&host.url("/front/kv?label=shared&key=other"), b"x").body, "ok");
+    // Same label, another component: same data.
+    let via_inner = get(&host.url("/front/fetch?url=http://inner.spin.internal/kv%3Flabel%3Ddefault%26key%3Dvin-1"));
+    assert_eq!(via_inner.body, "status 200\nstage-1");
+    // A label the component did not declare is refused.
+    let refused = get(&host.url("/locked/kv?label=default&key=vin-1"));
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("AccessDenied"), "{}", refused.body);
+    assert!(host.stop());
+
+    let host = start(&app, &[], &[]);
+    assert_eq!(get(&host.url("/front/kv?label=default&key=vin-1")).body, "stage-1");
+    assert_eq!(get(&host.url("/front/kv?label=default&key=vin-2")).status, 404);
+    assert_eq!(get(&host.url("/front/kv-keys?label=default")).body, "vin-1");
+    drop(host);
+
+    // Read the file with Python's sqlite3: Spin's table, Spin's columns.
+    let db = app.path().join(".spin").join("sqlite_key_value.db");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"select store, key, value from spin_key_value order by key\").fetchall())")
+        .arg(&db)
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "[('default', 'vin-1', b'stage-1')]"
+    );
+}
+
+/// Starts a private redis-server on a free port, or says why not.
+fn redis_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
+    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((child, port));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn key_value_on_a_real_redis_server() {
+    let app = app();
+    let Some((mut redis, port)) = redis_server(app.path()) else {
+        assert!(std::env::var_os("CI").is_none(), "redis-server is required in CI");
+        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+        return;
+    };
+    let state = app.path().join(".spin").display().to_string();
+    app.write_runtime_config(&format!(
+        "[key_value_store.shared]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\n"
+    ));
+    let cache = cache_dir();
+    let args = ["--state-dir", state.as_str(), "--cache-dir", cache.as_str()];
+    let env = [("SPIN_VARIABLE_WHO", "ERP")];
+    let host = Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("{}", f.log));
+    assert_eq!(put(&host.url("/front/kv?label=shared&key=eu:vin"), b"signed").body, "ok");
+    assert_eq!(get(&host.url("/front/kv?label=shared&key=eu:vin")).body, "signed");
+    assert!(host.stop());
+    // The value is in Redis itself, under the key as given.
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "GET", "eu:vin"])
+        .output()
+        .expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "signed");
+    let host = Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("{}", f.log));
+    assert_eq!(get(&host.url("/front/kv?label=shared&key=eu:vin")).body, "signed");
+    drop(host);
+    let _ = redis.kill();
+    let _ = redis.wait();
+}
+
+#[test]
+fn a_trap_is_a_500_and_the_host_keeps_serving() {
+    let app = app();
+    let host = start(&app, &[], &[]);
+    let trapped = get(&host.url("/front/trap"));
+    assert_eq!(trapped.status, 500);
+    assert!(trapped.body.contains("`front`"), "{}", trapped.body);
+    assert!(!trapped.body.contains("panicked"), "no internal detail in the body");
+    assert_eq!(get(&host.url("/front/hello")).body, "hello");
+}
+
+#[test]
+fn a_component_that_never_answers_gets_504() {
+    let app = app();
+    let host = start(&app, &["--request-timeout", "1s"], &[]);
+    let started = std::time::Instant::now();
+    let slow = get(&host.url("/front/spin"));
+    assert_eq!(slow.status, 504, "{}", slow.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(get(&host.url("/front/hello")).body, "hello");
+}
+
+#[test]
+fn oversized_bodies_get_413() {
+    let app = app();
+    let host = start(&app, &["--max-body-bytes", "1024"], &[]);
+    let small = vec![b'a'; 1000];
+    let echoed = post(&host.url("/front/echo"), &small);
+    assert_eq!(echoed.status, 200);
+    assert_eq!(echoed.body.len(), 1000);
+    let big = vec![b'a'; 4000];
+    let refused = post(&host.url("/front/echo"), &big);
+    assert_eq!(refused.status, 413);
+    assert!(refused.body.contains("1024"), "{}", refused.body);
+    assert_eq!(get(&host.url("/front/hello")).body, "hello");
+}
