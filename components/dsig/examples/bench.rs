@@ -21,7 +21,10 @@ fn main() {
         Some(path) => std::fs::read(path).expect("read document"),
         None => {
             let dir = common::specimens_dir().expect("specimens");
-            let mut paths: Vec<_> = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("e").path()).collect();
+            let mut paths: Vec<_> = std::fs::read_dir(dir)
+                .expect("dir")
+                .map(|e| e.expect("e").path())
+                .collect();
             paths.sort();
             std::fs::read(&paths[2]).expect("read specimen")
         }
@@ -97,7 +100,11 @@ fn main() {
                 .arg(&tpl)
                 .output()
                 .expect("xmlsec1");
-            assert!(st.status.success(), "xmlsec1 --sign: {}", String::from_utf8_lossy(&st.stderr));
+            assert!(
+                st.status.success(),
+                "xmlsec1 --sign: {}",
+                String::from_utf8_lossy(&st.stderr)
+            );
         }
         let x = rate(n, start.elapsed());
         // The xmlsec1 output must verify with our verifier too (same profile, same key).

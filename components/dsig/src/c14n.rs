@@ -142,7 +142,8 @@ pub(crate) fn canonicalize_doc(
             // Namespace context from the ancestors (the ancestors themselves are not output).
             for anc in doc.ancestors(apex) {
                 if let Some(e) = doc.element(anc) {
-                    w.inscope.extend(e.ns_decls.iter().cloned());
+                    w.inscope
+                        .extend(e.ns_decls.iter().map(|(p, u)| (p.as_str(), u.as_str())));
                 }
             }
             w.element(apex, true);
@@ -157,19 +158,19 @@ struct Writer<'a> {
     exclude: Option<NodeId>,
     out: Vec<u8>,
     /// Namespace declarations emitted by output ancestors: (prefix, uri).
-    rendered: Vec<(String, String)>,
+    rendered: Vec<(&'a str, &'a str)>,
     /// In-scope namespace bindings: (prefix, uri), innermost last.
-    inscope: Vec<(String, String)>,
+    inscope: Vec<(&'a str, &'a str)>,
 }
 
-fn lookup<'v>(list: &'v [(String, String)], prefix: &str) -> Option<&'v str> {
+fn lookup<'v>(list: &[(&'v str, &'v str)], prefix: &str) -> Option<&'v str> {
     list.iter()
         .rev()
-        .find(|(p, _)| p == prefix)
-        .map(|(_, u)| u.as_str())
+        .find(|(p, _)| *p == prefix)
+        .map(|(_, u)| *u)
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
     fn node(&mut self, id: NodeId) {
         if Some(id) == self.exclude {
             return;
@@ -202,25 +203,28 @@ impl Writer<'_> {
         };
         let rendered_mark = self.rendered.len();
         let inscope_mark = self.inscope.len();
-        self.inscope.extend(e.ns_decls.iter().cloned());
+        self.inscope
+            .extend(e.ns_decls.iter().map(|(p, u)| (p.as_str(), u.as_str())));
 
         // Namespace nodes to consider, as (prefix, uri) with the innermost binding.
-        let mut candidates: Vec<(String, String)> = Vec::new();
-        let mut consider = |p: &str, inscope: &[(String, String)]| {
-            if p == "xml" || candidates.iter().any(|(q, _)| q == p) {
+        let mut candidates: Vec<(&'a str, &'a str)> = Vec::new();
+        let consider = |p: &'a str,
+                        inscope: &[(&'a str, &'a str)],
+                        candidates: &mut Vec<(&'a str, &'a str)>| {
+            if p == "xml" || candidates.iter().any(|(q, _)| *q == p) {
                 return;
             }
-            let uri = lookup(inscope, p).unwrap_or("").to_owned();
+            let uri = lookup(inscope, p).unwrap_or("");
             // A non-default prefix with no binding cannot occur in a parsed document.
             if !p.is_empty() && uri.is_empty() {
                 return;
             }
-            candidates.push((p.to_owned(), uri));
+            candidates.push((p, uri));
         };
         match self.method {
             C14nMethod::Inclusive { .. } => {
-                for (p, _) in self.inscope.iter().rev() {
-                    consider(p, &self.inscope);
+                for &(p, _) in self.inscope.iter().rev() {
+                    consider(p, &self.inscope, &mut candidates);
                 }
             }
             C14nMethod::Exclusive {
@@ -228,28 +232,28 @@ impl Writer<'_> {
             } => {
                 // Visibly utilised prefixes (exc-c14n section 3): the element's own and those of
                 // its attributes (an unprefixed attribute uses no namespace).
-                consider(&e.prefix, &self.inscope);
+                consider(&e.prefix, &self.inscope, &mut candidates);
                 for a in &e.attrs {
                     if !a.prefix.is_empty() {
-                        consider(&a.prefix, &self.inscope);
+                        consider(&a.prefix, &self.inscope, &mut candidates);
                     }
                 }
                 // InclusiveNamespaces PrefixList: treated as in inclusive C14N, but only when bound.
                 for p in inclusive_prefixes {
                     if p.is_empty() || lookup(&self.inscope, p).is_some() {
-                        consider(p, &self.inscope);
+                        consider(p, &self.inscope, &mut candidates);
                     }
                 }
             }
         }
-        let mut decls: Vec<(String, String)> = Vec::new();
+        let mut decls: Vec<(&'a str, &'a str)> = Vec::new();
         for (p, u) in candidates {
-            let current = lookup(&self.rendered, &p);
+            let current = lookup(&self.rendered, p);
             let emit = if p.is_empty() && u.is_empty() {
                 // xmlns="" only undoes a non-empty default rendered by an output ancestor.
                 matches!(current, Some(c) if !c.is_empty())
             } else {
-                current != Some(u.as_str())
+                current != Some(u)
             };
             if emit {
                 decls.push((p, u));
@@ -298,7 +302,7 @@ impl Writer<'_> {
 
         self.out.push(b'<');
         self.out.extend_from_slice(e.qname.as_bytes());
-        for (p, u) in &decls {
+        for &(p, u) in &decls {
             if p.is_empty() {
                 self.out.extend_from_slice(b" xmlns=\"");
             } else {
@@ -329,32 +333,42 @@ impl Writer<'_> {
     }
 }
 
-/// C14N 1.0 section 2.3, text nodes.
-fn escape_text(out: &mut Vec<u8>, s: &str) {
-    for b in s.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
+/// Appends `s`, replacing the bytes `escape` maps; runs of other bytes are copied at once.
+fn escape_with(out: &mut Vec<u8>, s: &str, escape: fn(u8) -> Option<&'static [u8]>) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if let Some(rep) = escape(b) {
+            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(rep);
+            start = i + 1;
         }
     }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// C14N 1.0 section 2.3, text nodes.
+fn escape_text(out: &mut Vec<u8>, s: &str) {
+    escape_with(out, s, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
 }
 
 /// C14N 1.0 section 2.3, attribute nodes.
 fn escape_attr(out: &mut Vec<u8>, s: &str) {
-    for b in s.bytes() {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\t' => out.extend_from_slice(b"&#x9;"),
-            b'\n' => out.extend_from_slice(b"&#xA;"),
-            b'\r' => out.extend_from_slice(b"&#xD;"),
-            _ => out.push(b),
-        }
-    }
+    escape_with(out, s, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    });
 }
 
 /// Parses an `InclusiveNamespaces/@PrefixList` value.

@@ -198,11 +198,21 @@ fn resolve_ref(name: &str, pos: u64) -> Result<char> {
 
 /// XML 1.0 section 2.11: CRLF and lone CR become LF before anything else.
 fn normalize_eol(raw: &str) -> std::borrow::Cow<'_, str> {
-    if raw.contains('\r') {
-        std::borrow::Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
-    } else {
-        std::borrow::Cow::Borrowed(raw)
+    if !raw.contains('\r') {
+        return std::borrow::Cow::Borrowed(raw);
     }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('\r') {
+        out.push_str(&rest[..i]);
+        out.push('\n');
+        rest = &rest[i + 1..];
+        if let Some(r) = rest.strip_prefix('\n') {
+            rest = r;
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Attribute-value normalisation for CDATA attributes (XML 1.0 section 3.3.3; no DTD, so

@@ -271,9 +271,16 @@ fn we_verify_what_xmlsec1_signs() {
         std::fs::write(&key, leaf.key.pkcs8_pem()).expect("key");
         let out_file = dir.path().join(format!("{name}.xmlsec.xml"));
         let mut cmd = Command::new("xmlsec1");
-        cmd.arg("--sign").arg("--privkey-pem").arg(&key).arg("--output").arg(&out_file);
+        cmd.arg("--sign")
+            .arg("--privkey-pem")
+            .arg(&key)
+            .arg("--output")
+            .arg(&out_file);
         if profile == Profile::Xades {
-            cmd.args(["--id-attr:Id", "http://uri.etsi.org/01903/v1.3.2#:SignedProperties"]);
+            cmd.args([
+                "--id-attr:Id",
+                "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
+            ]);
             cmd.args(["--id-attr:Id", "http://www.w3.org/2000/09/xmldsig#:KeyInfo"]);
         }
         let out = cmd.arg(&tpl).output().expect("xmlsec1 --sign");
