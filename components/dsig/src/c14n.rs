@@ -259,7 +259,7 @@ impl<'a> Writer<'a> {
                 decls.push((p, u));
             }
         }
-        decls.sort_by(|a, b| a.0.cmp(&b.0));
+        decls.sort_by(|a, b| a.0.cmp(b.0));
 
         // Attributes, sorted by (namespace URI, local name); unqualified ones (empty URI) first.
         let mut attrs: Vec<(&str, &str, &str, &str)> = e
