@@ -303,3 +303,79 @@ fn we_verify_what_xmlsec1_signs() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn inclusive_namespace_prefix_lists_match_xmlsec1() {
+    if !common::tool_available("xmlsec1", &["--version"]) {
+        return;
+    }
+    // A PrefixList makes exc-c14n render namespaces that are in scope but unused: here the
+    // IVI default namespace on SignedInfo, and an unused prefix on the document root.
+    let doc = IVI_LIKE.replacen(
+        "<InitialVehicleInformation xmlns=",
+        "<InitialVehicleInformation xmlns:x=\"urn:example:unused\" xmlns=",
+        1,
+    );
+    let dir = setup();
+    let p = pki();
+    let signed = String::from_utf8(sign_with(
+        &p.p256_leaf,
+        Profile::XmlDsig,
+        doc.as_bytes(),
+        false,
+    ))
+    .expect("utf8");
+    let exc = "http://www.w3.org/2001/10/xml-exc-c14n#";
+    let with_list = |list: &str| {
+        format!(
+            r#"Algorithm="{exc}"><ec:InclusiveNamespaces xmlns:ec="{exc}" PrefixList="{list}"/></ds:"#
+        )
+    };
+    let tpl = template_from(signed.as_bytes())
+        .replacen(
+            &format!(r#"<ds:CanonicalizationMethod Algorithm="{exc}"/>"#),
+            &format!(
+                "<ds:CanonicalizationMethod {}CanonicalizationMethod>",
+                with_list("#default")
+            ),
+            1,
+        )
+        .replacen(
+            &format!(r#"<ds:Transform Algorithm="{exc}"/>"#),
+            &format!("<ds:Transform {}Transform>", with_list("x")),
+            1,
+        );
+    assert!(tpl.contains("PrefixList=\"x\""), "{tpl}");
+    let tpl_file = dir.path().join("prefixlist.tpl.xml");
+    std::fs::write(&tpl_file, &tpl).expect("tpl");
+    let key = dir.path().join("p256.key.pem");
+    std::fs::write(&key, p.p256_leaf.key.pkcs8_pem()).expect("key");
+    let out_file = dir.path().join("prefixlist.xml");
+    let out = Command::new("xmlsec1")
+        .arg("--sign")
+        .arg("--privkey-pem")
+        .arg(&key)
+        .arg("--output")
+        .arg(&out_file)
+        .arg(&tpl_file)
+        .output()
+        .expect("xmlsec1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let produced = std::fs::read(&out_file).expect("read");
+    let opts = dsig::VerifyOptions {
+        trust_anchors: vec![dsig::Certificate::from_der(&p.root.der).expect("root")],
+        ..dsig::VerifyOptions::default()
+    };
+    dsig::verify(&produced, &opts).expect("dsig verifies an xmlsec1 signature with PrefixLists");
+    // Without the list the canonical SignedInfo differs: dropping it must break the signature.
+    let stripped = String::from_utf8(produced).expect("utf8").replacen(
+        r##"PrefixList="#default""##,
+        r#"PrefixList="""#,
+        1,
+    );
+    assert!(dsig::verify(stripped.as_bytes(), &opts).is_err());
+}
