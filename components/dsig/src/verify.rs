@@ -420,8 +420,18 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
     let pool: Vec<Certificate> = certs.iter().skip(1).cloned().collect();
     let chain = validate_chain(&leaf, &pool, &opts.trust_anchors, now)?;
     if let Some(t) = signing_time {
-        validate_chain(&leaf, &pool, &opts.trust_anchors, t)
-            .map_err(|e| Error::Chain(format!("at signing time: {e}")))?;
+        // The same path must also have been valid when the signature claims to have been made.
+        for (i, c) in chain.iter().enumerate() {
+            let role = match i {
+                0 => "signing",
+                _ if i + 1 == chain.len() => "trust anchor",
+                _ => "intermediate",
+            };
+            c.check_validity(t, role).map_err(|e| match e {
+                Error::Chain(m) => Error::Chain(format!("at signing time: {m}")),
+                other => other,
+            })?;
+        }
     }
     Ok(VerifiedSignature {
         profile,

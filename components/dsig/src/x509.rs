@@ -142,7 +142,7 @@ impl Certificate {
         Ok(())
     }
 
-    fn check_validity(&self, at: SystemTime, role: &str) -> Result<()> {
+    pub(crate) fn check_validity(&self, at: SystemTime, role: &str) -> Result<()> {
         if at < self.not_before() {
             return Err(Error::Chain(format!(
                 "{role} certificate {} is not yet valid at {} (valid from {})",

@@ -297,3 +297,19 @@ fn a_specimen_can_be_resigned_replacing_its_placeholder() {
         dsig::verify(&signed, &opts()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
+
+#[test]
+fn a_signing_time_outside_the_certificate_validity_is_refused() {
+    let p = pki();
+    let chain = vec![p.rsa_leaf.der.clone(), p.issuing.der.clone()];
+    let mut o = SignOptions::new(Profile::Xades, chain);
+    // Before the leaf's notBefore (one year ago).
+    o.signing_time = Some(SystemTime::now() - common::years(2));
+    let signed = dsig::sign(IVI_LIKE.as_bytes(), &o, &p.rsa_leaf.key.signer()).expect("sign");
+    let err = expect_err(&signed, &opts(), "at signing time");
+    assert!(err.to_string().contains("not yet valid"), "{err}");
+    // In the future.
+    o.signing_time = Some(SystemTime::now() + common::years(1));
+    let signed = dsig::sign(IVI_LIKE.as_bytes(), &o, &p.rsa_leaf.key.signer()).expect("sign");
+    expect_err(&signed, &opts(), "lies after the verification time");
+}
