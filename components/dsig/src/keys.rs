@@ -259,3 +259,53 @@ impl Signer for LocalSigner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    /// RFC 6979 appendix A.2.5, ECDSA P-256 with SHA-256, message "sample": deterministic
+    /// signing must give exactly this (r, s).
+    #[test]
+    fn p256_rfc6979_known_answer() {
+        let key = p256::ecdsa::SigningKey::from_slice(&hex(
+            "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721",
+        ))
+        .expect("key");
+        let signer = LocalSigner::P256(key);
+        use sha2::Digest;
+        let digest: [u8; 32] = Sha256::digest(b"sample").into();
+        let sig = signer.sign_digest(&digest).expect("sign");
+        let expected = hex(concat!(
+            "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716",
+            "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"
+        ));
+        assert_eq!(sig, expected);
+    }
+
+    #[test]
+    fn der_ecdsa_values_become_fixed_size_raw() {
+        // r = 1 (short), s = 0x80..01 (high bit set: DER adds a leading zero).
+        let mut s = vec![0x80];
+        s.extend_from_slice(&[0u8; 30]);
+        s.push(1);
+        let mut der = vec![0x30, 0x00, 0x02, 0x01, 0x01, 0x02, 0x21, 0x00];
+        der.extend_from_slice(&s);
+        der[1] = (der.len() - 2) as u8;
+        let raw = ecdsa_der_to_raw(&der).expect("convert");
+        assert_eq!(raw.len(), 64);
+        assert_eq!(&raw[..31], &[0u8; 31]);
+        assert_eq!(raw[31], 1);
+        assert_eq!(&raw[32..], s.as_slice());
+        // Raw input passes through; garbage is refused.
+        assert_eq!(ecdsa_der_to_raw(&raw).expect("raw"), raw);
+        assert!(ecdsa_der_to_raw(&[0x30, 0x02, 0x05, 0x00]).is_err());
+    }
+}

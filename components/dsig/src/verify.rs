@@ -558,3 +558,32 @@ pub(crate) fn parse_date_time(s: &str) -> Result<SystemTime> {
     let utc = u64::try_from(local - offset).map_err(|_| bad())?;
     Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(utc))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_times() {
+        let t = |s: &str| {
+            parse_date_time(s)
+                .expect("parse")
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .expect("after epoch")
+                .as_secs()
+        };
+        // 2026-07-05T10:00:00Z = 1_783_245_600 (date -u -d 2026-07-05T10:00:00Z +%s).
+        assert_eq!(t("2026-07-05T10:00:00Z"), 1_783_245_600);
+        assert_eq!(t("2026-07-05T12:00:00.500+02:00"), 1_783_245_600);
+        assert_eq!(t("2026-07-05T08:30:00-01:30"), 1_783_245_600);
+        assert_eq!(t("2026-07-05T10:00:00"), 1_783_245_600);
+        for bad in [
+            "2026-07-05",
+            "2026-13-05T10:00:00Z",
+            "2026-07-05T10:00:00+2",
+            "2026-07-05T10:00:00.Z",
+        ] {
+            assert!(parse_date_time(bad).is_err(), "{bad}");
+        }
+    }
+}
