@@ -8,6 +8,11 @@
 //! it); a test prints that it is skipped when that folder or a tool is missing, and fails instead
 //! when the `CI` environment variable is set.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is how a test reports failure"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,10 @@
 //! CSC API v2 protocol tests over real HTTP against a running QTSP sandbox.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is how a test reports failure"
+)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -336,7 +341,7 @@ fn sad_is_bound_to_hashes_credential_and_use() {
         "{body}"
     );
 
-    let sad = f.authorize(&token, "rsa-signer", &[hash_a.clone()]);
+    let sad = f.authorize(&token, "rsa-signer", std::slice::from_ref(&hash_a));
     let sign = |credential: &str, sad: &str, hash: &[u8], algo: &str| {
         f.post(
             "/csc/v2/signatures/signHash",
@@ -389,7 +394,7 @@ fn sad_is_bound_to_hashes_credential_and_use() {
     assert_eq!(status, 400, "{body}");
 
     // rsaEncryption + hashAlgorithmOID means the same as sha256WithRSAEncryption.
-    let sad = f.authorize(&token, "rsa-signer", &[hash_b.clone()]);
+    let sad = f.authorize(&token, "rsa-signer", std::slice::from_ref(&hash_b));
     let (status, body) = sign("rsa-signer", &sad, &hash_b, OID_RSA);
     assert_eq!(status, 200, "{body}");
     verify(
@@ -435,7 +440,7 @@ fn ecdsa_values_are_der_by_default_and_raw_on_request() {
     let token = f.token();
     let hash = sha256(b"ecdsa format");
     let sign = || {
-        let sad = f.authorize(&token, "p256-signer", &[hash.clone()]);
+        let sad = f.authorize(&token, "p256-signer", std::slice::from_ref(&hash));
         let (status, body) = f.post(
             "/csc/v2/signatures/signHash",
             Some(&token),
@@ -513,7 +518,7 @@ fn wrong_sad_mode_refuses_valid_sads() {
     let f = quiet();
     let token = f.token();
     let hash = sha256(b"x");
-    let sad = f.authorize(&token, "p256-signer", &[hash.clone()]);
+    let sad = f.authorize(&token, "p256-signer", std::slice::from_ref(&hash));
     f.set_faults(&json!({"reject_sad": true}));
     let request = json!({"credentialID": "p256-signer", "SAD": sad, "hashes": [b64(&hash)],
                          "signAlgo": OID_ECDSA_SHA256});
@@ -543,7 +548,7 @@ fn injected_5xx_are_counted_deterministic_and_scoped() {
     let (status, _) = f.post("/csc/v2/credentials/list", Some(&token), &json!({}));
     assert_eq!(status, 200);
     let hash = sha256(b"retry me");
-    let sad = f.authorize(&token, "rsa-signer", &[hash.clone()]);
+    let sad = f.authorize(&token, "rsa-signer", std::slice::from_ref(&hash));
     let request = json!({"credentialID": "rsa-signer", "SAD": sad, "hashes": [b64(&hash)],
                          "signAlgo": OID_SHA256_WITH_RSA});
     for _ in 0..2 {

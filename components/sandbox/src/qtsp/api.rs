@@ -169,7 +169,6 @@ fn info(state: &State) -> Response {
         &json!({
             "specs": CSC_SPECS,
             "name": "ecoc QTSP sandbox",
-            "logo": format!("{}/sandbox/logo.png", state.base_url),
             "region": "EU",
             "lang": "en-US",
             "description": "Local CSC API v2 test service with a generated test PKI. Not a trust service.",
