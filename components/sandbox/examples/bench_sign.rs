@@ -2,6 +2,8 @@
 //!
 //! For each sandbox key (RSA-2048, P-256), one IVI document, enveloped XML-DSig:
 //!
+//! 0. **ecoc sign**: dsig's `run_sign`, what `ecoc sign` runs per invocation (new client, token,
+//!    `credentials/info`, authorize, signHash, verify, write the file), minus process start-up;
 //! 1. **http**: dsig's CSC client against the QTSP sandbox over real HTTP (token cached;
 //!    `credentials/authorize` + `signatures/signHash` per document, as `ecoc sign` does);
 //! 2. **in-process**: the same dsig assembly with the sandbox's own signing code called directly
@@ -45,6 +47,13 @@ struct Args {
 
 const FALLBACK_DOC: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <InitialVehicleInformation xmlns="http://eu.ereg.initialvehicleinformation.v2"><Header><VehicleIdentificationNumber>VF1AB000000000001</VehicleIdentificationNumber></Header><CocDataGroup><Mass>1500</Mass></CocDataGroup></InitialVehicleInformation>"#;
+
+/// `ecoc sign`'s arguments, parsed as the CLI parses them.
+#[derive(Debug, Parser)]
+struct SignCli {
+    #[command(flatten)]
+    args: dsig::cli::SignArgs,
+}
 
 /// The sandbox's signing code, called in-process (what `signatures/signHash` runs).
 struct InProcess<'a> {
@@ -172,8 +181,15 @@ fn main() -> Result<()> {
         args.seconds
     );
     println!(
-        "{:<8} {:>14} {:>14} {:>14} {:>14} {:>14}",
-        "key", "http sig/s", "in-proc sig/s", "xmlsec1 sig/s", "http/xmlsec1", "in-proc/xmlsec1"
+        "{:<8} {:>13} {:>11} {:>13} {:>13} {:>16} {:>13} {:>16}",
+        "key",
+        "ecoc sign/s",
+        "http sig/s",
+        "in-proc sig/s",
+        "xmlsec1 sig/s",
+        "ecoc sign/xmlsec1",
+        "http/xmlsec1",
+        "in-proc/xmlsec1"
     );
     for (credential, key_type) in [
         ("rsa-signer", KeyType::Rsa2048),
@@ -190,6 +206,36 @@ fn main() -> Result<()> {
         let chain = vec![cred.certificate_der().to_vec(), pki.issuing_der().to_vec()];
         let mut options = SignOptions::new(Profile::XmlDsig, chain);
         options.replace_existing = true;
+
+        // 0. `ecoc sign`'s runner, one invocation per document.
+        let input = work.path().join("input.xml");
+        std::fs::write(&input, &xml)?;
+        let sign_args = SignCli::try_parse_from([
+            "ecoc-sign".to_owned(),
+            "--qtsp".to_owned(),
+            running.csc_url(),
+            "--client-id".to_owned(),
+            description.client_id.clone(),
+            "--client-secret".to_owned(),
+            description.client_secret.clone(),
+            "--credential".to_owned(),
+            credential.to_owned(),
+            "--pin".to_owned(),
+            entry.pin.clone(),
+            "--replace-existing".to_owned(),
+            "--trust".to_owned(),
+            running.root_ca_pem().display().to_string(),
+            input.display().to_string(),
+            work.path().join("ecoc-sign-out.xml").display().to_string(),
+        ])?;
+        let (cli_rate, _) = rate(&args, || {
+            let mut sink = Vec::new();
+            let code = dsig::cli::run_sign(&sign_args.args, &mut sink)?;
+            if code != std::process::ExitCode::SUCCESS {
+                bail!("ecoc sign failed: {}", String::from_utf8_lossy(&sink));
+            }
+            Ok(())
+        })?;
 
         // 1. Through the sandbox over HTTP.
         let remote = CscSigner::new(
@@ -256,14 +302,16 @@ fn main() -> Result<()> {
         let cell = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.1}"));
         let ratio = |a: f64| xmlsec_rate.map_or("n/a".to_owned(), |x| format!("{:.1}x", a / x));
         println!(
-            "{:<8} {:>14} {:>14} {:>14} {:>14} {:>14}",
+            "{:<8} {:>13} {:>11} {:>13} {:>13} {:>16} {:>13} {:>16}",
             match key_type {
                 KeyType::Rsa2048 => "rsa2048",
                 KeyType::P256 => "p256",
             },
+            cell(Some(cli_rate)),
             cell(Some(http_rate)),
             cell(Some(local_rate)),
             cell(xmlsec_rate),
+            ratio(cli_rate),
             ratio(http_rate),
             ratio(local_rate)
         );

@@ -503,3 +503,88 @@ fn the_verifier_refuses_tampered_wrapped_swapped_expired_and_der_signatures() {
         );
     }
 }
+
+/// `ecoc sign` / `ecoc verify` as the CLI runs them (dsig's argument structs and runners), with
+/// the flags the issue names, against the sandbox.
+#[test]
+fn ecoc_sign_and_verify_runners_through_the_sandbox() {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Sign {
+        #[command(flatten)]
+        args: dsig::cli::SignArgs,
+    }
+    #[derive(Parser)]
+    struct Verify {
+        #[command(flatten)]
+        args: dsig::cli::VerifyArgs,
+    }
+
+    let f = Fixture::start(BIN, Faults::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.xml");
+    std::fs::write(&input, DOC).expect("write input");
+    let d = f.description().clone();
+    let root = f.sandbox().root_ca_pem();
+    let mut outputs = Vec::new();
+    for (case, credential, profile) in CASES {
+        let output = dir.path().join(format!("{case}.xml"));
+        let argv = [
+            "ecoc-sign",
+            "--qtsp",
+            &f.sandbox().csc_url(),
+            "--client-id",
+            &d.client_id,
+            "--client-secret",
+            &d.client_secret,
+            "--credential",
+            credential,
+            "--pin",
+            &f.pin(credential),
+            "--profile",
+            profile.name(),
+            "--trust",
+            &root.display().to_string(),
+            &input.display().to_string(),
+            &output.display().to_string(),
+        ];
+        let sign = Sign::try_parse_from(argv).expect("ecoc sign arguments");
+        let mut log = Vec::new();
+        let code = dsig::cli::run_sign(&sign.args, &mut log).expect("ecoc sign");
+        let log = String::from_utf8_lossy(&log);
+        assert_eq!(code, std::process::ExitCode::SUCCESS, "{case}: {log}");
+        assert!(
+            !log.contains(&d.client_secret),
+            "{case}: the secret leaked into the output"
+        );
+        outputs.push(output);
+    }
+    let tampered = dir.path().join("tampered.xml");
+    let signed = std::fs::read_to_string(&outputs[0]).expect("read");
+    std::fs::write(&tampered, signed.replace("1500", "1501")).expect("write");
+
+    let mut argv = vec![
+        "ecoc-verify".to_owned(),
+        "--trust".to_owned(),
+        root.display().to_string(),
+    ];
+    argv.extend(outputs.iter().map(|p| p.display().to_string()));
+    let verify = Verify::try_parse_from(&argv).expect("ecoc verify arguments");
+    let mut report = Vec::new();
+    let code = dsig::cli::run_verify(&verify.args, &mut report).expect("ecoc verify");
+    let report = String::from_utf8_lossy(&report);
+    assert_eq!(code, std::process::ExitCode::SUCCESS, "{report}");
+    assert_eq!(report.matches(": ok").count(), CASES.len(), "{report}");
+
+    argv.push(tampered.display().to_string());
+    let verify = Verify::try_parse_from(&argv).expect("ecoc verify arguments");
+    let mut report = Vec::new();
+    let code = dsig::cli::run_verify(&verify.args, &mut report).expect("ecoc verify");
+    let report = String::from_utf8_lossy(&report);
+    assert_eq!(code, std::process::ExitCode::FAILURE, "{report}");
+    assert!(
+        report.contains("tampered.xml: FAILED: digest mismatch"),
+        "{report}"
+    );
+}
