@@ -17,8 +17,8 @@
 //!
 //! # Cost
 //!
-//! [`Validator::new`] parses and compiles the schema set (about 10 ms natively for the official set; the
-//! `bench_validate` example prints it). A function that validates many documents keeps one `Validator`;
+//! [`Validator::new`] parses and compiles the schema set and builds the content-model automata once
+//! (the `bench_validate` example prints the time; about 20 ms natively here for the official set). A function that validates many documents keeps one `Validator`;
 //! a fresh wasm instance per request pays the compile on each request unless the instance is
 //! pre-initialised (e.g. `wizer`) — the `Validator` is plain data built once at start-up, so that door
 //! is open.
@@ -27,8 +27,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use xsd_schema::validation::{
-    AttributeView, CollectingValidationSink, ElementStartView, EndElementInfo, SchemaInfo,
-    SchemaValidator, TextKind, ValidationEventHandler, ValidationFlags, drive_quick_xml_with,
+    AttributeView, CollectingValidationSink, DoctypeView, DriveWithError, ElementStartView,
+    EndElementInfo, SchemaInfo, SchemaValidator, TextKind, ValidationEventHandler, ValidationFlags,
+    drive_quick_xml_with,
 };
 use xsd_schema::{SchemaLoader, SchemaResult, SchemaSet, SchemaSetBuilder, TypeKey, XmlTypeCode};
 
@@ -101,8 +102,14 @@ impl SchemaLoader for MemoryLoader {
 }
 
 /// A compiled schema set, ready to validate documents.
+///
+/// The compiled set is leaked on purpose (`Box::leak`): the engine's validator, with its content-model
+/// automata (a few milliseconds to build), borrows the set, and keeping both lets every document skip
+/// that work. A `Validator` is built once per process (or wasm instance) and lives as long; building
+/// one per document would leak, so don't.
 pub struct Validator {
-    set: SchemaSet,
+    set: &'static SchemaSet,
+    engine: SchemaValidator<'static>,
     /// Time spent parsing and compiling the set.
     pub compile_time: std::time::Duration,
     limits: Limits,
@@ -165,8 +172,14 @@ impl Validator {
                 message: format!("cannot load {:?}", f.schema_location().unwrap_or_default()),
             });
         }
+        let set: &'static SchemaSet = Box::leak(Box::new(compiled.into_schema_set()));
+        let engine = SchemaValidator::new(
+            set,
+            ValidationFlags::default() - ValidationFlags::REPORT_WARNINGS,
+        );
         Ok(Self {
-            set: compiled.into_schema_set(),
+            set,
+            engine,
             compile_time: started.elapsed(),
             limits: Limits::default(),
         })
@@ -179,34 +192,33 @@ impl Validator {
     }
 
     /// Validates one document. An empty list means valid.
+    ///
+    /// One streaming pass: the engine checks well-formedness and the schema while the strictness layer
+    /// refuses a DTD and enforces the [`Limits`] (size before reading, depth and element count while
+    /// reading). Only when something is wrong is the document read again into a tree, to give each
+    /// problem its line and column.
     pub fn validate(&self, bytes: &[u8]) -> Vec<Diagnostic> {
-        // Our own reader first: it refuses DTDs and applies the size, depth and count limits.
-        let doc = match xml::parse_with(bytes, &self.limits) {
-            Ok(doc) => doc,
-            Err(e) => {
-                let (line, column) = match &e {
-                    Error::Xml { line, column, .. } => (*line, *column),
-                    _ => (0, 0),
-                };
-                return vec![Diagnostic {
-                    line,
-                    column,
-                    path: String::new(),
-                    rule: "xml".into(),
-                    message: e.to_string(),
-                }];
-            }
+        let xml_diag = |line, column, message: String| Diagnostic {
+            line,
+            column,
+            path: String::new(),
+            rule: "xml".into(),
+            message,
         };
-        let text = String::from_utf8_lossy(bytes);
-        let index = LineIndex::new(&text);
+        if bytes.len() > self.limits.max_bytes {
+            let e = Error::Limit {
+                limit: "max_bytes",
+                max: self.limits.max_bytes,
+                found: bytes.len(),
+            };
+            return vec![xml_diag(0, 0, e.to_string())];
+        }
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
-        let validator = SchemaValidator::new(
-            &self.set,
-            ValidationFlags::default() - ValidationFlags::REPORT_WARNINGS,
-        );
         let mut strict = Strictness {
-            set: &self.set,
+            set: self.set,
+            limits: self.limits,
+            elements: 0,
             stack: Vec::new(),
             path: Vec::new(),
             pending: None,
@@ -214,11 +226,11 @@ impl Validator {
         };
         let mut out = Vec::new();
         {
-            let mut runtime = validator.start_run(CollectingValidationSink {
+            let mut runtime = self.engine.start_run(CollectingValidationSink {
                 errors: &mut errors,
                 warnings: &mut warnings,
             });
-            match drive_quick_xml_with(bytes, &mut runtime, &self.set, &mut strict) {
+            match drive_quick_xml_with(bytes, &mut runtime, self.set, &mut strict) {
                 Ok(_) => {
                     if let Err(e) = runtime.end_validation() {
                         out.push(Diagnostic {
@@ -230,19 +242,31 @@ impl Validator {
                         });
                     }
                 }
-                Err(e) => out.push(Diagnostic {
-                    line: 0,
-                    column: 0,
-                    path: String::new(),
-                    rule: "xml".into(),
-                    message: e.to_string(),
-                }),
+                Err(DriveWithError::Hook(refused)) => {
+                    return vec![xml_diag(0, 0, refused.to_string())];
+                }
+                Err(e) => {
+                    // Not well-formed: our reader gives the position (and the same refusal).
+                    return match xml::parse_with(bytes, &self.limits) {
+                        Err(Error::Xml {
+                            line,
+                            column,
+                            message,
+                        }) => vec![xml_diag(line, column, message)],
+                        _ => vec![xml_diag(0, 0, e.to_string())],
+                    };
+                }
             }
         }
+        if errors.is_empty() && strict.found.is_empty() && out.is_empty() {
+            return out;
+        }
+        let doc = xml::parse_with(bytes, &self.limits).ok();
         for e in errors {
-            let located = e
-                .instance_path()
-                .and_then(|p| locate(&doc.root, &p.to_string()));
+            let located = doc.as_ref().and_then(|d| {
+                e.instance_path()
+                    .and_then(|p| locate(&d.root, &p.to_string()))
+            });
             let (line, column) = match (&e.location, located) {
                 (Some(l), _) => (l.line, l.column),
                 (None, Some(pos)) => pos,
@@ -257,15 +281,19 @@ impl Validator {
                 message: e.message,
             });
         }
-        for (offset, path, message) in strict.found {
-            let (line, column) = index.locate(&text, offset);
-            out.push(Diagnostic {
-                line,
-                column,
-                path,
-                rule: "ecoc-lexical".into(),
-                message,
-            });
+        if !strict.found.is_empty() {
+            let text = String::from_utf8_lossy(bytes);
+            let index = LineIndex::new(&text);
+            for (offset, path, message) in strict.found {
+                let (line, column) = index.locate(&text, offset);
+                out.push(Diagnostic {
+                    line,
+                    column,
+                    path,
+                    rule: "ecoc-lexical".into(),
+                    message,
+                });
+            }
         }
         out.sort_by_key(|d| (d.line, d.column));
         out
@@ -304,6 +332,8 @@ fn locate(root: &xml::Element, path: &str) -> Option<(usize, usize)> {
 /// The strictness layer: watches each element's governing simple type and its text.
 struct Strictness<'a> {
     set: &'a SchemaSet,
+    limits: Limits,
+    elements: usize,
     /// Per open element: the built-in type libxml2 is stricter about, and the text so far.
     stack: Vec<(Option<&'static str>, String, usize)>,
     path: Vec<String>,
@@ -339,8 +369,28 @@ impl Strictness<'_> {
     }
 }
 
+/// Why the strictness layer stopped reading a document.
+#[derive(Debug)]
+enum Refused {
+    Doctype,
+    Limit(Error),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Doctype => f.write_str("document type declarations are refused"),
+            Self::Limit(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 impl ValidationEventHandler for Strictness<'_> {
-    type Error = std::convert::Infallible;
+    type Error = Refused;
+
+    fn on_doctype(&mut self, _doctype: DoctypeView<'_>) -> Result<(), Self::Error> {
+        Err(Refused::Doctype)
+    }
 
     fn on_element_start_offset(&mut self, byte_pos: usize) -> Result<(), Self::Error> {
         self.pending = Some(byte_pos);
@@ -348,6 +398,21 @@ impl ValidationEventHandler for Strictness<'_> {
     }
 
     fn before_element(&mut self, view: ElementStartView<'_>) -> Result<(), Self::Error> {
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(Refused::Limit(Error::Limit {
+                limit: "max_elements",
+                max: self.limits.max_elements,
+                found: self.elements,
+            }));
+        }
+        if self.path.len() + 1 > self.limits.max_depth {
+            return Err(Refused::Limit(Error::Limit {
+                limit: "max_depth",
+                max: self.limits.max_depth,
+                found: self.path.len() + 1,
+            }));
+        }
         self.path.push(view.local_name.to_owned());
         Ok(())
     }
@@ -426,6 +491,30 @@ mod tests {
         let d = v.validate(b"<r xmlns='urn:t'><n> 5 </n><d>2024-01-01 </d><s> x </s></r>");
         let rules: Vec<&str> = d.iter().map(|d| d.rule.as_str()).collect();
         assert_eq!(rules, ["ecoc-lexical", "ecoc-lexical"], "{d:?}");
+    }
+
+    #[test]
+    fn enforces_the_reader_limits() {
+        let v = Validator::new(("t.xsd", XSD), &[])
+            .unwrap()
+            .with_limits(Limits {
+                max_elements: 2,
+                ..Limits::default()
+            });
+        let d = v.validate(b"<r xmlns='urn:t'><n>5</n><s>x</s></r>");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("max_elements"), "{d:?}");
+        let v = Validator::new(("t.xsd", XSD), &[])
+            .unwrap()
+            .with_limits(Limits {
+                max_bytes: 20,
+                ..Limits::default()
+            });
+        assert!(
+            v.validate(b"<r xmlns='urn:t'><n>5</n></r>")[0]
+                .message
+                .contains("max_bytes")
+        );
     }
 
     #[test]

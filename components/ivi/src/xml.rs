@@ -275,14 +275,12 @@ pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
                     });
                 }
                 let (line, column) = index.locate(text, before);
-                let (el, scope) =
-                    start_element(s, &scopes, line, column).map_err(|m| Error::Xml {
-                        line,
-                        column,
-                        message: m,
-                    })?;
+                let el = start_element(s, &mut scopes, line, column).map_err(|m| Error::Xml {
+                    line,
+                    column,
+                    message: m,
+                })?;
                 let empty = matches!(event, Event::Empty(_));
-                scopes.push(scope);
                 stack.push(el);
                 if empty {
                     close(&mut stack, &mut scopes, &mut root);
@@ -376,10 +374,10 @@ fn close(stack: &mut Vec<Element>, scopes: &mut Vec<Scope>, root: &mut Option<El
 
 fn start_element(
     s: &BytesStart<'_>,
-    scopes: &[Scope],
+    scopes: &mut Vec<Scope>,
     line: usize,
     column: usize,
-) -> std::result::Result<(Element, Scope), String> {
+) -> std::result::Result<Element, String> {
     let qname = std::str::from_utf8(s.name().as_ref())
         .map_err(|e| e.to_string())?
         .to_owned();
@@ -406,10 +404,11 @@ fn start_element(
             raw_attrs.push((key, value));
         }
     }
-    let mut all: Vec<Scope> = scopes.to_vec();
-    all.push(scope.clone());
+    // The element's own declarations are in scope for its name and attributes.
+    scopes.push(scope);
+    let all: &[Scope] = scopes;
     let (prefix, local) = split_qname(&qname);
-    let ns = match lookup(&all, prefix) {
+    let ns = match lookup(all, prefix) {
         Some("") | None if prefix.is_none() => None,
         Some(uri) => Some(uri.to_owned()),
         None => {
@@ -425,7 +424,7 @@ fn start_element(
         let ans = match p {
             None => None,
             Some(p) => Some(
-                lookup(&all, Some(p))
+                lookup(all, Some(p))
                     .ok_or_else(|| format!("unbound namespace prefix `{p}`"))?
                     .to_owned(),
             ),
@@ -452,7 +451,7 @@ fn start_element(
         line,
         column,
     };
-    Ok((el, scope))
+    Ok(el)
 }
 
 /// Serialises `root` as a complete document (XML declaration, UTF-8, LF line ends, trailing newline).
