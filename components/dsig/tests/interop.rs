@@ -379,3 +379,97 @@ fn inclusive_namespace_prefix_lists_match_xmlsec1() {
     );
     assert!(dsig::verify(stripped.as_bytes(), &opts).is_err());
 }
+
+/// A hand-written template in the default-namespace style the official specimens use, with a
+/// comment and `xml:lang` on the root: xmlsec1 signs it with each C14N method for `SignedInfo` and
+/// no C14N transform on the reference (so the document is inclusive-canonicalised), and dsig must
+/// verify it. Exercises subset canonicalisation with inherited namespaces and xml:* attributes.
+#[test]
+fn we_verify_xmlsec1_default_namespace_signatures_under_every_c14n() {
+    if !common::tool_available("xmlsec1", &["--version"]) {
+        return;
+    }
+    let dir = setup();
+    let p = pki();
+    let key = dir.path().join("rsa.key.pem");
+    std::fs::write(&key, p.rsa_leaf.key.pkcs8_pem()).expect("key");
+    let cert = dir.path().join("rsa.crt.pem");
+    std::fs::write(&cert, p.rsa_leaf.pem()).expect("cert");
+    let opts = dsig::VerifyOptions {
+        trust_anchors: vec![
+            dsig::Certificate::from_der(&p.root.der).expect("root"),
+            dsig::Certificate::from_der(&p.issuing.der).expect("issuing"),
+        ],
+        ..dsig::VerifyOptions::default()
+    };
+    let body = IVI_LIKE
+        .split_once("?>")
+        .expect("declaration")
+        .1
+        .replacen(
+            "<InitialVehicleInformation xmlns=",
+            "<!-- a comment --><InitialVehicleInformation xml:lang=\"en\" xmlns:x=\"urn:example:x\" xmlns=",
+            1,
+        );
+    let mut failures = Vec::new();
+    for c14n in [
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
+    ] {
+        let signature = format!(
+            concat!(
+                "\t<Signature xmlns=\"http://www.w3.org/2000/09/xmldsig#\">\n",
+                "\t\t<SignedInfo>\n",
+                "\t\t\t<CanonicalizationMethod Algorithm=\"{c14n}\"/>\n",
+                "\t\t\t<SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\n",
+                "\t\t\t<Reference URI=\"\">\n",
+                "\t\t\t\t<Transforms><Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/></Transforms>\n",
+                "\t\t\t\t<DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\n",
+                "\t\t\t\t<DigestValue></DigestValue>\n",
+                "\t\t\t</Reference>\n",
+                "\t\t</SignedInfo>\n",
+                "\t\t<SignatureValue/>\n",
+                "\t\t<KeyInfo><X509Data><X509Certificate/></X509Data></KeyInfo>\n",
+                "\t</Signature>\n"
+            ),
+            c14n = c14n
+        );
+        let template = body.replacen(
+            "</InitialVehicleInformation>",
+            &format!("{signature}</InitialVehicleInformation>"),
+            1,
+        );
+        let tpl = dir.path().join("default-ns.tpl.xml");
+        std::fs::write(&tpl, &template).expect("tpl");
+        let out_file = dir.path().join("default-ns.xml");
+        let out = Command::new("xmlsec1")
+            .arg("--sign")
+            .arg("--privkey-pem")
+            .arg(format!("{},{}", key.display(), cert.display()))
+            .arg("--output")
+            .arg(&out_file)
+            .arg(&tpl)
+            .output()
+            .expect("xmlsec1");
+        if !out.status.success() {
+            failures.push(format!(
+                "{c14n}: xmlsec1 --sign: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            continue;
+        }
+        let produced = std::fs::read(&out_file).expect("read");
+        match dsig::verify(&produced, &opts) {
+            Ok(v) => assert_eq!(v.profile, Profile::XmlDsig),
+            Err(e) => failures.push(format!("{c14n}: dsig refuses xmlsec1's signature: {e}")),
+        }
+        // And a change in the signed document is still noticed.
+        let tampered = String::from_utf8(produced)
+            .expect("utf8")
+            .replace("WDB12345678901234", "WDB12345678901235");
+        assert!(dsig::verify(tampered.as_bytes(), &opts).is_err(), "{c14n}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
