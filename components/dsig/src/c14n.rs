@@ -143,7 +143,7 @@ pub(crate) fn canonicalize_doc(
             for anc in doc.ancestors(apex) {
                 if let Some(e) = doc.element(anc) {
                     w.inscope
-                        .extend(e.ns_decls.iter().map(|(p, u)| (p.as_str(), u.as_str())));
+                        .extend(e.ns_decls.iter().map(|(p, u)| (p.as_str(), &**u)));
                 }
             }
             w.element(apex, true);
@@ -204,7 +204,7 @@ impl<'a> Writer<'a> {
         let rendered_mark = self.rendered.len();
         let inscope_mark = self.inscope.len();
         self.inscope
-            .extend(e.ns_decls.iter().map(|(p, u)| (p.as_str(), u.as_str())));
+            .extend(e.ns_decls.iter().map(|(p, u)| (p.as_str(), &**u)));
 
         // Namespace nodes to consider, as (prefix, uri) with the innermost binding.
         let mut candidates: Vec<(&'a str, &'a str)> = Vec::new();
@@ -232,10 +232,10 @@ impl<'a> Writer<'a> {
             } => {
                 // Visibly utilised prefixes (exc-c14n section 3): the element's own and those of
                 // its attributes (an unprefixed attribute uses no namespace).
-                consider(&e.prefix, &self.inscope, &mut candidates);
+                consider(e.prefix(), &self.inscope, &mut candidates);
                 for a in &e.attrs {
-                    if !a.prefix.is_empty() {
-                        consider(&a.prefix, &self.inscope, &mut candidates);
+                    if !a.prefix().is_empty() {
+                        consider(a.prefix(), &self.inscope, &mut candidates);
                     }
                 }
                 // InclusiveNamespaces PrefixList: treated as in inclusive C14N, but only when bound.
@@ -265,14 +265,7 @@ impl<'a> Writer<'a> {
         let mut attrs: Vec<(&str, &str, &str, &str)> = e
             .attrs
             .iter()
-            .map(|a| {
-                (
-                    a.ns.as_str(),
-                    a.local.as_str(),
-                    a.qname.as_str(),
-                    a.value.as_str(),
-                )
-            })
+            .map(|a| (a.ns(), a.local(), a.qname.as_str(), a.value.as_str()))
             .collect();
         let mut inherited: Vec<(String, String)> = Vec::new();
         if is_apex && matches!(self.method, C14nMethod::Inclusive { .. }) {
@@ -281,11 +274,14 @@ impl<'a> Writer<'a> {
             for anc in self.doc.ancestors(id).into_iter().rev() {
                 if let Some(ae) = self.doc.element(anc) {
                     for a in &ae.attrs {
-                        if a.ns == XML_NS
-                            && !e.attrs.iter().any(|x| x.ns == XML_NS && x.local == a.local)
-                            && !inherited.iter().any(|(l, _)| *l == a.local)
+                        if a.ns() == XML_NS
+                            && !e
+                                .attrs
+                                .iter()
+                                .any(|x| x.ns() == XML_NS && x.local() == a.local())
+                            && !inherited.iter().any(|(l, _)| l == a.local())
                         {
-                            inherited.push((a.local.clone(), a.value.clone()));
+                            inherited.push((a.local().to_owned(), a.value.clone()));
                         }
                     }
                 }

@@ -5,6 +5,8 @@
 //! keeps exactly that, plus byte spans into the source so the signer can splice text without
 //! re-serialising the caller's document.
 
+use std::rc::Rc;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
@@ -50,20 +52,42 @@ pub(crate) enum Node {
 #[derive(Debug)]
 pub(crate) struct Attr {
     pub qname: String,
-    pub prefix: String,
-    pub local: String,
-    pub ns: String,
+    /// Length of the prefix in `qname` (0 when unprefixed).
+    prefix_len: usize,
+    ns_uri: Rc<str>,
     pub value: String,
+}
+
+impl Attr {
+    pub fn prefix(&self) -> &str {
+        &self.qname[..self.prefix_len]
+    }
+
+    pub fn local(&self) -> &str {
+        local_of(&self.qname, self.prefix_len)
+    }
+
+    pub fn ns(&self) -> &str {
+        &self.ns_uri
+    }
+}
+
+fn local_of(qname: &str, prefix_len: usize) -> &str {
+    if prefix_len == 0 {
+        qname
+    } else {
+        &qname[prefix_len + 1..]
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct Element {
     pub qname: String,
-    pub prefix: String,
-    pub local: String,
-    pub ns: String,
+    /// Length of the prefix in `qname` (0 when unprefixed).
+    prefix_len: usize,
+    ns_uri: Rc<str>,
     /// Namespace declarations made on this element: (prefix or "" for default, URI).
-    pub ns_decls: Vec<(String, String)>,
+    pub ns_decls: Vec<(String, Rc<str>)>,
     pub attrs: Vec<Attr>,
     pub children: Vec<NodeId>,
     pub parent: Option<NodeId>,
@@ -73,6 +97,20 @@ pub(crate) struct Element {
     /// Byte offset where the end tag starts (`end` for an empty-element tag).
     pub end_tag_start: usize,
     pub self_closing: bool,
+}
+
+impl Element {
+    pub fn prefix(&self) -> &str {
+        &self.qname[..self.prefix_len]
+    }
+
+    pub fn local(&self) -> &str {
+        local_of(&self.qname, self.prefix_len)
+    }
+
+    pub fn ns(&self) -> &str {
+        &self.ns_uri
+    }
 }
 
 #[derive(Debug)]
@@ -272,21 +310,23 @@ struct Builder {
     /// Open elements.
     stack: Vec<NodeId>,
     /// Namespace scopes: (prefix, uri), with the length of this list at each open element.
-    scopes: Vec<(String, String)>,
+    scopes: Vec<(String, Rc<str>)>,
     scope_marks: Vec<usize>,
     limits: Limits,
+    empty: Rc<str>,
+    xml_ns: Rc<str>,
 }
 
 impl Builder {
-    fn lookup(&self, prefix: &str) -> Option<&str> {
+    fn lookup(&self, prefix: &str) -> Option<Rc<str>> {
         if prefix == "xml" {
-            return Some(XML_NS);
+            return Some(self.xml_ns.clone());
         }
         self.scopes
             .iter()
             .rev()
             .find(|(p, _)| p == prefix)
-            .map(|(_, u)| u.as_str())
+            .map(|(_, u)| u.clone())
     }
 
     fn push_node(&mut self, node: Node) -> Result<NodeId> {
@@ -348,7 +388,7 @@ impl Builder {
             });
         }
         let qname = utf8(e.name().as_ref(), pos)?.to_owned();
-        let mut ns_decls = Vec::new();
+        let mut ns_decls: Vec<(String, Rc<str>)> = Vec::new();
         let mut raw_attrs: Vec<(String, String)> = Vec::new();
         let mut attrs_iter = e.attributes();
         attrs_iter.with_checks(true);
@@ -363,7 +403,7 @@ impl Builder {
             let key = utf8(a.key.as_ref(), pos)?.to_owned();
             let value = normalize_attr(utf8(&a.value, pos)?, pos)?;
             if key == "xmlns" {
-                ns_decls.push((String::new(), value));
+                ns_decls.push((String::new(), Rc::from(value)));
             } else if let Some(p) = key.strip_prefix("xmlns:") {
                 if value.is_empty() {
                     return Err(xml_err(
@@ -377,7 +417,7 @@ impl Builder {
                 {
                     return Err(xml_err(pos, format!("illegal binding of prefix {p}")));
                 }
-                ns_decls.push((p.to_owned(), value));
+                ns_decls.push((p.to_owned(), Rc::from(value)));
             } else {
                 raw_attrs.push((key, value));
             }
@@ -388,10 +428,11 @@ impl Builder {
                 self.scopes.push((p.clone(), u.clone()));
             }
         }
-        let (prefix, local) = split_qname(&qname);
+        let (prefix, _) = split_qname(&qname);
+        let prefix_len = prefix.len();
         let ns = match self.lookup(prefix) {
-            Some(u) => u.to_owned(),
-            None if prefix.is_empty() => String::new(),
+            Some(u) => u,
+            None if prefix.is_empty() => self.empty.clone(),
             None => {
                 return Err(xml_err(
                     pos,
@@ -403,28 +444,26 @@ impl Builder {
         for (key, value) in raw_attrs {
             let (p, l) = split_qname(&key);
             let ans = if p.is_empty() {
-                String::new()
+                self.empty.clone()
             } else {
                 self.lookup(p)
                     .ok_or_else(|| xml_err(pos, format!("unbound prefix {p} on attribute {key}")))?
-                    .to_owned()
             };
-            if attrs.iter().any(|x| x.ns == ans && x.local == l) {
+            if attrs.iter().any(|x| *x.ns_uri == *ans && x.local() == l) {
                 return Err(xml_err(pos, format!("duplicate attribute {key}")));
             }
+            let prefix_len = p.len();
             attrs.push(Attr {
-                prefix: p.to_owned(),
-                local: l.to_owned(),
-                ns: ans,
-                qname: key.clone(),
+                prefix_len,
+                ns_uri: ans,
+                qname: key,
                 value,
             });
         }
         let element = Element {
-            prefix: prefix.to_owned(),
-            local: local.to_owned(),
-            qname: qname.clone(),
-            ns,
+            prefix_len,
+            qname,
+            ns_uri: ns,
             ns_decls,
             attrs,
             children: Vec::new(),
@@ -482,6 +521,8 @@ pub(crate) fn parse(xml: &[u8], limits: &Limits) -> Result<Document> {
         scopes: Vec::new(),
         scope_marks: Vec::new(),
         limits: *limits,
+        empty: Rc::from(""),
+        xml_ns: Rc::from(XML_NS),
     };
     let mut seen_decl = false;
     loop {

@@ -156,7 +156,7 @@ pub(crate) fn signature_elements(doc: &Document) -> Vec<dom::NodeId> {
         .into_iter()
         .filter(|&id| {
             doc.element(id)
-                .is_some_and(|e| e.ns == DSIG_NS && e.local == "Signature")
+                .is_some_and(|e| e.ns() == DSIG_NS && e.local() == "Signature")
         })
         .collect()
 }
@@ -308,7 +308,7 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
                 .into_iter()
                 .find(|&n| {
                     frag.element(n)
-                        .is_some_and(|e| e.attrs.iter().any(|a| a.local == "Id" && a.value == id))
+                        .is_some_and(|e| e.attrs.iter().any(|a| a.local() == "Id" && a.value == id))
                 })
                 .ok_or_else(|| Error::Sign(format!("internal: element {id} missing")))
         };

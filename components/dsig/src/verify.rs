@@ -64,13 +64,13 @@ fn structure(msg: impl Into<String>) -> Error {
 }
 
 fn is_ds(e: &Element, local: &str) -> bool {
-    e.ns == DSIG_NS && e.local == local
+    e.ns() == DSIG_NS && e.local() == local
 }
 
 fn attr<'e>(e: &'e Element, name: &str) -> Option<&'e str> {
     e.attrs
         .iter()
-        .find(|a| a.ns.is_empty() && a.local == name)
+        .find(|a| a.ns().is_empty() && a.local() == name)
         .map(|a| a.value.as_str())
 }
 
@@ -90,7 +90,7 @@ fn c14n_of(doc: &Document, id: NodeId, attr_name: &str) -> Result<C14nMethod> {
         .element(id)
         .ok_or_else(|| structure("missing element"))?;
     let uri =
-        attr(e, attr_name).ok_or_else(|| structure(format!("{} without Algorithm", e.local)))?;
+        attr(e, attr_name).ok_or_else(|| structure(format!("{} without Algorithm", e.local())))?;
     let mut method =
         C14nMethod::from_uri(uri).ok_or_else(|| Error::UnsupportedAlgorithm(uri.to_owned()))?;
     if let C14nMethod::Exclusive {
@@ -98,7 +98,7 @@ fn c14n_of(doc: &Document, id: NodeId, attr_name: &str) -> Result<C14nMethod> {
     } = &mut method
     {
         for (_, child) in doc.child_elements(id) {
-            if child.ns == EXC_C14N && child.local == "InclusiveNamespaces" {
+            if child.ns() == EXC_C14N && child.local() == "InclusiveNamespaces" {
                 *inclusive_prefixes = parse_prefix_list(attr(child, "PrefixList").unwrap_or(""));
             }
         }
@@ -286,7 +286,7 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
                 .element(target)
                 .ok_or_else(|| structure("reference target"))?;
             if ty == Some(XADES_SIGNED_PROPERTIES_TYPE) {
-                if !(t_el.ns == XADES_NS && t_el.local == "SignedProperties") {
+                if !(t_el.ns() == XADES_NS && t_el.local() == "SignedProperties") {
                     return Err(structure(format!(
                         "reference \"{uri}\" of type SignedProperties points to {}",
                         t_el.qname
@@ -371,7 +371,7 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
         .flat_map(|&o| doc.child_elements(o).map(|(id, _)| id).collect::<Vec<_>>())
         .filter(|&id| {
             doc.element(id)
-                .is_some_and(|e| e.ns == XADES_NS && e.local == "QualifyingProperties")
+                .is_some_and(|e| e.ns() == XADES_NS && e.local() == "QualifyingProperties")
         })
         .collect();
     let profile = match (signed_props, quals.as_slice()) {
@@ -449,7 +449,7 @@ fn check_signed_properties(
     sp: NodeId,
     leaf: &Certificate,
 ) -> Result<Option<SystemTime>> {
-    let is_x = |e: &Element, l: &str| e.ns == XADES_NS && e.local == l;
+    let is_x = |e: &Element, l: &str| e.ns() == XADES_NS && e.local() == l;
     let ssp = doc
         .child_elements(sp)
         .find(|(_, e)| is_x(e, "SignedSignatureProperties"))
