@@ -55,6 +55,12 @@ fn main() -> ExitCode {
             files.sort();
         }
     }
+    // Plain absolute paths: a WASI runtime preopens directories and cannot follow `..` out of them.
+    let xsd = std::fs::canonicalize(&xsd).unwrap_or(xsd);
+    let files: Vec<PathBuf> = files
+        .into_iter()
+        .map(|f| std::fs::canonicalize(&f).unwrap_or(f))
+        .collect();
     let docs: Vec<Vec<u8>> = match files.iter().map(std::fs::read).collect() {
         Ok(d) => d,
         Err(e) => {
