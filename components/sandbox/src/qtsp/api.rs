@@ -24,6 +24,9 @@ use crate::http::{self, Request, Response};
 /// Largest `numSignatures` one authorisation may cover (CSC `multisign`).
 pub const MULTISIGN: u32 = 100;
 
+/// How long an expired access token is remembered (to answer "has expired" rather than "not valid").
+const TOKEN_MEMORY: Duration = Duration::from_secs(3600);
+
 /// The CSC API version this sandbox implements (`specs` in `info`).
 pub const CSC_SPECS: &str = "2.0.0.2";
 
@@ -286,13 +289,18 @@ fn token_grant(state: &State, request: &Request) -> Result<Value, Refusal> {
     }
     let lifetime = lock(&state.faults).faults.token_lifetime_secs;
     let access_token = pki::random_hex(32).map_err(|e| internal_refusal(&e.to_string()))?;
-    lock(&state.tokens).insert(
+    let now = Instant::now();
+    let mut tokens = lock(&state.tokens);
+    // Forget tokens expired for over an hour; recently expired ones still get "has expired".
+    tokens.retain(|_, t| now.saturating_duration_since(t.expires) < TOKEN_MEMORY);
+    tokens.insert(
         access_token.clone(),
         Token {
             client_id,
-            expires: Instant::now() + Duration::from_secs(lifetime),
+            expires: now + Duration::from_secs(lifetime),
         },
     );
+    drop(tokens);
     Ok(json!({
         "access_token": access_token,
         "token_type": "Bearer",
