@@ -80,6 +80,16 @@ fn info_is_public_and_names_the_methods() {
     let (status, body) = f.get("/csc/v2/nothing");
     assert_eq!(status, 404);
     assert_eq!(body["error"], "invalid_request");
+    let (status, body) = f.get("/csc/v2/signatures/signHash");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (405, Some("invalid_request")),
+        "{body}"
+    );
+    // Bodies are bounded.
+    let huge = "a".repeat(sandbox::http::MAX_BODY_BYTES + 1);
+    let (status, body) = f.post_form("/oauth2/token", None, &huge);
+    assert_eq!(status, 413, "{body}");
 }
 
 #[test]
