@@ -106,7 +106,7 @@ pub(crate) fn canonicalize_doc(
         doc,
         method,
         exclude,
-        out: Vec::new(),
+        out: Vec::with_capacity(4096),
         rendered: Vec::new(),
         inscope: Vec::new(),
     };
