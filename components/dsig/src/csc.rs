@@ -4,7 +4,8 @@
 //! HTTP goes through [`HttpTransport`], a small synchronous trait: a Spin function implements it
 //! over its outbound HTTP, the CLI and tests use [`UreqTransport`] (feature `native-http`).
 //!
-//! Flow for one signature ([`CscSigner`]): `oauth2/token` (client credentials, reused until it
+//! Flow for one signature ([`CscSigner`]): `oauth2/token` (client credentials grant, client
+//! authenticated by HTTP Basic as RFC 6749 section 2.3.1 requires servers to support; reused until it
 //! expires) -> `credentials/info` (certificate chain, key algorithms) -> per document
 //! `credentials/authorize` (explicit PIN/OTP, a SAD bound to exactly the hashes) ->
 //! `signatures/signHash`. Retries: transport failures and 5xx/429 answers are retried with a short
@@ -403,10 +404,15 @@ impl<T: HttpTransport> CscClient<T> {
             return Ok(t.value.clone());
         }
         let url = self.token_url()?;
-        let form = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            url_encode(&self.config.client_id),
-            url_encode(&self.config.client_secret)
+        // RFC 6749 section 2.3.1: HTTP Basic is the client authentication every authorization
+        // server must support; id and secret are form-urlencoded first.
+        let basic = Base64::encode_string(
+            format!(
+                "{}:{}",
+                url_encode(&self.config.client_id),
+                url_encode(&self.config.client_secret)
+            )
+            .as_bytes(),
         );
         let make = || {
             Ok(HttpRequest {
@@ -418,8 +424,9 @@ impl<T: HttpTransport> CscClient<T> {
                         "application/x-www-form-urlencoded".to_owned(),
                     ),
                     ("Accept".to_owned(), "application/json".to_owned()),
+                    ("Authorization".to_owned(), format!("Basic {basic}")),
                 ],
-                body: form.clone().into_bytes(),
+                body: b"grant_type=client_credentials".to_vec(),
             })
         };
         let resp = self.send_with_retries(&make)?;

@@ -103,8 +103,16 @@ impl HttpTransport for Fake {
         }
         if path == "/oauth2/token" {
             let body = String::from_utf8(req.body).expect("utf8");
-            assert!(body.contains("grant_type=client_credentials"), "{body}");
-            if !body.contains("client_secret=s%26cret") {
+            assert_eq!(body, "grant_type=client_credentials");
+            // HTTP Basic over the form-urlencoded id and secret (RFC 6749 section 2.3.1).
+            let basic = req
+                .headers
+                .iter()
+                .find(|(k, _)| k == "Authorization")
+                .and_then(|(_, v)| v.strip_prefix("Basic "))
+                .map(|b| String::from_utf8(Base64::decode_vec(b).expect("b64")).expect("utf8"))
+                .unwrap_or_default();
+            if basic != "client-1:s%26cret" {
                 return Ok(err(401, "invalid_client", "bad secret"));
             }
             let t = format!("tok{}", self.tokens.borrow().len());
