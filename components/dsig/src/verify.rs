@@ -521,7 +521,7 @@ pub(crate) fn parse_date_time(s: &str) -> Result<SystemTime> {
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut rest = &s[19..];
+    let mut rest = s.get(19..).ok_or_else(bad)?;
     if let Some(frac) = rest.strip_prefix('.') {
         let n = frac.bytes().take_while(u8::is_ascii_digit).count();
         if n == 0 {
@@ -582,6 +582,8 @@ mod tests {
             "2026-13-05T10:00:00Z",
             "2026-07-05T10:00:00+2",
             "2026-07-05T10:00:00.Z",
+            "2026-07-05T10:00:0\u{e9}",
+            "2026-07-05T10:00:00\u{e9}",
         ] {
             assert!(parse_date_time(bad).is_err(), "{bad}");
         }

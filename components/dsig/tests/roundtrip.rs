@@ -313,3 +313,29 @@ fn a_signing_time_outside_the_certificate_validity_is_refused() {
     let signed = dsig::sign(IVI_LIKE.as_bytes(), &o, &p.rsa_leaf.key.signer()).expect("sign");
     expect_err(&signed, &opts(), "lies after the verification time");
 }
+
+/// Random single-byte corruptions of signed documents: the verifier must refuse them with an
+/// error (never panic), unless the byte landed where it changes nothing signed.
+#[test]
+fn corrupted_documents_are_refused_without_panics() {
+    use rand_chacha::ChaCha20Rng;
+    use rand_chacha::rand_core::{Rng, SeedableRng};
+    let mut rng = ChaCha20Rng::seed_from_u64(42);
+    let mut accepted = 0;
+    for (_, leaf, profile) in all_cases() {
+        let signed = sign_with(leaf, profile, IVI_LIKE);
+        for _ in 0..150 {
+            let mut doc = signed.clone();
+            let i = (rng.next_u32() as usize) % doc.len();
+            doc[i] = (rng.next_u32() & 0xff) as u8;
+            if dsig::verify(&doc, &opts()).is_ok() {
+                accepted += 1;
+            }
+            // Truncations too.
+            let cut = (rng.next_u32() as usize) % signed.len();
+            assert!(dsig::verify(&signed[..cut], &opts()).is_err());
+        }
+    }
+    // Only bytes outside the signed content (e.g. the XML declaration) may be changed harmlessly.
+    assert!(accepted < 20, "{accepted} corrupted documents verified");
+}
