@@ -74,6 +74,106 @@ fn find_path(root: &Element, name: &str) -> Option<Vec<usize>> {
     all.into_iter().find(|p| get(root, p).name == name)
 }
 
+/// Lexical edge cases per element (the element's type in brackets).
+const EDGES: &[(&str, &[&str])] = &[
+    // xs:dateTime
+    (
+        "IviVersionDateTime",
+        &[
+            "2024-01-01T24:00:00",
+            "2024-01-01T10:00:00+14:00",
+            "2024-01-01T10:00:00-14:01",
+            "2024-01-01T10:00:00.123456789Z",
+            "2024-01-01T10:00",
+            "2024-01-01 10:00:00",
+            "-2024-01-01T10:00:00",
+            "2024-01-01T10:00:00z",
+            "12024-01-01T10:00:00",
+            "2024-01-01T10:00:60",
+        ],
+    ),
+    // xs:date
+    (
+        "TypeApprovalIssueDate",
+        &[
+            "2024-01-01Z",
+            "2024-01-01+01:00",
+            "2024-02-29",
+            "1900-02-29",
+            "2000-02-29",
+            "0000-01-01",
+            "-0001-01-01",
+            "10000-01-01",
+            "2024-1-01",
+            "2024-01-01T00:00:00",
+        ],
+    ),
+    // xs:short restricted to 0..99
+    (
+        "IviVersionNumber",
+        &[
+            "+5", "-0", "005", "1.0", "99", "100", "1e1", "0x1", "5 ", "\t5",
+        ],
+    ),
+    // xs:int restricted to 0..999999
+    (
+        "MassInRunningOrder",
+        &[
+            "+1520",
+            "001520",
+            "999999",
+            "1000000",
+            "1520.0",
+            "-1",
+            "2147483648",
+            " 1520",
+            "1 520",
+            "١٥٢٠",
+        ],
+    ),
+    // xs:decimal with totalDigits / fractionDigits
+    (
+        "MaximumSpeed",
+        &[
+            "+160", "160.", ".5", "160.00", "160.000", "0160.50", "999.99", "1000", "1.6E2", "INF",
+            " 160 ", "-0.00",
+        ],
+    ),
+    // xs:string with length bounds and whiteSpace preserve
+    ("Make", &[" TOYOTA", "TOYOTA ", "\tTOYOTA", "", "T\u{0}"]),
+    // pattern [A-Z0-9]+ with length 17
+    (
+        "VehicleIdentificationNumber",
+        &[
+            "jthbabcd0p5000001",
+            "JTHBABCD0P500000 ",
+            "JTHBABCD0P50000-1",
+            "JTHBABCD0P5000001X",
+        ],
+    ),
+    // enumerations
+    ("StageOfCompletion", &[" C", "c", "C ", "CC"]),
+    (
+        "IviReferenceId",
+        &[
+            "90380C97-8B38-4961-9180-D8DE3FA8B57B",
+            "90380c97-8b38-1961-9180-d8de3fa8b57b",
+            "90380c978b3849619180d8de3fa8b57b",
+            "{90380c97-8b38-4961-9180-d8de3fa8b57b}",
+        ],
+    ),
+];
+
+/// `text` with `sep` after every `n` characters.
+fn wrap(text: &str, n: usize, sep: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(n)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// Value mutations of a leaf: (label, new text).
 fn value_mutations(text: &str) -> Vec<(&'static str, String)> {
     let mut v = vec![
@@ -100,6 +200,7 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
     let mut out = Vec::new();
     let mut removed: BTreeSet<String> = BTreeSet::new();
     let mut mutated: BTreeSet<(String, &'static str)> = BTreeSet::new();
+    // (edge cases and base64 forms are applied once, to the first specimen that has the element)
     for (sname, root) in specimens {
         let mut push = |label: String, e: Element| {
             out.push(Mutant {
@@ -207,6 +308,39 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
                 let mut m = root.clone();
                 get_mut(&mut m, &p).children = vec![Node::Text(text.into())];
                 push(format!("{label}-{name}"), m);
+            }
+        }
+        // Lexical edge cases of the built-in types the schema names, where validators tend to differ.
+        for (name, values) in EDGES {
+            if let Some(p) = find_path(root, name) {
+                for (i, v) in values.iter().enumerate() {
+                    if mutated.insert((format!("{name}#{i}"), "edge")) {
+                        let mut m = root.clone();
+                        get_mut(&mut m, &p).children = vec![Node::Text((*v).to_owned())];
+                        push(format!("edge{i}-{name}"), m);
+                    }
+                }
+            }
+        }
+        for name in ["SignatureValue", "X509Certificate", "DigestValue"] {
+            if let Some(p) = find_path(root, name) {
+                let text = get(root, &p).text();
+                for (label, wrapped) in [
+                    ("base64-wrapped-76", wrap(&text, 76, "\n")),
+                    ("base64-wrapped-64-crlf", wrap(&text, 64, "\r\n")),
+                    ("base64-leading-newline", format!("\n{text}\n")),
+                    ("base64-inner-spaces", wrap(&text, 4, " ")),
+                    (
+                        "base64-bad-padding",
+                        format!("{}=", text.trim_end_matches('=')),
+                    ),
+                ] {
+                    if mutated.insert((format!("{name}#{label}"), "b64")) {
+                        let mut m = root.clone();
+                        get_mut(&mut m, &p).children = vec![Node::Text(wrapped)];
+                        push(format!("{label}-{name}"), m);
+                    }
+                }
             }
         }
         for name in ["CanonicalizationMethod", "DigestMethod"] {
