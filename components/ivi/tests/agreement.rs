@@ -351,7 +351,51 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
             }
         }
     }
+    // Document-level variants of the first specimen, as text: prefixes, xsi and xml attributes,
+    // comments, CDATA, references, declarations.
+    if let Some((sname, root)) = specimens.first() {
+        let base = xml::write(root);
+        let on_make = |attr: &str| base.replacen("<Make>", &format!("<Make {attr}>"), 1);
+        let xsi = "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"";
+        let variants: Vec<(&str, String)> = vec![
+            ("xsi-schema-location", base.replacen("<InitialVehicleInformation ", &format!("<InitialVehicleInformation {xsi} xsi:schemaLocation=\"http://eu.ereg.initialvehicleinformation.v2 ivi-2.0.xsd\" "), 1)),
+            ("xsi-nil-true", on_make(&format!("{xsi} xsi:nil=\"true\""))),
+            ("xsi-type-string", on_make(&format!("{xsi} xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xsi:type=\"xs:string\""))),
+            ("xsi-type-unknown", on_make(&format!("{xsi} xsi:type=\"Nope\""))),
+            ("xml-lang", on_make("xml:lang=\"en\"")),
+            ("comment-and-pi", base.replacen("<MakeTable>", "<MakeTable><!-- c --><?pi data?>", 1)),
+            ("cdata-value", base.replacen("<Make>", "<Make><![CDATA[", 1).replacen("</Make>", "]]></Make>", 1)),
+            ("char-reference", base.replacen("<Make>", "<Make>&#65;&#x42;", 1)),
+            ("entity-in-value", base.replacen("<Make>", "<Make>&amp;&lt;", 1)),
+            ("undeclared-entity", base.replacen("<Make>", "<Make>&nbsp;", 1)),
+            ("bom", format!("\u{feff}{base}")),
+            ("no-declaration", base.replacen("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", "", 1)),
+            ("standalone", base.replacen("encoding=\"UTF-8\"?>", "encoding=\"UTF-8\" standalone=\"yes\"?>", 1)),
+            ("latin1-declared-ascii", base.replacen("encoding=\"UTF-8\"", "encoding=\"ISO-8859-1\"", 1)),
+            ("prefixed-ivi", base.replace("<", "<ivi:").replace("<ivi:/", "</ivi:").replace("<ivi:?xml", "<?xml").replacen(" xmlns=\"http://eu.ereg", " xmlns:ivi=\"http://eu.ereg", 1)),
+            ("unused-namespace", base.replacen("<InitialVehicleInformation ", "<InitialVehicleInformation xmlns:u=\"urn:unused\" ", 1)),
+            ("signature-id", base.replacen("<Signature ", "<Signature Id=\"sig1\" ", 1)),
+            ("signature-bad-id", base.replacen("<Signature ", "<Signature Id=\"1sig\" ", 1)),
+            ("duplicate-ids", base.replacen("<Signature ", "<Signature Id=\"x\" ", 1).replacen("<SignedInfo>", "<SignedInfo Id=\"x\">", 1)),
+            ("space-in-empty-leaf", base.replacen("<Make>", "<Make> ", 1)),
+            ("nested-element-in-leaf", base.replacen("<Make>", "<Make><b>x</b>", 1)),
+            ("whitespace-only-make", base.replacen("<Make>", "<Make>   ", 1).replacen(&format!("   {}", root_make(root)), "   ", 1)),
+        ];
+        for (label, xml) in variants {
+            out.push(Mutant {
+                name: format!("{sname}:doc-{label}"),
+                xml,
+            });
+        }
+    }
     out
+}
+
+/// The first `Make` value of a specimen.
+fn root_make(root: &Element) -> String {
+    find_path(root, "Make")
+        .map(|p| get(root, &p).text())
+        .unwrap_or_default()
 }
 
 /// xmllint's verdict per file: true when it printed "<file> validates".
@@ -466,4 +510,27 @@ fn the_nine_specimens_validate() {
         let diags = validator.validate(&std::fs::read(&p).unwrap());
         assert!(diags.is_empty(), "{}: {:?}", p.display(), diags);
     }
+}
+
+/// The one deliberate difference: a document type declaration (even one without entities) is refused,
+/// where libxml2 would read it. The XML readers of this project never process a DTD.
+#[test]
+fn a_dtd_is_refused_even_where_libxml2_reads_it() {
+    let Some(dir) = common::ivi2() else { return };
+    let spec = &common::specimens(&dir)[0];
+    let text = std::fs::read_to_string(spec).unwrap();
+    let with_dtd = text.replacen(
+        "<InitialVehicleInformation",
+        "<!DOCTYPE InitialVehicleInformation>\n<InitialVehicleInformation",
+        1,
+    );
+    let validator = Validator::from_path(&common::official_xsd(&dir)).unwrap();
+    let diags = validator.validate(with_dtd.as_bytes());
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(
+        diags[0]
+            .message
+            .contains("document type declarations are refused"),
+        "{diags:?}"
+    );
 }
