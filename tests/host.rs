@@ -34,7 +34,8 @@ fn start(app: &AppDir, extra: &[&str], env: &[(&str, &str)]) -> Host {
     if !env.iter().any(|(k, _)| *k == "SPIN_VARIABLE_WHO") {
         env.push(("SPIN_VARIABLE_WHO", "ERP"));
     }
-    Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("host did not start:\n{}", f.log))
+    Host::start(&app.manifest(), &args, &env)
+        .unwrap_or_else(|f| panic!("host did not start:\n{}", f.log))
 }
 
 fn header_line<'a>(body: &'a str, name: &str) -> Option<&'a str> {
@@ -51,7 +52,10 @@ fn routes_headers_and_private_components() {
 
     let h = get(&host.url("/front/headers?x=1")).body;
     assert_eq!(header_line(&h, "spin-component-route"), Some("/front"));
-    assert_eq!(header_line(&h, "spin-raw-component-route"), Some("/front/..."));
+    assert_eq!(
+        header_line(&h, "spin-raw-component-route"),
+        Some("/front/...")
+    );
     assert_eq!(header_line(&h, "spin-matched-route"), Some("/front/..."));
     assert_eq!(header_line(&h, "spin-path-info"), Some("/headers"));
     assert_eq!(header_line(&h, "spin-base-path"), Some("/"));
@@ -63,7 +67,10 @@ fn routes_headers_and_private_components() {
 
     // The exact route beats the wildcard that also covers it.
     let h = get(&host.url("/front/exact")).body;
-    assert_eq!(header_line(&h, "spin-component-route"), Some("/front/exact"));
+    assert_eq!(
+        header_line(&h, "spin-component-route"),
+        Some("/front/exact")
+    );
     assert_eq!(header_line(&h, "spin-path-info"), Some(""));
 
     // `:name` segments become spin-path-match-<name>.
@@ -117,7 +124,9 @@ fn service_chaining_runs_in_process_and_outbound_is_enforced() {
     assert!(denied.body.contains("HttpRequestDenied"), "{}", denied.body);
     let log = host.log_text();
     assert!(
-        log.lines().any(|l| l.contains("denied") && l.contains("locked") && l.contains("inner.spin.internal")),
+        log.lines().any(|l| l.contains("denied")
+            && l.contains("locked")
+            && l.contains("inner.spin.internal")),
         "the host must log which component tried which host:\n{log}"
     );
 }
@@ -127,12 +136,25 @@ fn variables_from_defaults_templates_and_environment() {
     let app = app();
     let host = start(&app, &[], &[("SPIN_VARIABLE_GREETING", "Hi")]);
     assert_eq!(get(&host.url("/front/var?name=message")).body, "Hi, ERP!");
-    assert_eq!(get(&host.url("/front/var?name=token")).body, "not-a-real-token");
-    assert_eq!(get(&host.url("/front/fetch?url=http://inner.spin.internal/var%3Fname%3Dmessage")).body, "status 200\ninner");
+    assert_eq!(
+        get(&host.url("/front/var?name=token")).body,
+        "not-a-real-token"
+    );
+    assert_eq!(
+        get(&host.url("/front/fetch?url=http://inner.spin.internal/var%3Fname%3Dmessage")).body,
+        "status 200\ninner"
+    );
     assert_eq!(get(&host.url("/front/var?name=nope")).status, 404);
     assert_eq!(get(&host.url("/front/var?name=Bad-Name")).status, 400);
-    assert_eq!(get(&host.url("/exact/var?name=message")).status, 404, "no route");
-    assert!(!host.log_text().contains("not-a-real-token"), "a secret reached the log");
+    assert_eq!(
+        get(&host.url("/exact/var?name=message")).status,
+        404,
+        "no route"
+    );
+    assert!(
+        !host.log_text().contains("not-a-real-token"),
+        "a secret reached the log"
+    );
 }
 
 #[test]
@@ -140,8 +162,12 @@ fn missing_required_variable_stops_start_with_its_name() {
     let app = app();
     app.write_runtime_config(SQLITE_ONLY);
     let state = app.path().join(".spin").display().to_string();
-    let failure = Host::start(&app.manifest(), &["--state-dir", &state, "--cache-dir", &cache_dir()], &[])
-        .expect_err("the host must refuse to start");
+    let failure = Host::start(
+        &app.manifest(),
+        &["--state-dir", &state, "--cache-dir", &cache_dir()],
+        &[],
+    )
+    .expect_err("the host must refuse to start");
     assert!(failure.log.contains("`who`"), "{}", failure.log);
     assert!(failure.log.contains("SPIN_VARIABLE_WHO"), "{}", failure.log);
 }
@@ -150,12 +176,26 @@ fn missing_required_variable_stops_start_with_its_name() {
 fn key_value_persists_across_restart_in_spins_sqlite_layout() {
     let app = app();
     let host = start(&app, &[], &[]);
-    assert_eq!(put(&host.url("/front/kv?label=default&key=vin-1"), b"stage-1").body, "ok");
-    assert_eq!(put(&host.url("/front/kv?label=default&key=vin-2"), b"gone").body, "ok");
-    assert_eq!(delete(&host.url("/front/kv?label=default&key=vin-2")).body, "ok");
-    assert_eq!(put(&host.url("/front/kv?label=shared&key=other"), b"x").body, "ok");
+    assert_eq!(
+        put(&host.url("/front/kv?label=default&key=vin-1"), b"stage-1").body,
+        "ok"
+    );
+    assert_eq!(
+        put(&host.url("/front/kv?label=default&key=vin-2"), b"gone").body,
+        "ok"
+    );
+    assert_eq!(
+        delete(&host.url("/front/kv?label=default&key=vin-2")).body,
+        "ok"
+    );
+    assert_eq!(
+        put(&host.url("/front/kv?label=shared&key=other"), b"x").body,
+        "ok"
+    );
     // Same label, another component: same data.
-    let via_inner = get(&host.url("/front/fetch?url=http://inner.spin.internal/kv%3Flabel%3Ddefault%26key%3Dvin-1"));
+    let via_inner =
+        get(&host
+            .url("/front/fetch?url=http://inner.spin.internal/kv%3Flabel%3Ddefault%26key%3Dvin-1"));
     assert_eq!(via_inner.body, "status 200\nstage-1");
     // A label the component did not declare is refused.
     let refused = get(&host.url("/locked/kv?label=default&key=vin-1"));
@@ -164,8 +204,14 @@ fn key_value_persists_across_restart_in_spins_sqlite_layout() {
     assert!(host.stop());
 
     let host = start(&app, &[], &[]);
-    assert_eq!(get(&host.url("/front/kv?label=default&key=vin-1")).body, "stage-1");
-    assert_eq!(get(&host.url("/front/kv?label=default&key=vin-2")).status, 404);
+    assert_eq!(
+        get(&host.url("/front/kv?label=default&key=vin-1")).body,
+        "stage-1"
+    );
+    assert_eq!(
+        get(&host.url("/front/kv?label=default&key=vin-2")).status,
+        404
+    );
     assert_eq!(get(&host.url("/front/kv-keys?label=default")).body, "vin-1");
     drop(host);
 
@@ -185,9 +231,22 @@ fn key_value_persists_across_restart_in_spins_sqlite_layout() {
 
 /// Starts a private redis-server on a free port, or says why not.
 fn redis_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .current_dir(dir)
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -205,7 +264,10 @@ fn redis_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
 fn key_value_on_a_real_redis_server() {
     let app = app();
     let Some((mut redis, port)) = redis_server(app.path()) else {
-        assert!(std::env::var_os("CI").is_none(), "redis-server is required in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is required in CI"
+        );
         eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
         return;
     };
@@ -217,8 +279,14 @@ fn key_value_on_a_real_redis_server() {
     let args = ["--state-dir", state.as_str(), "--cache-dir", cache.as_str()];
     let env = [("SPIN_VARIABLE_WHO", "ERP")];
     let host = Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("{}", f.log));
-    assert_eq!(put(&host.url("/front/kv?label=shared&key=eu:vin"), b"signed").body, "ok");
-    assert_eq!(get(&host.url("/front/kv?label=shared&key=eu:vin")).body, "signed");
+    assert_eq!(
+        put(&host.url("/front/kv?label=shared&key=eu:vin"), b"signed").body,
+        "ok"
+    );
+    assert_eq!(
+        get(&host.url("/front/kv?label=shared&key=eu:vin")).body,
+        "signed"
+    );
     assert!(host.stop());
     // The value is in Redis itself, under the key as given.
     let out = Command::new("redis-cli")
@@ -227,7 +295,10 @@ fn key_value_on_a_real_redis_server() {
         .expect("redis-cli");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "signed");
     let host = Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("{}", f.log));
-    assert_eq!(get(&host.url("/front/kv?label=shared&key=eu:vin")).body, "signed");
+    assert_eq!(
+        get(&host.url("/front/kv?label=shared&key=eu:vin")).body,
+        "signed"
+    );
     drop(host);
     let _ = redis.kill();
     let _ = redis.wait();
@@ -240,7 +311,10 @@ fn a_trap_is_a_500_and_the_host_keeps_serving() {
     let trapped = get(&host.url("/front/trap"));
     assert_eq!(trapped.status, 500);
     assert!(trapped.body.contains("`front`"), "{}", trapped.body);
-    assert!(!trapped.body.contains("panicked"), "no internal detail in the body");
+    assert!(
+        !trapped.body.contains("panicked"),
+        "no internal detail in the body"
+    );
     assert_eq!(get(&host.url("/front/hello")).body, "hello");
 }
 

@@ -22,6 +22,21 @@ enum Command {
     Up(up::UpArgs),
     /// Build every component of spin.toml (its `[component.<id>.build]` commands).
     Build(BuildArgs),
+    /// Validate IVI 2.0 files against the schema and the domain rules (exit 0 only if all pass).
+    Validate(ivi::cli::ValidateArgs),
+    /// Sign an IVI file through a remote QTSP (CSC API v2); the result is verified before it is written.
+    Sign(dsig::cli::SignArgs),
+    /// Verify signed IVI files: references, signature value, certificate validity and chain.
+    Verify(dsig::cli::VerifyArgs),
+    /// Run a local sandbox that behaves like a remote service.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SandboxCommand {
+    /// A QTSP speaking CSC API v2, with a generated test PKI and switchable failure modes.
+    Qtsp(sandbox::qtsp::QtspArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -40,6 +55,19 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(args),
         Command::Build(args) => build(&args),
+        Command::Validate(args) => {
+            ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+        }
+        Command::Sign(args) => {
+            dsig::cli::run_sign(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+        }
+        Command::Verify(args) => {
+            dsig::cli::run_verify(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+        }
+        Command::Sandbox(SandboxCommand::Qtsp(args)) => serve_sandbox(sandbox::qtsp::serve_qtsp(
+            args,
+            ecoc_host::shutdown_signal(),
+        )),
     };
     match result {
         Ok(code) => code,
@@ -50,11 +78,24 @@ fn main() -> ExitCode {
     }
 }
 
+fn serve_sandbox<E: std::error::Error + Send + Sync + 'static>(
+    serve: impl Future<Output = Result<(), E>>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ECOC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ECOC_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")
+    });
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -76,7 +117,11 @@ fn build(args: &BuildArgs) -> anyhow::Result<ExitCode> {
             "{} of {} component(s) failed: {}",
             failed.len(),
             outcomes.len(),
-            failed.iter().map(|o| o.component.as_str()).collect::<Vec<_>>().join(", ")
+            failed
+                .iter()
+                .map(|o| o.component.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         Ok(ExitCode::FAILURE)
     }

@@ -283,7 +283,11 @@ impl App {
     }
 
     /// Serves a request from outside: host paths, routing, limits.
-    pub async fn handle_external<B>(self: &Arc<Self>, req: Request<B>, origin: Origin) -> Response<WasiBody>
+    pub async fn handle_external<B>(
+        self: &Arc<Self>,
+        req: Request<B>,
+        origin: Origin,
+    ) -> Response<WasiBody>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -356,11 +360,17 @@ impl App {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, limit).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
                 return too_large(limit);
             }
             Err(e) => {
-                return plain(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}"));
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the request body: {e}"),
+                );
             }
         };
         let Some(component) = self.components.get(&matched.component) else {
@@ -371,15 +381,22 @@ impl App {
         };
         let req = Request::from_parts(parts, body);
         let timeout = self.options.request_timeout;
-        match tokio::time::timeout(timeout, self.run_component(component, req, &matched, origin))
-            .await
+        match tokio::time::timeout(
+            timeout,
+            self.run_component(component, req, &matched, origin),
+        )
+        .await
         {
             Ok(resp) => resp,
             Err(_) => {
                 tracing::warn!(component = %matched.component, timeout_ms = timeout.as_millis() as u64, "component did not answer in time");
                 plain(
                     StatusCode::GATEWAY_TIMEOUT,
-                    format!("component `{}` did not answer within {} ms", matched.component, timeout.as_millis()),
+                    format!(
+                        "component `{}` did not answer within {} ms",
+                        matched.component,
+                        timeout.as_millis()
+                    ),
                 )
             }
         }
@@ -393,7 +410,10 @@ impl App {
         origin: Origin,
     ) -> Response<WasiBody> {
         let id = component.info.id.clone();
-        match self.instantiate_and_call(component, req, matched, origin).await {
+        match self
+            .instantiate_and_call(component, req, matched, origin)
+            .await
+        {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::error!(component = %id, error = %format!("{e:#}"), "component failed");
@@ -413,12 +433,18 @@ impl App {
         origin: Origin,
     ) -> wasmtime::Result<Response<WasiBody>> {
         let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr().envs(&component.info.environment);
+        wasi.inherit_stdout()
+            .inherit_stderr()
+            .envs(&component.info.environment);
         let state = RequestState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: crate::chaining::OutboundHooks::new(self.clone(), component.info.clone(), origin),
+            hooks: crate::chaining::OutboundHooks::new(
+                self.clone(),
+                component.info.clone(),
+                origin,
+            ),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.options.max_memory_bytes)
                 .instances(16)
@@ -434,7 +460,10 @@ impl App {
 
         let req = with_spin_headers(req, matched, origin);
         let req = req.map(Full::new);
-        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let out = store.data_mut().http().new_response_outparam(sender)?;
         let pre = component.pre.clone();
@@ -453,9 +482,13 @@ impl App {
                 abort_on_timeout.0 = None;
                 Ok(resp)
             }
-            Ok(Err(code)) => Err(wasmtime::format_err!("component answered with an error: {code:?}")),
+            Ok(Err(code)) => Err(wasmtime::format_err!(
+                "component answered with an error: {code:?}"
+            )),
             Err(_) => match task.await {
-                Ok(Ok(())) => Err(wasmtime::format_err!("component returned without setting a response")),
+                Ok(Ok(())) => Err(wasmtime::format_err!(
+                    "component returned without setting a response"
+                )),
                 Ok(Err(e)) => Err(e),
                 Err(e) => Err(wasmtime::format_err!("component task failed: {e}")),
             },
@@ -482,7 +515,11 @@ fn too_large(limit: usize) -> Response<WasiBody> {
 }
 
 /// Adds the headers Spin gives a component about its route and caller.
-fn with_spin_headers(mut req: Request<Bytes>, matched: &RouteMatch, origin: Origin) -> Request<Bytes> {
+fn with_spin_headers(
+    mut req: Request<Bytes>,
+    matched: &RouteMatch,
+    origin: Origin,
+) -> Request<Bytes> {
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -497,17 +534,32 @@ fn with_spin_headers(mut req: Request<Bytes>, matched: &RouteMatch, origin: Orig
         .unwrap_or_else(|| "/".into());
     let scheme = req.uri().scheme_str().unwrap_or("http").to_string();
     let mut pairs = vec![
-        ("spin-full-url".to_string(), format!("{scheme}://{host}{path_and_query}")),
+        (
+            "spin-full-url".to_string(),
+            format!("{scheme}://{host}{path_and_query}"),
+        ),
         ("spin-path-info".to_string(), matched.path_info.clone()),
         ("spin-matched-route".to_string(), matched.raw_route.clone()),
         ("spin-base-path".to_string(), "/".to_string()),
-        ("spin-raw-component-route".to_string(), matched.raw_route.clone()),
-        ("spin-component-route".to_string(), matched.component_route().to_string()),
-        ("spin-client-addr".to_string(), origin.client_addr.to_string()),
+        (
+            "spin-raw-component-route".to_string(),
+            matched.raw_route.clone(),
+        ),
+        (
+            "spin-component-route".to_string(),
+            matched.component_route().to_string(),
+        ),
+        (
+            "spin-client-addr".to_string(),
+            origin.client_addr.to_string(),
+        ),
         (CHAIN_DEPTH_HEADER.to_string(), origin.depth.to_string()),
     ];
     for (name, value) in &matched.named {
-        pairs.push((format!("spin-path-match-{}", name.to_ascii_lowercase()), value.clone()));
+        pairs.push((
+            format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value.clone(),
+        ));
     }
     let headers = req.headers_mut();
     headers.remove(http::header::CONNECTION);
@@ -618,9 +670,9 @@ async fn open_stores(
                     b
                 }
             }
-            StoreConfig::Redis { url } => {
-                Arc::new(Backend::Redis(RedisBackend::connect(url).await.map_err(fail)?))
-            }
+            StoreConfig::Redis { url } => Arc::new(Backend::Redis(
+                RedisBackend::connect(url).await.map_err(fail)?,
+            )),
         };
         stores.insert(label.to_string(), backend);
     }

@@ -195,9 +195,7 @@ fn open_connection(path: &Path) -> std::result::Result<Connection, String> {
     let conn =
         Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
-        .and_then(|()| {
-            conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-        })
+        .and_then(|()| conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"))
         .map_err(|e| format!("cannot configure {}: {e}", path.display()))?;
     Ok(conn)
 }
@@ -374,7 +372,8 @@ mod tests {
             .map(|i| {
                 let db = db.clone();
                 tokio::spawn(async move {
-                    db.write("s", &format!("k{i:03}"), Some(vec![i as u8])).await
+                    db.write("s", &format!("k{i:03}"), Some(vec![i as u8]))
+                        .await
                 })
             })
             .collect();

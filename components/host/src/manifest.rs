@@ -179,8 +179,7 @@ impl Manifest {
                 ));
             }
             for name in decl.variables.keys() {
-                check_variable_name(name)
-                    .map_err(|e| format!("component `{id}` variable: {e}"))?;
+                check_variable_name(name).map_err(|e| format!("component `{id}` variable: {e}"))?;
             }
         }
         let mut http_triggers = Vec::new();
@@ -258,7 +257,11 @@ fn parse_http_trigger(
                 ));
             }
         },
-        _ => return Err(format!("component `{component}`: trigger is missing `route`")),
+        _ => {
+            return Err(format!(
+                "component `{component}`: trigger is missing `route`"
+            ));
+        }
     };
     Ok(HttpTrigger { component, route })
 }

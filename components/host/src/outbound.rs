@@ -73,7 +73,11 @@ impl Destination {
 
 impl std::fmt::Display for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let host = if self.host.is_empty() { "self" } else { &self.host };
+        let host = if self.host.is_empty() {
+            "self"
+        } else {
+            &self.host
+        };
         match self.port {
             Some(p) => write!(f, "{}://{host}:{p}", self.scheme),
             None => write!(f, "{}://{host}", self.scheme),
@@ -244,28 +248,68 @@ mod tests {
 
     #[test]
     fn exact_hosts_use_the_scheme_default_port() {
-        assert!(allows("https://qtsp.example.com", "https", "qtsp.example.com"));
-        assert!(allows("https://qtsp.example.com", "https", "qtsp.example.com:443"));
-        assert!(!allows("https://qtsp.example.com", "https", "qtsp.example.com:8443"));
-        assert!(!allows("https://qtsp.example.com", "http", "qtsp.example.com"));
+        assert!(allows(
+            "https://qtsp.example.com",
+            "https",
+            "qtsp.example.com"
+        ));
+        assert!(allows(
+            "https://qtsp.example.com",
+            "https",
+            "qtsp.example.com:443"
+        ));
+        assert!(!allows(
+            "https://qtsp.example.com",
+            "https",
+            "qtsp.example.com:8443"
+        ));
+        assert!(!allows(
+            "https://qtsp.example.com",
+            "http",
+            "qtsp.example.com"
+        ));
         assert!(!allows("https://qtsp.example.com", "https", "evil.com"));
     }
 
     #[test]
     fn wildcards_and_ranges() {
         assert!(allows("http://127.0.0.1:*", "http", "127.0.0.1:3001"));
-        assert!(allows("*://*.example.com:8000..8010", "http", "a.example.com:8005"));
-        assert!(!allows("*://*.example.com:8000..8010", "http", "example.com:8005"));
-        assert!(!allows("*://*.example.com:8000..8010", "http", "a.example.com:8011"));
+        assert!(allows(
+            "*://*.example.com:8000..8010",
+            "http",
+            "a.example.com:8005"
+        ));
+        assert!(!allows(
+            "*://*.example.com:8000..8010",
+            "http",
+            "example.com:8005"
+        ));
+        assert!(!allows(
+            "*://*.example.com:8000..8010",
+            "http",
+            "a.example.com:8011"
+        ));
         assert!(allows("http://*:*", "http", "anything:1"));
         assert!(!allows("http://*:*", "http", ""), "`*` does not mean self");
     }
 
     #[test]
     fn service_chaining_and_self() {
-        assert!(allows("http://*.spin.internal", "http", "sign.spin.internal"));
-        assert!(allows("http://sign.spin.internal", "http", "sign.spin.internal"));
-        assert!(!allows("http://sign.spin.internal", "http", "submit.spin.internal"));
+        assert!(allows(
+            "http://*.spin.internal",
+            "http",
+            "sign.spin.internal"
+        ));
+        assert!(allows(
+            "http://sign.spin.internal",
+            "http",
+            "sign.spin.internal"
+        ));
+        assert!(!allows(
+            "http://sign.spin.internal",
+            "http",
+            "submit.spin.internal"
+        ));
         assert!(allows("http://self", "http", ""));
         assert!(allows("http://self", "http", "self"));
         assert_eq!(
@@ -276,10 +320,30 @@ mod tests {
 
     #[test]
     fn bad_entries_are_refused_with_a_reason() {
-        assert!(AllowedHost::parse("example.com").unwrap_err().contains("scheme"));
-        assert!(AllowedHost::parse("https://ex*mple.com").unwrap_err().contains("`*`"));
-        assert!(AllowedHost::parse("*://example.com").unwrap_err().contains("port"));
-        assert!(AllowedHost::parse("https://a.com/path").unwrap_err().contains("path"));
-        assert!(AllowedHost::parse("http://a.com:9..1").unwrap_err().contains("range"));
+        assert!(
+            AllowedHost::parse("example.com")
+                .unwrap_err()
+                .contains("scheme")
+        );
+        assert!(
+            AllowedHost::parse("https://ex*mple.com")
+                .unwrap_err()
+                .contains("`*`")
+        );
+        assert!(
+            AllowedHost::parse("*://example.com")
+                .unwrap_err()
+                .contains("port")
+        );
+        assert!(
+            AllowedHost::parse("https://a.com/path")
+                .unwrap_err()
+                .contains("path")
+        );
+        assert!(
+            AllowedHost::parse("http://a.com:9..1")
+                .unwrap_err()
+                .contains("range")
+        );
     }
 }

@@ -76,7 +76,9 @@ impl Router {
                 return Err(fail("a route must start with `/`"));
             }
             if route.starts_with(WELL_KNOWN_PREFIX) {
-                return Err(fail("routes under /.well-known/spin/ are reserved for the host"));
+                return Err(fail(
+                    "routes under /.well-known/spin/ are reserved for the host",
+                ));
             }
             let wildcard_prefix = route
                 .strip_suffix("/...")
@@ -105,11 +107,13 @@ impl Router {
                 Some(prefix) => format!("{prefix}/*"),
                 None => route.clone(),
             };
-            inner.add(spec.as_str(), entry).map_err(|message| Error::Route {
-                route: route.clone(),
-                component: String::new(),
-                message,
-            })?;
+            inner
+                .add(spec.as_str(), entry)
+                .map_err(|message| Error::Route {
+                    route: route.clone(),
+                    component: String::new(),
+                    message,
+                })?;
         }
         Ok(Self { inner })
     }
@@ -119,9 +123,19 @@ impl Router {
         let found = self.inner.best_match(path)?;
         let entry = found.handler();
         let captures = found.captures();
-        let path_info = match &entry.wildcard_prefix {
-            Some(prefix) => path.get(prefix.len()..).unwrap_or_default().to_string(),
-            None => String::new(),
+        // Spin's path info: the wildcard's part of the path with its leading `/`, and a
+        // trailing `/` kept (routefinder drops it).
+        let path_info = match (entry.wildcard_prefix.is_some(), captures.wildcard()) {
+            (true, Some(rest)) if !rest.is_empty() => {
+                let slash = if path.ends_with('/') && !rest.ends_with('/') {
+                    "/"
+                } else {
+                    ""
+                };
+                format!("/{rest}{slash}")
+            }
+            (true, _) if path.ends_with('/') => "/".to_string(),
+            _ => String::new(),
         };
         let named = captures
             .iter()
@@ -180,7 +194,14 @@ mod tests {
 
     #[test]
     fn no_match_without_fallback_and_named_segments() {
-        let r = router(&[("/v1/submissions/:id", "status"), ("/exact", "e")]);
+        let r = router(&[
+            ("/v1/submissions/:id", "status"),
+            ("/exact", "e"),
+            ("/items/:id/...", "items"),
+        ]);
+        let m = r.route("/items/42/a/b").unwrap();
+        assert_eq!(m.named.get("id").map(String::as_str), Some("42"));
+        assert_eq!(m.path_info, "/a/b");
         assert_eq!(component(&r, "/exact/more"), None);
         assert_eq!(component(&r, "/nothing"), None);
         let m = r.route("/v1/submissions/abc").unwrap();

@@ -79,7 +79,10 @@ impl RuntimeConfig {
         })
     }
 
-    fn parse(text: &str, base: &Path) -> std::result::Result<BTreeMap<String, StoreConfig>, String> {
+    fn parse(
+        text: &str,
+        base: &Path,
+    ) -> std::result::Result<BTreeMap<String, StoreConfig>, String> {
         let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         for key in table.keys() {
             if key != "key_value_store" {
@@ -90,14 +93,15 @@ impl RuntimeConfig {
         raw.key_value_store
             .into_iter()
             .map(|(label, store)| {
-                let config = match store {
-                    RawStore::Spin { path } => StoreConfig::Sqlite {
-                        path: base.join(
-                            path.unwrap_or_else(|| PathBuf::from(".spin").join(DEFAULT_SQLITE_FILE)),
-                        ),
-                    },
-                    RawStore::Redis { url } => StoreConfig::Redis { url },
-                };
+                let config =
+                    match store {
+                        RawStore::Spin { path } => StoreConfig::Sqlite {
+                            path: base.join(path.unwrap_or_else(|| {
+                                PathBuf::from(".spin").join(DEFAULT_SQLITE_FILE)
+                            })),
+                        },
+                        RawStore::Redis { url } => StoreConfig::Redis { url },
+                    };
                 Ok((label, config))
             })
             .collect()
@@ -131,7 +135,10 @@ mod tests {
                 path: dir.path().join("data/audit.db")
             }
         );
-        assert!(matches!(rc.key_value_stores["shared"], StoreConfig::Redis { .. }));
+        assert!(matches!(
+            rc.key_value_stores["shared"],
+            StoreConfig::Redis { .. }
+        ));
     }
 
     #[test]

@@ -22,10 +22,12 @@ pub struct Server {
 impl Server {
     /// Binds `addr` (port 0 picks a free port).
     pub async fn bind(app: Arc<App>, addr: &str) -> Result<Self> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Listen {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Listen {
+                addr: addr.to_string(),
+                source,
+            })?;
         Ok(Self { listener, app })
     }
 

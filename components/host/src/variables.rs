@@ -102,10 +102,7 @@ pub fn env_name(name: &str) -> String {
 }
 
 /// Replaces each `{{ name }}` in `template` with `lookup(name)`.
-pub fn expand(
-    template: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, String> {
+pub fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -116,7 +113,8 @@ pub fn expand(
             .ok_or_else(|| format!("unclosed `{{{{` in {template:?}"))?;
         let name = after[..end].trim();
         check_variable_name(name)?;
-        let value = lookup(name).ok_or_else(|| format!("template names unknown variable `{name}`"))?;
+        let value =
+            lookup(name).ok_or_else(|| format!("template names unknown variable `{name}`"))?;
         out.push_str(&value);
         rest = &after[end + 2..];
     }
@@ -153,7 +151,8 @@ variables = {{ greeting = "Hello, {{{{ who }}}}!", raw = "plain" }}
         let r = Resolved::resolve(&m, |_| None).unwrap();
         assert_eq!(r.get("c", "greeting").unwrap(), "Hello, world!");
         assert_eq!(r.get("c", "raw").unwrap(), "plain");
-        let r = Resolved::resolve(&m, |k| (k == "SPIN_VARIABLE_WHO").then(|| "ERP".into())).unwrap();
+        let r =
+            Resolved::resolve(&m, |k| (k == "SPIN_VARIABLE_WHO").then(|| "ERP".into())).unwrap();
         assert_eq!(r.get("c", "greeting").unwrap(), "Hello, ERP!");
     }
 
@@ -161,7 +160,10 @@ variables = {{ greeting = "Hello, {{{{ who }}}}!", raw = "plain" }}
     fn required_variable_without_value_names_it() {
         let m = manifest(r#"who = { required = true, secret = true }"#);
         let err = Resolved::resolve(&m, |_| None).unwrap_err().to_string();
-        assert!(err.contains("`who`") && err.contains("SPIN_VARIABLE_WHO"), "{err}");
+        assert!(
+            err.contains("`who`") && err.contains("SPIN_VARIABLE_WHO"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -169,7 +171,10 @@ variables = {{ greeting = "Hello, {{{{ who }}}}!", raw = "plain" }}
         let m = manifest(r#"who = { default = "x" }"#);
         let r = Resolved::resolve(&m, |_| None).unwrap();
         assert!(matches!(r.get("c", "nope"), Err(GetError::Undefined(_))));
-        assert!(matches!(r.get("c", "Bad-Name"), Err(GetError::InvalidName(_))));
+        assert!(matches!(
+            r.get("c", "Bad-Name"),
+            Err(GetError::InvalidName(_))
+        ));
         assert!(!format!("{r:?}").contains("Hello"));
     }
 

@@ -16,6 +16,11 @@
 //! | `GET /trap` | panics (a trap) |
 //! | `GET /spin` | loops forever (the host's timeout must end it) |
 
+#![allow(
+    unsafe_code,
+    reason = "the #[http_component] macro generates the unsafe export glue"
+)]
+
 use spin_sdk::http::{IntoResponse, Method, Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::key_value::Store;
@@ -31,9 +36,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             let mut lines: Vec<String> = req
                 .headers()
                 .filter(|(name, _)| name.starts_with("spin-"))
-                .map(|(name, value)| {
-                    format!("{name}: {}", value.as_str().unwrap_or_default())
-                })
+                .map(|(name, value)| format!("{name}: {}", value.as_str().unwrap_or_default()))
                 .collect();
             lines.sort();
             text(200, &lines.join("\n"))
@@ -51,11 +54,12 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             Err(e) => text(500, &format!("error: {e}")),
         },
         (method, "/kv") => kv(method, &param("label"), &param("key"), req.body()),
-        (Method::Get, "/kv-keys") => match Store::open(&param("label")).and_then(|s| s.get_keys())
-        {
-            Ok(keys) => text(200, &keys.join("\n")),
-            Err(e) => text(500, &format!("{e:?}")),
-        },
+        (Method::Get, "/kv-keys") => {
+            match Store::open(&param("label")).and_then(|s| s.get_keys()) {
+                Ok(keys) => text(200, &keys.join("\n")),
+                Err(e) => text(500, &format!("{e:?}")),
+            }
+        }
         (Method::Get, "/kv-bench") => {
             let store = Store::open_default()?;
             store.set("bench", b"value")?;
