@@ -207,6 +207,11 @@ impl Validator {
             };
             return vec![xml_diag(0, 0, e.to_string())];
         }
+        let decoded = match xml::decode(bytes) {
+            Ok(d) => d,
+            Err(e) => return vec![xml_diag(1, 1, e.to_string())],
+        };
+        let bytes: &[u8] = &decoded;
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let mut strict = Strictness {

@@ -208,6 +208,83 @@ fn split_qname(q: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// The document as UTF-8 bytes. UTF-8 (with or without a byte-order mark) is returned as is; UTF-16
+/// (by byte-order mark or by the `<?` sniff of XML 1.0 appendix F) and ISO-8859-1 / US-ASCII (by the
+/// encoding declaration) are transcoded, and the declaration's encoding is rewritten to `UTF-8` so that
+/// the bytes and the declaration agree. Other declared encodings are refused by name.
+pub fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    use std::borrow::Cow;
+    let err = |message: String| Error::Xml {
+        line: 1,
+        column: 1,
+        message,
+    };
+    let utf16 = |body: &[u8], le: bool| -> Result<Vec<u8>> {
+        if !body.len().is_multiple_of(2) {
+            return Err(err("utf-16 input has an odd number of bytes".into()));
+        }
+        let units = body.chunks_exact(2).map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
+        let text: String = char::decode_utf16(units)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| err(format!("invalid utf-16: {e}")))?;
+        Ok(declare_utf8(&text).into_bytes())
+    };
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => return utf16(rest, true).map(Cow::Owned),
+        [0xFE, 0xFF, rest @ ..] => return utf16(rest, false).map(Cow::Owned),
+        [b'<', 0, b'?', 0, ..] => return utf16(bytes, true).map(Cow::Owned),
+        [0, b'<', 0, b'?', ..] => return utf16(bytes, false).map(Cow::Owned),
+        _ => {}
+    }
+    let declared = declared_encoding(bytes).map(|e| e.to_ascii_uppercase());
+    match declared.as_deref() {
+        None | Some("UTF-8" | "UTF8") => Ok(Cow::Borrowed(bytes)),
+        Some("US-ASCII" | "ASCII") if bytes.is_ascii() => Ok(Cow::Borrowed(bytes)),
+        Some("ISO-8859-1" | "LATIN1" | "ISO_8859-1" | "L1") => {
+            if bytes.is_ascii() {
+                return Ok(Cow::Borrowed(bytes));
+            }
+            let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+            Ok(Cow::Owned(declare_utf8(&text).into_bytes()))
+        }
+        Some(other) => Err(err(format!(
+            "unsupported encoding `{other}` (UTF-8, UTF-16, ISO-8859-1 and US-ASCII are read)"
+        ))),
+    }
+}
+
+/// The `encoding` of the XML declaration at the start of `bytes`, read as ASCII.
+fn declared_encoding(bytes: &[u8]) -> Option<&str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if !bytes.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = bytes.iter().position(|&b| b == b'>')?;
+    let decl = std::str::from_utf8(&bytes[..end]).ok()?;
+    let rest = &decl[decl.find("encoding")? + "encoding".len()..];
+    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next()?;
+    let rest = &rest[1..];
+    Some(&rest[..rest.find(quote)?])
+}
+
+/// `text` with its XML declaration's encoding set to UTF-8 (same line structure).
+fn declare_utf8(text: &str) -> String {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(enc) = declared_encoding(text.as_bytes())
+        && let Some(at) = text.find(enc)
+    {
+        return format!("{}UTF-8{}", &text[..at], &text[at + enc.len()..]);
+    }
+    text.to_owned()
+}
+
 /// Parses `bytes` into a [`Document`], refusing a DTD and enforcing `limits`.
 pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
     if bytes.len() > limits.max_bytes {
@@ -217,6 +294,8 @@ pub fn parse_with(bytes: &[u8], limits: &Limits) -> Result<Document> {
             found: bytes.len(),
         });
     }
+    let decoded = decode(bytes)?;
+    let bytes: &[u8] = &decoded;
     let text = std::str::from_utf8(bytes).map_err(|e| Error::Xml {
         line: 0,
         column: 0,
@@ -584,6 +663,21 @@ fn write_element(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_utf16_and_latin1() {
+        let text = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><a>Prévost</a>";
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(parse(&le).unwrap().root.text(), "Prévost");
+        let latin: Vec<u8> = "<?xml version='1.0' encoding='ISO-8859-1'?><a>Prévost</a>"
+            .chars()
+            .map(|c| c as u8)
+            .collect();
+        assert_eq!(parse(&latin).unwrap().root.text(), "Prévost");
+        let err = parse(b"<?xml version='1.0' encoding='EBCDIC'?><a/>").unwrap_err();
+        assert!(err.to_string().contains("EBCDIC"), "{err}");
+    }
 
     #[test]
     fn refuses_a_doctype_and_its_entities() {

@@ -27,7 +27,7 @@ const IVI: &str = "http://eu.ereg.initialvehicleinformation.v2";
 /// A named mutant.
 struct Mutant {
     name: String,
-    xml: String,
+    xml: Vec<u8>,
 }
 
 /// Paths (child indexes from the root) of every element, in document order.
@@ -205,7 +205,7 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
         let mut push = |label: String, e: Element| {
             out.push(Mutant {
                 name: format!("{sname}:{label}"),
-                xml: xml::write(&e),
+                xml: xml::write(&e).into_bytes(),
             })
         };
         push("unchanged".into(), root.clone());
@@ -384,6 +384,34 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
         for (label, xml) in variants {
             out.push(Mutant {
                 name: format!("{sname}:doc-{label}"),
+                xml: xml.into_bytes(),
+            });
+        }
+        // Other encodings of the same document (its text has non-ASCII characters).
+        let declared =
+            |enc: &str| base.replacen("encoding=\"UTF-8\"", &format!("encoding=\"{enc}\""), 1);
+        let latin1: Vec<u8> = declared("ISO-8859-1")
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect();
+        let mut utf16le = vec![0xFF, 0xFE];
+        utf16le.extend(declared("UTF-16").encode_utf16().flat_map(u16::to_le_bytes));
+        let mut utf16be = vec![0xFE, 0xFF];
+        utf16be.extend(declared("UTF-16").encode_utf16().flat_map(u16::to_be_bytes));
+        let utf8_declared_latin1 = declared("ISO-8859-1").into_bytes();
+        let latin1_declared_utf8: Vec<u8> = base
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect();
+        for (label, xml) in [
+            ("latin1", latin1),
+            ("utf16le-bom", utf16le),
+            ("utf16be-bom", utf16be),
+            ("utf8-bytes-declared-latin1", utf8_declared_latin1),
+            ("latin1-bytes-declared-utf8", latin1_declared_utf8),
+        ] {
+            out.push(Mutant {
+                name: format!("{sname}:enc-{label}"),
                 xml,
             });
         }
@@ -460,7 +488,7 @@ fn ecoc_agrees_with_libxml2_on_every_mutant() {
     let mut disagreements = Vec::new();
     let mut invalid = 0;
     for ((m, f), libxml2_valid) in mutants.iter().zip(&files).zip(&reference) {
-        let diags = validator.validate(m.xml.as_bytes());
+        let diags = validator.validate(&m.xml);
         let ours = diags.is_empty();
         if !libxml2_valid {
             invalid += 1;
