@@ -23,6 +23,20 @@
 //! | `IVI-MAS-004` | the axles' `DistributionMassRunningOrderAxle` add up to `MassInRunningOrder` (±1 kg per axle) |
 //! | `IVI-GRP-001` | categories M, N, O, L carry `GeneralConstructionGroup`, `MassGroup` and `DimensionGroup` |
 //! | `IVI-DAT-001` | no date lies in the future |
+//!
+//! Between two stages of one vehicle ([`check_stage_pair`]): the `IVI-STG-01x` findings mean the later
+//! file does not continue the earlier one; the `IVI-DRF-*` findings mean its masses or dimensions left
+//! the range the earlier stage declared, and the record is held for an explicit sign-off (DESIGN.md,
+//! "Multi-stage").
+//!
+//! | code | rule |
+//! |---|---|
+//! | `IVI-STG-010` | both stages carry the same VIN |
+//! | `IVI-STG-011` | the later stage is the next stage number |
+//! | `IVI-STG-012` | the later stage's `PreviousStage*` fields are the earlier stage's approval, type, variant and version |
+//! | `IVI-DRF-001` | the later TPMLM does not exceed the earlier TPMLM |
+//! | `IVI-DRF-002` | the later mass in running order lies between the earlier `MinimumMassCompleted` / `MassInRunningOrderIncomplete` and the earlier TPMLM |
+//! | `IVI-DRF-003` | the later length, width and height do not exceed the earlier `MaximumPermissible*` dimensions |
 
 use crate::model::{Date, StageOfCompletion, TypeApprovalCountry, TypeApprovalType};
 use crate::{Ivi, Profile};
@@ -339,6 +353,135 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
                     crate::model::Value::format(&today)
                 ),
             );
+        }
+    }
+    out
+}
+
+/// Checks a later stage's file against the earlier stage's file of the same vehicle.
+pub fn check_stage_pair(previous: &Ivi, next: &Ivi) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut add = |code: &'static str, field: &str, message: String| {
+        out.push(Finding {
+            code,
+            field: field.to_owned(),
+            message,
+        });
+    };
+    let (p, n) = (&previous.coc, &next.coc);
+    if p.vehicle_identification_number != n.vehicle_identification_number {
+        add(
+            "IVI-STG-010",
+            "CocDataGroup/VehicleIdentificationNumber",
+            format!(
+                "VehicleIdentificationNumber `{}` differs from the earlier stage's `{}`",
+                n.vehicle_identification_number, p.vehicle_identification_number
+            ),
+        );
+    }
+    let (ps, ns) = (previous.stage().unwrap_or(1), next.stage().unwrap_or(1));
+    if ns != ps + 1 {
+        add(
+            "IVI-STG-011",
+            "CocDataGroup/ManufacturerTable/ManufacturerGroup/ManufacturerStageNumber",
+            format!("ManufacturerStageNumber {ns} does not follow the earlier stage {ps}"),
+        );
+    }
+    if let Some(g) = n
+        .manufacturer_table
+        .iter()
+        .find(|m| m.manufacturer_stage_number == ns)
+    {
+        for (name, named, actual) in [
+            (
+                "PreviousStageTypeApprovalNumber",
+                &g.previous_stage_type_approval_number,
+                &p.type_approval_number,
+            ),
+            ("PreviousStageType", &g.previous_stage_type, &p.vehicle_type),
+            (
+                "PreviousStageVariant",
+                &g.previous_stage_variant,
+                &p.variant,
+            ),
+            (
+                "PreviousStageVersion",
+                &g.previous_stage_version,
+                &p.version,
+            ),
+        ] {
+            if named.as_deref() != Some(actual.as_str()) {
+                add(
+                    "IVI-STG-012",
+                    &format!("CocDataGroup/ManufacturerTable/ManufacturerGroup/{name}"),
+                    format!(
+                        "{name} `{}` is not the earlier stage's `{actual}`",
+                        named.as_deref().unwrap_or("")
+                    ),
+                );
+            }
+        }
+    }
+    let (pm, nm) = (
+        p.mass_group.clone().unwrap_or_default(),
+        n.mass_group.clone().unwrap_or_default(),
+    );
+    let f = "CocDataGroup/MassGroup";
+    if let (Some(a), Some(b)) = (
+        pm.technically_permissible_maximum_laden_mass,
+        nm.technically_permissible_maximum_laden_mass,
+    ) && b > a
+    {
+        add(
+            "IVI-DRF-001",
+            f,
+            format!(
+                "TechnicallyPermissibleMaximumLadenMass {b} kg exceeds the earlier stage's {a} kg"
+            ),
+        );
+    }
+    if let Some(m) = nm.mass_in_running_order {
+        let floor = pm
+            .minimum_mass_completed
+            .or(pm.mass_in_running_order_incomplete);
+        if let Some(lo) = floor
+            && m < lo
+        {
+            add(
+                "IVI-DRF-002",
+                f,
+                format!("MassInRunningOrder {m} kg is below the earlier stage's minimum {lo} kg"),
+            );
+        }
+        if let Some(hi) = pm.technically_permissible_maximum_laden_mass
+            && m > hi
+        {
+            add(
+                "IVI-DRF-002",
+                f,
+                format!(
+                    "MassInRunningOrder {m} kg is above the earlier stage's TechnicallyPermissibleMaximumLadenMass {hi} kg"
+                ),
+            );
+        }
+    }
+    if let (Some(pd), Some(nd)) = (&p.dimension_group, &n.dimension_group) {
+        for (name, max, actual) in [
+            ("Length", pd.maximum_permissible_length, nd.length),
+            ("Width", pd.maximum_permissible_width, nd.width),
+            ("Height", pd.maximum_permissible_height, nd.height),
+        ] {
+            if let (Some(max), Some(v)) = (max, actual)
+                && v > max
+            {
+                add(
+                    "IVI-DRF-003",
+                    &format!("CocDataGroup/DimensionGroup/{name}"),
+                    format!(
+                        "{name} {v} mm exceeds the earlier stage's MaximumPermissible{name} {max} mm"
+                    ),
+                );
+            }
         }
     }
     out

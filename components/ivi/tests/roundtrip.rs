@@ -74,6 +74,13 @@ fn specimens_fill_the_typed_model() {
         assert!(!ivi.coc.make_table.is_empty(), "{}", path.display());
         assert!(!ivi.coc.manufacturer_table.is_empty(), "{}", path.display());
         assert!(ivi.signature.is_some(), "{}", path.display());
+        let key = ivi.duplicate_key();
+        assert_eq!(
+            (key.vin.as_str(), key.version, key.stage),
+            (ivi.coc.vehicle_identification_number.as_str(), 1, 1),
+            "{}",
+            path.display()
+        );
         if ivi
             .coc
             .mass_group

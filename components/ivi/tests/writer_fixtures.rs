@@ -423,6 +423,64 @@ fn writer_output_passes_the_domain_rules() {
 }
 
 #[test]
+fn the_two_stages_continue_each_other_and_drift_is_caught() {
+    let all = cases();
+    let stage1 = &all
+        .iter()
+        .find(|(n, _)| *n == "n2-stage1-chassis")
+        .unwrap()
+        .1;
+    let stage2 = &all
+        .iter()
+        .find(|(n, _)| *n == "n2-stage2-completed")
+        .unwrap()
+        .1;
+    assert_eq!(rules::check_stage_pair(stage1, stage2), vec![]);
+    let codes = |f: Vec<rules::Finding>| f.into_iter().map(|f| f.code).collect::<Vec<_>>();
+    // Heavier than the chassis allows, longer than it allows, a different VIN, a wrong previous variant.
+    let mut base = stage1.clone();
+    base.coc
+        .dimension_group
+        .as_mut()
+        .unwrap()
+        .maximum_permissible_length = Some(7000);
+    let mut drifted = stage2.clone();
+    drifted
+        .coc
+        .mass_group
+        .as_mut()
+        .unwrap()
+        .technically_permissible_maximum_laden_mass = Some(7990);
+    drifted.coc.dimension_group.as_mut().unwrap().length = Some(7200);
+    assert_eq!(
+        codes(rules::check_stage_pair(&base, &drifted)),
+        ["IVI-DRF-001", "IVI-DRF-003"]
+    );
+    drifted
+        .coc
+        .mass_group
+        .as_mut()
+        .unwrap()
+        .mass_in_running_order = Some(3000);
+    assert!(codes(rules::check_stage_pair(&base, &drifted)).contains(&"IVI-DRF-002"));
+    let mut other = stage2.clone();
+    other.coc.vehicle_identification_number = "WEX1N2AB2C3456780".into();
+    other.coc.manufacturer_table[0].previous_stage_variant = Some("XX".into());
+    assert_eq!(
+        codes(rules::check_stage_pair(stage1, &other)),
+        ["IVI-STG-010", "IVI-STG-012"]
+    );
+    // A file is not its own next stage: wrong stage number, and stage 1 names no previous stage.
+    let same = codes(rules::check_stage_pair(stage1, stage1));
+    assert_eq!(same[0], "IVI-STG-011");
+    assert_eq!(
+        same.iter().filter(|c| **c == "IVI-STG-012").count(),
+        4,
+        "{same:?}"
+    );
+}
+
+#[test]
 fn writer_output_validates_against_the_official_xsd() {
     let Some(dir) = common::ivi2() else { return };
     let xsd = common::official_xsd(&dir);

@@ -282,6 +282,23 @@ macro_rules! code_list {
 
 pub(crate) use {code_list, field_ty, finish_field, group, read_field, slot_ty, write_field};
 
+/// The VCA's duplicate key (DESIGN.md, "Domain rules").
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct DuplicateKey {
+    /// `VehicleIdentificationNumber`.
+    pub vin: String,
+    /// `IviVersionNumber`.
+    pub version: u32,
+    /// `ManufacturerStageNumber` of this file's stage.
+    pub stage: u32,
+}
+
+impl std::fmt::Display for DuplicateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/v{}/stage{}", self.vin, self.version, self.stage)
+    }
+}
+
 /// A whole IVI 2.0 document: one vehicle at one stage.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Ivi {
@@ -355,6 +372,16 @@ impl Ivi {
     /// kept-verbatim children after them.
     pub fn to_xml(&self) -> String {
         xml::write(&self.to_element())
+    }
+
+    /// The VCA's duplicate key of this file: VIN + `IviVersionNumber` + stage. A second submission with
+    /// the same key is refused before signing; a correction bumps the version.
+    pub fn duplicate_key(&self) -> DuplicateKey {
+        DuplicateKey {
+            vin: self.coc.vehicle_identification_number.clone(),
+            version: self.header.ivi_version_number,
+            stage: self.stage().unwrap_or(1),
+        }
     }
 
     /// The stage this document describes (`ManufacturerStageNumber` of the last manufacturer group).
