@@ -40,4 +40,6 @@ fmt:
 ## Benchmarks print figures; they assert nothing.
 bench: setup
 	cargo build --release -p ecoc
-	./scripts/bench-host.sh
+	cargo build --release -p ecoc-host --example native_reference
+	cargo build --release --target wasm32-wasip2 -p probe
+	./scripts/bench_host.py

@@ -209,6 +209,68 @@ impl Drop for Host {
     }
 }
 
+/// The official IVI 2.0 reference folder (`../shared/ivi2`), the oracle some tests read.
+/// `None` (with a SKIPPED line) on a machine without it; in CI its absence is a failure.
+pub fn shared_ivi2() -> Option<PathBuf> {
+    let dir = workspace_root().join("..").join("shared").join("ivi2");
+    if dir.join("samples").is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing: CI must have ../shared beside the checkout",
+        dir.display()
+    );
+    eprintln!("SKIPPED: {} is not beside this checkout", dir.display());
+    None
+}
+
+/// A free loopback port (bound and released; fine for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Waits until something accepts TCP connections on `port`.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A child process killed when dropped.
+#[derive(Debug)]
+pub struct Background(pub Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `ecoc` with `args` (and extra environment), returning (success, stdout, stderr).
+pub fn ecoc(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = Command::new(ecoc_bin());
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run ecoc");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// An HTTP answer reduced to what tests look at.
 #[derive(Debug)]
 pub struct Answer {
