@@ -9,7 +9,6 @@
 //! error bodies (`{"error": ..., "error_description": ...}`), `application/x-www-form-urlencoded`
 //! bodies and HTTP Basic / Bearer credentials.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -49,6 +48,59 @@ pub type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 /// A sandbox: turns each request into a response. Cheap to clone (an `Arc`).
 pub type Handler = Arc<dyn Fn(Request) -> ResponseFuture + Send + Sync>;
 
+/// A request whose body has not been read yet (see [`read_body`]).
+pub type StreamingRequest = hyper::Request<Incoming>;
+
+/// The future a [`StreamingHandler`] returns: `None` closes the connection without an answer
+/// (a "down" service for clients to survive).
+pub type StreamingFuture = Pin<Box<dyn Future<Output = Option<Response>> + Send>>;
+
+/// A sandbox that looks at method, path and headers before deciding whether (and how much of) the
+/// body to read. Cheap to clone (an `Arc`).
+pub type StreamingHandler = Arc<dyn Fn(StreamingRequest) -> StreamingFuture + Send + Sync>;
+
+/// Why [`read_body`] gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// The body is longer than the limit (only the limit was read).
+    TooLarge,
+    /// The connection failed while reading.
+    Unreadable,
+}
+
+/// Reads a body, keeping at most `limit` bytes in memory: the read stops with
+/// [`BodyError::TooLarge`] as soon as the body exceeds `limit`.
+///
+/// # Errors
+/// [`BodyError`].
+pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) => {
+            if error
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(BodyError::TooLarge)
+            } else {
+                Err(BodyError::Unreadable)
+            }
+        }
+    }
+}
+
+/// The error a streaming service returns to make hyper drop the connection without answering.
+#[derive(Debug)]
+struct CloseConnection;
+
+impl std::fmt::Display for CloseConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed by the sandbox (down)")
+    }
+}
+
+impl std::error::Error for CloseConnection {}
+
 /// Binds `addr` (port 0 picks a free port).
 ///
 /// # Errors
@@ -73,6 +125,18 @@ impl Server {
     /// # Errors
     /// [`Error::Bind`] when the listener's address cannot be read.
     pub fn spawn(listener: TcpListener, handler: Handler) -> Result<Self> {
+        let streaming: StreamingHandler = Arc::new(move |request| {
+            let handler = handler.clone();
+            Box::pin(async move { Some(dispatch(handler, request).await) })
+        });
+        Self::spawn_streaming(listener, streaming)
+    }
+
+    /// Serves a [`StreamingHandler`] on `listener` in a background task.
+    ///
+    /// # Errors
+    /// [`Error::Bind`] when the listener's address cannot be read.
+    pub fn spawn_streaming(listener: TcpListener, handler: StreamingHandler) -> Result<Self> {
         let addr = listener.local_addr().map_err(|source| Error::Bind {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
@@ -97,7 +161,7 @@ impl Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, handler: Handler, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(listener: TcpListener, handler: StreamingHandler, mut stopped: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -131,12 +195,12 @@ async fn accept_loop(listener: TcpListener, handler: Handler, mut stopped: watch
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    handler: Handler,
+    handler: StreamingHandler,
     mut stopped: watch::Receiver<bool>,
 ) {
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let handler = handler.clone();
-        async move { Ok::<_, Infallible>(dispatch(handler, request).await) }
+        async move { handler(request).await.ok_or(CloseConnection) }
     });
     let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
@@ -157,13 +221,10 @@ async fn serve_connection(
 
 async fn dispatch(handler: Handler, request: hyper::Request<Incoming>) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    let body = match read_body(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
         Err(error) => {
-            let too_big = error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some();
-            return if too_big {
+            return if error == BodyError::TooLarge {
                 error_response(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "invalid_request",

@@ -24,9 +24,12 @@
 //! # }
 //! ```
 
+pub mod availability;
 pub mod http;
+pub mod nap;
 pub mod qtsp;
 
 mod error;
+mod support;
 
 pub use error::{Error, Result};

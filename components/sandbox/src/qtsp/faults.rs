@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::EcdsaFormat;
+use crate::support::{SplitMix64, os_seed};
 use crate::{Error, Result};
 
 /// Name of the optional fault file in the state directory.
@@ -222,39 +223,6 @@ impl FaultState {
             decision.fail = Some(f.error_status);
         }
         decision
-    }
-}
-
-fn os_seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    // A failing OS generator only makes the fault pattern predictable, which is harmless here.
-    if getrandom::fill(&mut bytes).is_err() {
-        return 0x5EED;
-    }
-    u64::from_le_bytes(bytes)
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, seedable, good enough to pick which request fails.
-/// Not for anything secret: tokens and keys use the operating system's CSPRNG.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        // The modulo bias is negligible for the small bounds used here.
-        self.next() % bound.max(1)
-    }
-
-    fn percent(&mut self, percent: u8) -> bool {
-        percent > 0 && self.below(100) < u64::from(percent)
     }
 }
 

@@ -1,0 +1,793 @@
+//! The NAP's HTTP endpoints: OAuth2 token, submissions, status, and the admin endpoints.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use hyper::header::{CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER};
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::faults::Faults;
+use super::store::{NapDescription, Reserve, Status, Store, Submission};
+use super::xml::{self, XmlLimits};
+use crate::availability::{AvailabilityState, Decision};
+use crate::http::{self, BodyError, Response, StreamingRequest};
+use crate::support::{self, SplitMix64, constant_time_eq, fnv1a, rfc3339};
+
+/// Largest accepted eCoC file: the VCA accepts files under 1 MB, so 1,000,000 bytes and more are
+/// refused with 413.
+pub const MAX_FILE_BYTES: usize = 1_000_000;
+
+/// Largest body of the token endpoint and the admin endpoints.
+const MAX_SMALL_BODY: usize = 64 * 1024;
+
+/// How long an expired access token is remembered (to answer "has expired").
+const TOKEN_MEMORY: Duration = Duration::from_secs(3600);
+
+/// Submissions API base path.
+pub const API_BASE: &str = "/ecoc/v1";
+
+#[derive(Debug)]
+struct Token {
+    client_id: String,
+    expires: Instant,
+}
+
+/// Faults plus their random state.
+#[derive(Debug)]
+pub(crate) struct FaultRuntime {
+    pub faults: Faults,
+    availability: AvailabilityState,
+}
+
+impl FaultRuntime {
+    pub fn new(faults: Faults) -> Self {
+        Self {
+            availability: AvailabilityState::new(faults.availability.clone()),
+            faults,
+        }
+    }
+}
+
+/// Counters for `GET /sandbox/stats`.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    requests: HashMap<String, u64>,
+    injected_failures: u64,
+    closed_connections: u64,
+    tokens_issued: u64,
+    accepted: u64,
+    duplicates_refused: u64,
+    refused: HashMap<String, u64>,
+}
+
+/// Shared state of a running NAP sandbox.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub base_url: String,
+    pub description: NapDescription,
+    pub store: Store,
+    pub faults: Mutex<FaultRuntime>,
+    pub limits: XmlLimits,
+    tokens: Mutex<HashMap<String, Token>>,
+    stats: Mutex<Stats>,
+    stop: watch::Receiver<bool>,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave them inconsistent: keep serving.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl State {
+    pub fn new(
+        base_url: String,
+        description: NapDescription,
+        store: Store,
+        faults: Faults,
+        limits: XmlLimits,
+        stop: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            base_url,
+            description,
+            store,
+            faults: Mutex::new(FaultRuntime::new(faults)),
+            limits,
+            tokens: Mutex::new(HashMap::new()),
+            stats: Mutex::new(Stats::default()),
+            stop,
+        }
+    }
+
+    pub fn expire_tokens(&self) -> usize {
+        let mut tokens = lock(&self.tokens);
+        let now = Instant::now();
+        for token in tokens.values_mut() {
+            token.expires = now;
+        }
+        tokens.len()
+    }
+}
+
+/// A NAP error answer: `{"error": code, "message": reason}`.
+pub(crate) fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut response = http::json_response(status, &json!({ "error": code, "message": message }));
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = format!("Bearer error=\"{code}\"");
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(hyper::header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
+/// Entry point: admin endpoints, then faults, then routing. `None` closes the connection.
+pub(crate) async fn handle(state: Arc<State>, request: StreamingRequest) -> Option<Response> {
+    let path = request.uri().path().to_owned();
+    if let Some(rest) = path.strip_prefix("/sandbox/") {
+        let (parts, body) = request.into_parts();
+        let body = match http::read_body(body, MAX_SMALL_BODY).await {
+            Ok(body) => body,
+            Err(_) => {
+                return Some(refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    "admin request body too large or unreadable",
+                ));
+            }
+        };
+        return Some(admin(&state, rest, &parts.method, &body));
+    }
+    *lock(&state.stats).requests.entry(path.clone()).or_default() += 1;
+    let decision = lock(&state.faults).availability.decide();
+    let delay = match decision {
+        Decision::Close => {
+            lock(&state.stats).closed_connections += 1;
+            tracing::debug!(%path, "down: closing the connection");
+            return None;
+        }
+        Decision::Unavailable => {
+            lock(&state.stats).injected_failures += 1;
+            let mut response = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is down for maintenance (sandbox fault mode)",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return Some(response);
+        }
+        Decision::Fail(delay, status) => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            lock(&state.stats).injected_failures += 1;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return Some(refuse(
+                status,
+                "server_error",
+                "injected failure (sandbox fault mode)",
+            ));
+        }
+        Decision::Serve(delay) => delay,
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut response = route(&state, &path, request).await;
+    response
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    Some(response)
+}
+
+async fn route(state: &Arc<State>, path: &str, request: StreamingRequest) -> Response {
+    let method = request.method().clone();
+    let submissions = format!("{API_BASE}/submissions");
+    if path == "/oauth2/token" {
+        if method != Method::POST {
+            return not_allowed(&method, path);
+        }
+        return token(state, request).await;
+    }
+    if path == submissions {
+        return match method {
+            Method::POST => submit(state, request).await,
+            Method::GET => list(state, &request),
+            _ => not_allowed(&method, path),
+        };
+    }
+    if let Some(id) = path
+        .strip_prefix(submissions.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+    {
+        return if method == Method::GET {
+            status_of(state, &request, id)
+        } else {
+            not_allowed(&method, path)
+        };
+    }
+    refuse(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("no such endpoint {path}"),
+    )
+}
+
+fn not_allowed(method: &Method, path: &str) -> Response {
+    refuse(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!("method {method} is not allowed on {path}"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// OAuth2
+
+/// `POST /oauth2/token`: client credentials grant (RFC 6749 4.4), client authenticated by HTTP
+/// Basic or by `client_id` / `client_secret` in the form body (2.3.1). Errors use RFC 6749 5.2's
+/// shape (`error`, `error_description`).
+async fn token(state: &State, request: StreamingRequest) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match http::read_body(body, MAX_SMALL_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            return http::error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                &format!("token request body larger than {MAX_SMALL_BODY} bytes"),
+            );
+        }
+    };
+    match token_grant(state, &parts.headers, &body) {
+        Ok(value) => http::json_response(StatusCode::OK, &value),
+        Err((status, code, description)) => http::error_response(status, code, &description),
+    }
+}
+
+type OAuthError = (StatusCode, &'static str, String);
+
+fn token_grant(
+    state: &State,
+    headers: &hyper::HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let bad = |d: String| (StatusCode::BAD_REQUEST, "invalid_request", d);
+    let fields = http::parse_form(body).map_err(bad)?;
+    let field = |name: &str| -> Result<Option<String>, OAuthError> {
+        let mut values = fields.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+        let first = values.next().cloned();
+        if values.next().is_some() {
+            return Err(bad(format!("parameter {name} given more than once")));
+        }
+        Ok(first)
+    };
+    match field("grant_type")?.as_deref() {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type {other:?} is not supported; use client_credentials"),
+            ));
+        }
+        None => return Err(bad("missing parameter grant_type".into())),
+    }
+    let invalid_client = |d: String| (StatusCode::UNAUTHORIZED, "invalid_client", d);
+    let (form_id, form_secret) = (field("client_id")?, field("client_secret")?);
+    let (client_id, secret) = match (http::basic_auth(headers), form_id, form_secret) {
+        (Some(_), _, Some(_)) => {
+            return Err(bad(
+                "client authenticated both by HTTP Basic and in the body".into(),
+            ));
+        }
+        (Some((id, secret)), form_id, None) => {
+            if form_id.as_ref().is_some_and(|f| f != &id) {
+                return Err(bad("client_id in the body differs from HTTP Basic".into()));
+            }
+            (id, secret)
+        }
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => {
+            return Err(invalid_client(
+                "client authentication missing: use HTTP Basic or client_id and client_secret"
+                    .into(),
+            ));
+        }
+    };
+    let known = state
+        .description
+        .client(&client_id)
+        .is_some_and(|c| constant_time_eq(c.client_secret.as_bytes(), secret.as_bytes()));
+    if !known {
+        tracing::info!(client_id = %client_id, "refused client credentials");
+        return Err(invalid_client(format!(
+            "client authentication failed for client_id {client_id:?}"
+        )));
+    }
+    let lifetime = lock(&state.faults).faults.token_lifetime_secs;
+    let access_token = support::random_hex(32).map_err(|e| {
+        tracing::error!(error = %e, "cannot make a token");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the sandbox failed internally".to_owned(),
+        )
+    })?;
+    let now = Instant::now();
+    let mut tokens = lock(&state.tokens);
+    tokens.retain(|_, t| now.saturating_duration_since(t.expires) < TOKEN_MEMORY);
+    tokens.insert(
+        access_token.clone(),
+        Token {
+            client_id,
+            expires: now + Duration::from_secs(lifetime),
+        },
+    );
+    drop(tokens);
+    lock(&state.stats).tokens_issued += 1;
+    Ok(json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+    }))
+}
+
+/// The client id behind the request's bearer token, or the 401 to answer.
+fn authenticate(state: &State, headers: &hyper::HeaderMap) -> Result<String, Response> {
+    let unauthorized = |m: &str| refuse(StatusCode::UNAUTHORIZED, "invalid_token", m);
+    let Some(token) = http::bearer_token(headers) else {
+        return Err(unauthorized(
+            "missing access token: send Authorization: Bearer <access_token> from POST /oauth2/token",
+        ));
+    };
+    match lock(&state.tokens).get(token) {
+        None => Err(unauthorized("the access token is not valid")),
+        Some(t) if Instant::now() >= t.expires => {
+            Err(unauthorized("the access token has expired"))
+        }
+        Some(t) => Ok(t.client_id.clone()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submissions
+
+fn count_refusal(state: &State, code: &str) {
+    *lock(&state.stats).refused.entry(code.to_owned()).or_default() += 1;
+}
+
+/// `true` for `application/xml`, optionally with `charset=utf-8`.
+fn is_xml(content_type: Option<&HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = value.split(';').map(str::trim);
+    let media = parts.next().unwrap_or_default();
+    if !media.eq_ignore_ascii_case("application/xml") {
+        return false;
+    }
+    parts.all(|p| {
+        p.split_once('=').is_some_and(|(name, v)| {
+            name.trim().eq_ignore_ascii_case("charset")
+                && matches!(
+                    v.trim().trim_matches('"').to_ascii_lowercase().as_str(),
+                    "utf-8" | "utf8"
+                )
+        })
+    })
+}
+
+/// `POST /ecoc/v1/submissions`.
+async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
+    let (parts, body) = request.into_parts();
+    let client_id = match authenticate(state, &parts.headers) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    if !is_xml(parts.headers.get(CONTENT_TYPE)) {
+        count_refusal(state, "unsupported_media_type");
+        let given = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            &format!("Content-Type {given:?} is not accepted: send application/xml (XML only)"),
+        );
+    }
+    // Read at most MAX_FILE_BYTES - 1 bytes: one more means the file is not under 1 MB.
+    let body = match http::read_body(body, MAX_FILE_BYTES - 1).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            count_refusal(state, "too_large");
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                &format!("the file is {MAX_FILE_BYTES} bytes or more: each file must be under 1 MB"),
+            );
+        }
+        Err(BodyError::Unreadable) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the request body could not be read",
+            );
+        }
+    };
+    let envelope = match xml::inspect(&body, state.limits) {
+        Ok(envelope) => envelope,
+        Err(refused) => {
+            count_refusal(state, refused.code);
+            let status = if refused.is_syntax() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            return refuse(status, refused.code, &refused.message);
+        }
+    };
+    let id = match support::uuid_v4() {
+        Ok(id) => id,
+        Err(e) => return internal(&e.to_string()),
+    };
+    let now = rfc3339(SystemTime::now());
+    let candidate = Submission {
+        seq: 0,
+        submission_id: id,
+        client_id: client_id.clone(),
+        status: Status::Received,
+        reason: None,
+        received_at: now.clone(),
+        updated_at: now,
+        vin: envelope.vin,
+        version: envelope.version,
+        stage: envelope.stage,
+        reference_id: envelope.reference_id,
+        approval_number: envelope.approval_number,
+        size: body.len(),
+    };
+    let submission = match state.store.reserve(candidate) {
+        Reserve::Reserved(s) => s,
+        Reserve::Duplicate(earlier) => {
+            lock(&state.stats).duplicates_refused += 1;
+            let mut response = refuse(
+                StatusCode::CONFLICT,
+                "duplicate",
+                &format!(
+                    "VIN {} with IviVersionNumber {} at stage {} was already submitted as {} ({}): a correction must bump IviVersionNumber",
+                    earlier.vin, earlier.version, earlier.stage, earlier.submission_id, earlier.status_name()
+                ),
+            );
+            if let Ok(value) = HeaderValue::from_str(&earlier.submission_id) {
+                response.headers_mut().insert("x-duplicate-of", value);
+            }
+            return response;
+        }
+    };
+    let stored = {
+        let state = Arc::clone(state);
+        let submission = submission.clone();
+        tokio::task::spawn_blocking(move || state.store.persist_new(&submission, &body)).await
+    };
+    match stored {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            state.store.release(&submission.submission_id);
+            return internal(&e.to_string());
+        }
+        Err(e) => {
+            state.store.release(&submission.submission_id);
+            return internal(&e.to_string());
+        }
+    }
+    lock(&state.stats).accepted += 1;
+    tracing::info!(
+        id = %submission.submission_id,
+        client = %client_id,
+        vin = %submission.vin,
+        version = submission.version,
+        stage = submission.stage,
+        "submission received"
+    );
+    spawn_processing(Arc::clone(state), submission.submission_id.clone());
+    let location = format!("{}{API_BASE}/submissions/{}", state.base_url, submission.submission_id);
+    let mut response = http::json_response(
+        StatusCode::ACCEPTED,
+        &json!({ "submission_id": submission.submission_id, "status": "Received" }),
+    );
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+impl Submission {
+    /// The status as the API spells it.
+    pub fn status_name(&self) -> &'static str {
+        status_name(self.status)
+    }
+
+    /// The status answer of `GET /ecoc/v1/submissions/{id}`.
+    pub fn to_status_json(&self) -> Value {
+        let mut value = json!({
+            "submission_id": self.submission_id,
+            "status": self.status_name(),
+            "received_at": self.received_at,
+            "updated_at": self.updated_at,
+            "vin": self.vin,
+            "version": self.version,
+            "stage": self.stage,
+        });
+        if let Some(reason) = &self.reason {
+            value["reason"] = json!(reason);
+        }
+        value
+    }
+}
+
+pub(crate) fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Received => "Received",
+        Status::Processing => "Processing",
+        Status::Succeeded => "Succeeded",
+        Status::Failed => "Failed",
+    }
+}
+
+fn internal(reason: &str) -> Response {
+    tracing::error!(reason, "internal NAP sandbox error");
+    refuse(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the sandbox failed internally",
+    )
+}
+
+/// `GET /ecoc/v1/submissions/{id}`: only the submitting client sees it.
+fn status_of(state: &State, request: &StreamingRequest, id: &str) -> Response {
+    let client_id = match authenticate(state, request.headers()) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    match state.store.get(id) {
+        Some(s) if s.client_id == client_id => {
+            http::json_response(StatusCode::OK, &s.to_status_json())
+        }
+        // Another manufacturer's submission does not exist for this client.
+        _ => refuse(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no submission {id:?} for this client"),
+        ),
+    }
+}
+
+/// `GET /ecoc/v1/submissions[?status=Failed]`: the client's own submissions, oldest first.
+fn list(state: &State, request: &StreamingRequest) -> Response {
+    let client_id = match authenticate(state, request.headers()) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let mut filter = None;
+    for (name, value) in request
+        .uri()
+        .query()
+        .map(|q| http::parse_form(q.as_bytes()).unwrap_or_default())
+        .unwrap_or_default()
+    {
+        if name != "status" {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                &format!("unknown query parameter {name:?}"),
+            );
+        }
+        match Status::ALL.iter().find(|s| status_name(**s) == value) {
+            Some(s) => filter = Some(*s),
+            None => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    &format!("status {value:?} is not Received, Processing, Succeeded or Failed"),
+                );
+            }
+        }
+    }
+    let submissions: Vec<Value> = state
+        .store
+        .all()
+        .iter()
+        .filter(|s| s.client_id == client_id && filter.is_none_or(|f| s.status == f))
+        .map(Submission::to_status_json)
+        .collect();
+    http::json_response(StatusCode::OK, &json!({ "submissions": submissions }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asynchronous processing
+
+/// Received -> (processing_ms) -> Processing -> (processing_ms) -> Succeeded or Failed.
+pub(crate) fn spawn_processing(state: Arc<State>, id: String) {
+    tokio::spawn(async move {
+        let mut stop = state.stop.clone();
+        loop {
+            let Some(current) = state.store.get(&id) else {
+                return;
+            };
+            if !current.status.is_pending() {
+                return;
+            }
+            let wait = Duration::from_millis(lock(&state.faults).faults.processing_ms);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            if *stop.borrow() {
+                return;
+            }
+            let (next, reason) = match current.status {
+                Status::Received => (Status::Processing, None),
+                _ => outcome(&state, &current),
+            };
+            let now = rfc3339(SystemTime::now());
+            let store_state = Arc::clone(&state);
+            let id_for_task = id.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                store_state.store.set_status(&id_for_task, next, reason, now)
+            })
+            .await;
+            match result {
+                Ok(Ok(_)) => {
+                    tracing::debug!(%id, status = status_name(next), "submission status changed");
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(%id, error = %e, "cannot record a status change");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(%id, error = %e, "status task failed");
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// Decides Succeeded or Failed. With a seed the decision depends only on the seed and the
+/// submission's key, so it repeats across runs and restarts.
+fn outcome(state: &State, s: &Submission) -> (Status, Option<String>) {
+    let (rate, seed) = {
+        let f = lock(&state.faults);
+        (f.faults.failure_rate_percent, f.faults.availability.seed)
+    };
+    let key = format!("{}|{}|{}|{}", s.client_id, s.vin, s.version, s.stage);
+    let mut rng = SplitMix64(seed.unwrap_or_else(support::os_seed) ^ fnv1a(key.as_bytes()));
+    if !rng.percent(rate) {
+        return (Status::Succeeded, None);
+    }
+    let approval = s.approval_number.as_deref().unwrap_or("(none given)");
+    let reasons = [
+        format!("approval number {approval} not found in the type-approval register"),
+        format!(
+            "approval number {approval} does not cover stage {} vehicles of this manufacturer",
+            s.stage
+        ),
+        format!(
+            "VehicleIdentificationNumber {}: the world manufacturer identifier {} is not registered to this manufacturer",
+            s.vin,
+            s.vin.get(..3).unwrap_or(&s.vin)
+        ),
+    ];
+    let pick = usize::try_from(rng.below(reasons.len() as u64)).unwrap_or(0);
+    let reason = reasons.into_iter().nth(pick).unwrap_or_default();
+    (Status::Failed, Some(reason))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin
+
+fn admin(state: &State, rest: &str, method: &Method, body: &Bytes) -> Response {
+    match (rest, method) {
+        ("faults", &Method::GET) => {
+            let faults = lock(&state.faults).faults.clone();
+            http::json_response(StatusCode::OK, &json!(faults))
+        }
+        ("faults", &Method::POST) => {
+            let text = String::from_utf8_lossy(body);
+            let text = if text.trim().is_empty() { "{}" } else { &text };
+            match Faults::from_json(text) {
+                Ok(faults) => {
+                    tracing::info!(?faults, "NAP sandbox faults replaced");
+                    *lock(&state.faults) = FaultRuntime::new(faults.clone());
+                    http::json_response(StatusCode::OK, &json!(faults))
+                }
+                Err(e) => refuse(StatusCode::BAD_REQUEST, "invalid_faults", &e.to_string()),
+            }
+        }
+        ("tokens/expire", &Method::POST) => {
+            let expired = state.expire_tokens();
+            http::json_response(StatusCode::OK, &json!({ "expired": expired }))
+        }
+        ("stats", &Method::GET) => stats(state),
+        ("inbox", &Method::GET) => inbox(state),
+        ("faults" | "tokens/expire" | "stats" | "inbox", _) => not_allowed(method, rest),
+        _ => refuse(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no such admin endpoint /sandbox/{rest}"),
+        ),
+    }
+}
+
+fn stats(state: &State) -> Response {
+    let mut statuses: HashMap<&str, u64> = Status::ALL.iter().map(|s| (status_name(*s), 0)).collect();
+    for s in state.store.all() {
+        *statuses.entry(status_name(s.status)).or_default() += 1;
+    }
+    let stats = lock(&state.stats);
+    http::json_response(
+        StatusCode::OK,
+        &json!({
+            "accepted": stats.accepted,
+            "duplicates_refused": stats.duplicates_refused,
+            "refused": stats.refused,
+            "statuses": statuses,
+            "tokens_issued": stats.tokens_issued,
+            "injected_failures": stats.injected_failures,
+            "closed_connections": stats.closed_connections,
+            "requests": stats.requests,
+        }),
+    )
+}
+
+/// `GET /sandbox/inbox`: the `.xml` files actually in the inbox folder, with their records.
+fn inbox(state: &State) -> Response {
+    let dir = state.store.inbox();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return internal(&format!("inbox {}: {e}", dir.display())),
+    };
+    let mut files: Vec<(u64, Value)> = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_suffix(".xml") else {
+            continue;
+        };
+        if id.starts_with('.') {
+            continue;
+        }
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let record = state.store.get(id);
+        files.push((
+            record.as_ref().map_or(u64::MAX, |r| r.seq),
+            json!({
+                "submission_id": id,
+                "file": format!("inbox/{name}"),
+                "size": size,
+                "client_id": record.as_ref().map(|r| r.client_id.clone()),
+                "status": record.as_ref().map(Submission::status_name),
+                "vin": record.as_ref().map(|r| r.vin.clone()),
+                "version": record.as_ref().map(|r| r.version),
+                "stage": record.as_ref().map(|r| r.stage),
+            }),
+        ));
+    }
+    files.sort_by_key(|(seq, _)| *seq);
+    http::json_response(
+        StatusCode::OK,
+        &json!({ "files": files.into_iter().map(|(_, v)| v).collect::<Vec<_>>() }),
+    )
+}
