@@ -220,8 +220,6 @@ impl Validator {
             elements: 0,
             stack: Vec::new(),
             path: Vec::new(),
-            steps: Vec::new(),
-            counts: Vec::new(),
             pending: None,
             found: Vec::new(),
             base64_ok: Vec::new(),
@@ -260,23 +258,39 @@ impl Validator {
                 }
             }
         }
-        if !strict.base64_ok.is_empty() {
-            // Withdraw the engine's refusals of base64 values with line breaks or spaces (valid per the
-            // spec and for libxml2).
-            errors.retain(|e| {
-                !e.instance_path()
-                    .is_some_and(|p| strict.base64_ok.contains(&p.to_string()))
-            });
-        }
         if errors.is_empty() && strict.found.is_empty() && out.is_empty() {
             return out;
         }
+        // Something to report: read the document into a tree to place each problem. Offsets from the
+        // engine count a byte-order mark; our tree's positions do not.
         let doc = xml::parse_with(bytes, &self.limits).ok();
+        let full = String::from_utf8_lossy(bytes);
+        let bom = if full.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
+        let text = &full[bom..];
+        let index = LineIndex::new(text);
+        let at = |offset: usize| index.locate(text, offset.saturating_sub(bom));
+        // Base64 values the engine refused for their line breaks or spaces, valid per the spec and
+        // for libxml2: their errors are withdrawn.
+        let base64_ok: Vec<(usize, usize)> = strict.base64_ok.iter().map(|&o| at(o)).collect();
         for e in errors {
             let located = doc.as_ref().and_then(|d| {
                 e.instance_path()
                     .and_then(|p| locate(&d.root, &p.to_string()))
             });
+            // Only the value's own errors, never a misplaced or duplicated element, nor an attribute's.
+            let value_error = e.constraint.starts_with("cvc-datatype-valid")
+                || matches!(e.constraint, "cvc-type.3.1.3" | "cvc-complex-type.2.2");
+            if value_error
+                && located.is_some_and(|pos| base64_ok.contains(&pos))
+                && e.instance_path()
+                    .is_some_and(|p| !p.to_string().contains('@'))
+            {
+                continue;
+            }
             let (line, column) = match (&e.location, located) {
                 (Some(l), _) => (l.line, l.column),
                 (None, Some(pos)) => pos,
@@ -292,10 +306,8 @@ impl Validator {
             });
         }
         if !strict.found.is_empty() {
-            let text = String::from_utf8_lossy(bytes);
-            let index = LineIndex::new(&text);
             for (offset, path, message) in strict.found {
-                let (line, column) = index.locate(&text, offset);
+                let (line, column) = at(offset);
                 out.push(Diagnostic {
                     line,
                     column,
@@ -358,16 +370,12 @@ struct Strictness<'a> {
     stack: Vec<(Option<Watch>, String, usize)>,
     /// Local names of the open elements.
     path: Vec<String>,
-    /// Instance-path steps (`Q{uri}local[n]`) of the open elements, and per open element the count of
-    /// children seen by expanded name.
-    steps: Vec<String>,
-    counts: Vec<HashMap<(String, String), usize>>,
     pending: Option<usize>,
     /// White-space problems: (offset, path, message).
     found: Vec<(usize, String, String)>,
-    /// Instance paths of `base64Binary` elements whose value is valid base64 once white space is
+    /// Start offsets of `base64Binary` elements whose value is valid base64 once white space is
     /// removed: the engine's complaints about them are withdrawn.
-    base64_ok: Vec<String>,
+    base64_ok: Vec<usize>,
 }
 
 impl Strictness<'_> {
@@ -470,20 +478,6 @@ impl ValidationEventHandler for Strictness<'_> {
                 found: self.path.len() + 1,
             }));
         }
-        let key = (view.namespace_uri.to_owned(), view.local_name.to_owned());
-        let position = match self.counts.last_mut() {
-            Some(c) => {
-                let n = c.entry(key).or_insert(0);
-                *n += 1;
-                *n
-            }
-            None => 1,
-        };
-        self.steps.push(format!(
-            "Q{{{}}}{}[{position}]",
-            view.namespace_uri, view.local_name
-        ));
-        self.counts.push(HashMap::new());
         self.path.push(view.local_name.to_owned());
         Ok(())
     }
@@ -522,16 +516,14 @@ impl ValidationEventHandler for Strictness<'_> {
                     format!("value {text:?} has white space around it, which libxml2 refuses for {builtin}"),
                 ));
             }
-            Some((Some(Watch::Base64), text, _))
+            Some((Some(Watch::Base64), text, offset))
                 if text.trim().contains(char::is_whitespace) && valid_base64_with_spaces(&text) =>
             {
-                self.base64_ok.push(format!("/{}", self.steps.join("/")));
+                self.base64_ok.push(offset);
             }
             _ => {}
         }
         self.path.pop();
-        self.steps.pop();
-        self.counts.pop();
         Ok(())
     }
 }

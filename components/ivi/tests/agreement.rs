@@ -343,6 +343,30 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
                 }
             }
         }
+        // A wrapped (valid) base64 value on an element that is itself misplaced: still invalid.
+        if let Some(p) = find_path(root, "SignatureValue")
+            && mutated.insert(("SignatureValue#dup-wrapped".into(), "b64"))
+        {
+            let mut m = root.clone();
+            let wrapped = wrap(&get(root, &p).text(), 64, "\n");
+            get_mut(&mut m, &p).children = vec![Node::Text(wrapped)];
+            let copy = get(&m, &p).clone();
+            let (last, parent) = p.split_last().expect("not the root");
+            get_mut(&mut m, parent)
+                .children
+                .insert(*last, Node::Element(copy.clone()));
+            push("duplicate-wrapped-SignatureValue".into(), m);
+            let mut m = root.clone();
+            let mut c = copy;
+            c.attributes.push(Attribute {
+                ns: None,
+                prefix: None,
+                name: "bogus".into(),
+                value: "1".into(),
+            });
+            get_mut(&mut m, &p).clone_from(&c);
+            push("attribute-on-wrapped-SignatureValue".into(), m);
+        }
         for name in ["CanonicalizationMethod", "DigestMethod"] {
             if let Some(p) = find_path(root, name) {
                 let mut m = root.clone();
