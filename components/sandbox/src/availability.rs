@@ -100,7 +100,9 @@ pub(crate) fn parse_strict<T: serde::de::DeserializeOwned>(
     let value: serde_json::Value =
         serde_json::from_str(json).map_err(|e| Error::Faults(e.to_string()))?;
     let Some(object) = value.as_object() else {
-        return Err(Error::Faults("the fault configuration is not a JSON object".into()));
+        return Err(Error::Faults(
+            "the fault configuration is not a JSON object".into(),
+        ));
     };
     if let Some(unknown) = object
         .keys()

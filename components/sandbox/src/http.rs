@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use base64ct::{Base64, Encoding};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
@@ -68,25 +68,37 @@ pub enum BodyError {
     Unreadable,
 }
 
-/// Reads a body, keeping at most `limit` bytes in memory: the read stops with
-/// [`BodyError::TooLarge`] as soon as the body exceeds `limit`.
+/// How much of an oversized body [`read_body`] reads and discards after the limit, so the client
+/// (still sending) gets the 413 instead of a broken pipe; beyond this the connection is dropped.
+pub const DRAIN_LIMIT: usize = 16 << 20;
+
+/// Reads a body, keeping at most `limit` bytes in memory. A longer body is refused with
+/// [`BodyError::TooLarge`]; its remainder (up to [`DRAIN_LIMIT`]) is read and thrown away.
 ///
 /// # Errors
 /// [`BodyError`].
-pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) => {
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                Err(BodyError::TooLarge)
-            } else {
-                Err(BodyError::Unreadable)
+pub async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    let mut kept = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Unreadable)?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        total = total.saturating_add(data.len());
+        if total > limit {
+            if total > DRAIN_LIMIT {
+                return Err(BodyError::TooLarge);
             }
+            kept = bytes::BytesMut::new();
+            continue;
         }
+        kept.extend_from_slice(&data);
     }
+    if total > limit {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(kept.freeze())
 }
 
 /// The error a streaming service returns to make hyper drop the connection without answering.
@@ -161,7 +173,11 @@ impl Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, handler: StreamingHandler, mut stopped: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    handler: StreamingHandler,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}

@@ -354,9 +354,7 @@ fn authenticate(state: &State, headers: &hyper::HeaderMap) -> Result<String, Res
     };
     match lock(&state.tokens).get(token) {
         None => Err(unauthorized("the access token is not valid")),
-        Some(t) if Instant::now() >= t.expires => {
-            Err(unauthorized("the access token has expired"))
-        }
+        Some(t) if Instant::now() >= t.expires => Err(unauthorized("the access token has expired")),
         Some(t) => Ok(t.client_id.clone()),
     }
 }
@@ -365,7 +363,10 @@ fn authenticate(state: &State, headers: &hyper::HeaderMap) -> Result<String, Res
 // Submissions
 
 fn count_refusal(state: &State, code: &str) {
-    *lock(&state.stats).refused.entry(code.to_owned()).or_default() += 1;
+    *lock(&state.stats)
+        .refused
+        .entry(code.to_owned())
+        .or_default() += 1;
 }
 
 /// `true` for `application/xml`, optionally with `charset=utf-8`.
@@ -416,7 +417,9 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
-                &format!("the file is {MAX_FILE_BYTES} bytes or more: each file must be under 1 MB"),
+                &format!(
+                    "the file is {MAX_FILE_BYTES} bytes or more: each file must be under 1 MB"
+                ),
             );
         }
         Err(BodyError::Unreadable) => {
@@ -468,7 +471,11 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
                 "duplicate",
                 &format!(
                     "VIN {} with IviVersionNumber {} at stage {} was already submitted as {} ({}): a correction must bump IviVersionNumber",
-                    earlier.vin, earlier.version, earlier.stage, earlier.submission_id, earlier.status_name()
+                    earlier.vin,
+                    earlier.version,
+                    earlier.stage,
+                    earlier.submission_id,
+                    earlier.status_name()
                 ),
             );
             if let Ok(value) = HeaderValue::from_str(&earlier.submission_id) {
@@ -503,7 +510,10 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
         "submission received"
     );
     spawn_processing(Arc::clone(state), submission.submission_id.clone());
-    let location = format!("{}{API_BASE}/submissions/{}", state.base_url, submission.submission_id);
+    let location = format!(
+        "{}{API_BASE}/submissions/{}",
+        state.base_url, submission.submission_id
+    );
     let mut response = http::json_response(
         StatusCode::ACCEPTED,
         &json!({ "submission_id": submission.submission_id, "status": "Received" }),
@@ -646,7 +656,9 @@ pub(crate) fn spawn_processing(state: Arc<State>, id: String) {
             let store_state = Arc::clone(&state);
             let id_for_task = id.clone();
             let result = tokio::task::spawn_blocking(move || {
-                store_state.store.set_status(&id_for_task, next, reason, now)
+                store_state
+                    .store
+                    .set_status(&id_for_task, next, reason, now)
             })
             .await;
             match result {
@@ -733,7 +745,8 @@ fn admin(state: &State, rest: &str, method: &Method, body: &Bytes) -> Response {
 }
 
 fn stats(state: &State) -> Response {
-    let mut statuses: HashMap<&str, u64> = Status::ALL.iter().map(|s| (status_name(*s), 0)).collect();
+    let mut statuses: HashMap<&str, u64> =
+        Status::ALL.iter().map(|s| (status_name(*s), 0)).collect();
     for s in state.store.all() {
         *statuses.entry(status_name(s.status)).or_default() += 1;
     }

@@ -31,7 +31,11 @@ pub struct Faults {
     pub failure_rate_percent: u8,
 }
 
-const NAP_FIELDS: &[&str] = &["token_lifetime_secs", "processing_ms", "failure_rate_percent"];
+const NAP_FIELDS: &[&str] = &[
+    "token_lifetime_secs",
+    "processing_ms",
+    "failure_rate_percent",
+];
 
 impl Default for Faults {
     fn default() -> Self {
@@ -102,7 +106,9 @@ mod tests {
         assert_eq!(f.processing_ms, 5);
         assert_eq!(f.availability.seed, Some(1));
         assert_eq!(Faults::from_json("{}").unwrap(), Faults::default());
-        let err = Faults::from_json(r#"{"latency":5}"#).unwrap_err().to_string();
+        let err = Faults::from_json(r#"{"latency":5}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("latency"), "{err}");
         let err = Faults::from_json(r#"{"failure_rate_percent":150}"#)
             .unwrap_err()

@@ -255,7 +255,10 @@ pub async fn start(config: NapConfig) -> Result<RunningNap> {
     let (description, store) = {
         let dir = state_dir.clone();
         tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::Error>((NapDescription::load_or_create(&dir)?, store::Store::open(&dir)?))
+            Ok::<_, crate::Error>((
+                NapDescription::load_or_create(&dir)?,
+                store::Store::open(&dir)?,
+            ))
         })
         .await
         .map_err(|e| crate::Error::Faults(format!("state loading task failed: {e}")))??

@@ -77,10 +77,11 @@ impl NapDescription {
                         },
                     ],
                 };
-                let json = serde_json::to_vec_pretty(&description).map_err(|e| Error::StateFormat {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
+                let json =
+                    serde_json::to_vec_pretty(&description).map_err(|e| Error::StateFormat {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
                 support::write_atomic(&path, &json, true)?;
                 Ok(description)
             }
@@ -212,7 +213,9 @@ impl Store {
                             index.by_id.insert(s.submission_id.clone(), s);
                         }
                         // A crash during an append leaves a torn last line: skip it.
-                        Err(e) => tracing::warn!(line = n + 1, error = %e, path = %path.display(), "skipping unreadable journal line"),
+                        Err(e) => {
+                            tracing::warn!(line = n + 1, error = %e, path = %path.display(), "skipping unreadable journal line")
+                        }
                     }
                 }
             }
@@ -276,7 +279,9 @@ impl Store {
     }
 
     fn write_meta(&self, submission: &Submission) -> Result<()> {
-        let path = self.inbox.join(format!("{}.json", submission.submission_id));
+        let path = self
+            .inbox
+            .join(format!("{}.json", submission.submission_id));
         let json = serde_json::to_vec_pretty(submission).map_err(|e| Error::StateFormat {
             path: path.clone(),
             reason: e.to_string(),
@@ -298,7 +303,8 @@ impl Store {
             .map_err(|source| Error::StateIo { path, source })
     }
 
-    /// Moves a submission to `status`; journals the change and rewrites its metadata. Blocking.
+    /// Moves a submission to `status`: journals the change and rewrites its metadata first, then
+    /// shows it, so a status read over HTTP is always already on disk. Blocking.
     pub fn set_status(
         &self,
         id: &str,
@@ -306,26 +312,25 @@ impl Store {
         reason: Option<String>,
         now: String,
     ) -> Result<Option<Submission>> {
-        let updated = {
-            let mut index = lock(&self.index);
-            let Some(s) = index.by_id.get_mut(id) else {
-                return Ok(None);
-            };
-            s.status = status;
-            s.reason = reason;
-            s.updated_at = now;
-            let s = s.clone();
-            if status == Status::Failed {
-                // A failed file does not block a resend of the same key.
-                let key = key_of(&s);
-                if index.active.get(&key) == Some(&s.submission_id) {
-                    index.active.remove(&key);
-                }
-            }
-            s
+        let Some(mut updated) = self.get(id) else {
+            return Ok(None);
         };
+        updated.status = status;
+        updated.reason = reason;
+        updated.updated_at = now;
         self.journal(&updated)?;
         self.write_meta(&updated)?;
+        let mut index = lock(&self.index);
+        if status == Status::Failed {
+            // A failed file does not block a resend of the same key.
+            let key = key_of(&updated);
+            if index.active.get(&key) == Some(&updated.submission_id) {
+                index.active.remove(&key);
+            }
+        }
+        index
+            .by_id
+            .insert(updated.submission_id.clone(), updated.clone());
         Ok(Some(updated))
     }
 

@@ -73,7 +73,10 @@ impl Refused {
 
     /// `true` for refusals of the XML itself (400), `false` for refusals of its content (422).
     pub fn is_syntax(&self) -> bool {
-        matches!(self.code, "malformed_xml" | "dtd_refused" | "limit_exceeded")
+        matches!(
+            self.code,
+            "malformed_xml" | "dtd_refused" | "limit_exceeded"
+        )
     }
 }
 
@@ -96,7 +99,10 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Refused::new(
             "malformed_xml",
-            format!("the file is not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            format!(
+                "the file is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
         )
     })?;
     let mut reader = NsReader::from_str(text);
@@ -117,9 +123,8 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
     let mut approval = None;
     let mut current: Option<(Field, String)> = None;
 
-    let malformed = |pos: u64, what: String| {
-        Refused::new("malformed_xml", format!("{what} (near byte {pos})"))
-    };
+    let malformed =
+        |pos: u64, what: String| Refused::new("malformed_xml", format!("{what} (near byte {pos})"));
 
     loop {
         let pos = reader.buffer_position();
@@ -147,7 +152,10 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
                 if stack.len() >= limits.max_depth {
                     return Err(Refused::new(
                         "limit_exceeded",
-                        format!("elements nested deeper than {} (max_depth)", limits.max_depth),
+                        format!(
+                            "elements nested deeper than {} (max_depth)",
+                            limits.max_depth
+                        ),
                     ));
                 }
                 let namespace = match resolved {
@@ -203,12 +211,18 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
                         signatures += 1;
                         None
                     }
-                    (["InitialVehicleInformation", "CocDataGroup"], "VehicleIdentificationNumber", true, _) => {
-                        Some(Field::Vin)
-                    }
-                    (["InitialVehicleInformation", "CocDataGroup"], "TypeApprovalNumber", true, _) => {
-                        Some(Field::Approval)
-                    }
+                    (
+                        ["InitialVehicleInformation", "CocDataGroup"],
+                        "VehicleIdentificationNumber",
+                        true,
+                        _,
+                    ) => Some(Field::Vin),
+                    (
+                        ["InitialVehicleInformation", "CocDataGroup"],
+                        "TypeApprovalNumber",
+                        true,
+                        _,
+                    ) => Some(Field::Approval),
                     (["InitialVehicleInformation", "Header"], "IviVersionNumber", true, _) => {
                         Some(Field::Version)
                     }
@@ -233,13 +247,29 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
                     current = field.map(|f| (f, String::new()));
                 } else if let Some(f) = field {
                     // An empty element: its value is the empty string.
-                    record(f, String::new(), &mut vins, &mut versions, &mut stages, &mut reference_id, &mut approval);
+                    record(
+                        f,
+                        String::new(),
+                        &mut vins,
+                        &mut versions,
+                        &mut stages,
+                        &mut reference_id,
+                        &mut approval,
+                    );
                 }
             }
             Event::End(_) => {
                 stack.pop();
                 if let Some((f, value)) = current.take() {
-                    record(f, value, &mut vins, &mut versions, &mut stages, &mut reference_id, &mut approval);
+                    record(
+                        f,
+                        value,
+                        &mut vins,
+                        &mut versions,
+                        &mut stages,
+                        &mut reference_id,
+                        &mut approval,
+                    );
                 }
             }
             Event::Text(t) => {
@@ -281,7 +311,9 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
                         other => {
                             return Err(Refused::new(
                                 "dtd_refused",
-                                format!("entity reference &{other}; is refused (no DTD, no entities)"),
+                                format!(
+                                    "entity reference &{other}; is refused (no DTD, no entities)"
+                                ),
                             ));
                         }
                     }
@@ -314,7 +346,10 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
     if !stack.is_empty() {
         return Err(Refused::new(
             "malformed_xml",
-            format!("the file ends inside element {}", stack.last().map_or("", |(_, n)| n.as_str())),
+            format!(
+                "the file ends inside element {}",
+                stack.last().map_or("", |(_, n)| n.as_str())
+            ),
         ));
     }
     if roots == 0 {
@@ -337,7 +372,11 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
     }
     if headers != 1 {
         return Err(Refused::new(
-            if headers == 0 { "missing_field" } else { "invalid_field" },
+            if headers == 0 {
+                "missing_field"
+            } else {
+                "invalid_field"
+            },
             format!("{headers} Header elements: exactly one is required"),
         ));
     }
@@ -345,14 +384,18 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
         0 => {
             return Err(Refused::new(
                 "signature_missing",
-                format!("no Signature element ({{{DSIG_NS}}}Signature) under InitialVehicleInformation: the file must be signed"),
+                format!(
+                    "no Signature element ({{{DSIG_NS}}}Signature) under InitialVehicleInformation: the file must be signed"
+                ),
             ));
         }
         1 => {}
         n => {
             return Err(Refused::new(
                 "invalid_field",
-                format!("{n} Signature elements under InitialVehicleInformation: exactly one is required"),
+                format!(
+                    "{n} Signature elements under InitialVehicleInformation: exactly one is required"
+                ),
             ));
         }
     }
@@ -367,9 +410,9 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
     }
     let vin = single(vins, "CocDataGroup/VehicleIdentificationNumber")?;
     if vin.len() != 17
-        || !vin
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'O' | b'Q')))
+        || !vin.bytes().all(|b| {
+            b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'O' | b'Q'))
+        })
     {
         return Err(Refused::new(
             "invalid_field",
@@ -477,15 +520,48 @@ mod tests {
         let v = "<IviVersionNumber>1</IviVersionNumber>";
         let code = |xml: &str| inspect(xml.as_bytes(), limits).unwrap_err().code;
         assert_eq!(code(&doc(v, COC, "")), "signature_missing");
-        assert_eq!(code(&doc(v, COC, &format!("<CocDataGroup>{COC}</CocDataGroup>{SIG}"))), "multiple_vehicles");
+        assert_eq!(
+            code(&doc(
+                v,
+                COC,
+                &format!("<CocDataGroup>{COC}</CocDataGroup>{SIG}")
+            )),
+            "multiple_vehicles"
+        );
         assert_eq!(code(&doc("", COC, SIG)), "missing_field");
-        assert_eq!(code(&doc("<IviVersionNumber>0</IviVersionNumber>", COC, SIG)), "invalid_field");
-        assert_eq!(code(&doc(v, &COC.replace("WVWZZZ1JZXW000001", "WVWZZZ1JZXW00000I"), SIG)), "invalid_field");
-        assert_eq!(code(&doc(v, COC, SIG).replace(IVI_NS, "urn:other")), "not_ivi");
-        assert_eq!(code("<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"), "dtd_refused");
-        assert_eq!(code(&doc(v, COC, SIG).replace("<Header>", "<Header>&xxe;")), "dtd_refused");
-        assert_eq!(code(&doc(v, COC, SIG).replace("</CocDataGroup>", "")), "malformed_xml");
-        let two = format!("{}{}", doc(v, COC, SIG), doc(v, COC, SIG).replace(r#"<?xml version="1.0" encoding="UTF-8"?>"#, ""));
+        assert_eq!(
+            code(&doc("<IviVersionNumber>0</IviVersionNumber>", COC, SIG)),
+            "invalid_field"
+        );
+        assert_eq!(
+            code(&doc(
+                v,
+                &COC.replace("WVWZZZ1JZXW000001", "WVWZZZ1JZXW00000I"),
+                SIG
+            )),
+            "invalid_field"
+        );
+        assert_eq!(
+            code(&doc(v, COC, SIG).replace(IVI_NS, "urn:other")),
+            "not_ivi"
+        );
+        assert_eq!(
+            code("<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"),
+            "dtd_refused"
+        );
+        assert_eq!(
+            code(&doc(v, COC, SIG).replace("<Header>", "<Header>&xxe;")),
+            "dtd_refused"
+        );
+        assert_eq!(
+            code(&doc(v, COC, SIG).replace("</CocDataGroup>", "")),
+            "malformed_xml"
+        );
+        let two = format!(
+            "{}{}",
+            doc(v, COC, SIG),
+            doc(v, COC, SIG).replace(r#"<?xml version="1.0" encoding="UTF-8"?>"#, "")
+        );
         assert_eq!(code(&two), "multiple_vehicles");
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
         let deep = doc(v, COC, &format!("{SIG}<x>{deep}</x>"));
