@@ -169,7 +169,9 @@ impl Validator {
         let set: &'static SchemaSet = Box::leak(Box::new(compiled.into_schema_set()));
         let engine = SchemaValidator::new(
             set,
-            ValidationFlags::default() - ValidationFlags::REPORT_WARNINGS,
+            ValidationFlags::default()
+                - ValidationFlags::REPORT_WARNINGS
+                - ValidationFlags::BUILD_PSVI_TYPED_VALUES,
         );
         Ok(Self {
             set,
