@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `IVI-VIN-001` | the VIN has 17 characters |
 //! | `IVI-VIN-002` | the VIN uses only `A-H J-N P R-Z 0-9` (no I, O, Q) |
-//! | `IVI-TAN-001` | the approval number has the profile's shape (`e<n>*<act>*<seq>*<ext>`; UK also `g11*`, `n11*`) |
+//! | `IVI-TAN-001` | an EU-type approval number has the profile's shape: `e<n>*<act>*<seq>*<ext>` (eu, not `e11`); uk: `g11*` (GB), `n11*` (UK(NI)), retained `e11*`, and EU `e<n>*` (still valid in Northern Ireland) |
 //! | `IVI-TAN-002` | the approval number's country is `DesignatedTypeApprovalCountry` |
 //! | `IVI-TAC-001` | `DesignatedTypeApprovalCountry` is allowed in the profile (`e11`, `g11`, `n11` only for `uk`) |
 //! | `IVI-STG-001` | stage 1 is `StageOfCompletion` I or C |
