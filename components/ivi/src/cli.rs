@@ -237,6 +237,41 @@ mod tests {
     }
 
     #[test]
+    fn eu_profile_accepts_the_official_specimens() {
+        // The official files are read from beside the checkout; skipped without them (CI fails).
+        let Some(xsd) = crate::profile::official_xsd() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but the official schema is missing"
+            );
+            eprintln!("SKIPPED: the official IVI 2.0 schema is not beside this checkout");
+            return;
+        };
+        let samples = xsd.parent().unwrap().parent().unwrap().join("samples");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(samples)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let args = ValidateArgs {
+            profile: ProfileArg::Eu,
+            xsd: None,
+            json: true,
+            files,
+        };
+        let mut out = Vec::new();
+        assert_eq!(
+            run(&args, &mut out).unwrap(),
+            ExitCode::SUCCESS,
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["files"].as_array().unwrap().len(), 9);
+        assert_eq!(v["profile"], "eu");
+    }
+
+    #[test]
     fn an_unloadable_schema_is_an_error() {
         let mut args = uk_args(vec![fixture("m1")], false);
         args.xsd = Some(PathBuf::from("/nonexistent/schema.xsd"));
