@@ -292,6 +292,24 @@ pub fn error_response(status: StatusCode, code: &str, description: &str) -> Resp
     response
 }
 
+/// An error answer in the shape the NAP and mail APIs use: `{"error": code, "message": reason}`
+/// (a 401 also names the Bearer scheme in `WWW-Authenticate`).
+pub fn message_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut response = json_response(
+        status,
+        &serde_json::json!({ "error": code, "message": message }),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = format!("Bearer error=\"{code}\"");
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(hyper::header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
 /// `true` for the methods a JSON API endpoint accepts a body with.
 pub fn is_post(method: &Method) -> bool {
     method == Method::POST

@@ -26,6 +26,7 @@
 
 pub mod availability;
 pub mod http;
+pub mod mail;
 pub mod nap;
 pub mod qtsp;
 

@@ -117,16 +117,7 @@ impl State {
 
 /// A NAP error answer: `{"error": code, "message": reason}`.
 pub(crate) fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut response = http::json_response(status, &json!({ "error": code, "message": message }));
-    if status == StatusCode::UNAUTHORIZED {
-        let challenge = format!("Bearer error=\"{code}\"");
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
-            response
-                .headers_mut()
-                .insert(hyper::header::WWW_AUTHENTICATE, value);
-        }
-    }
-    response
+    http::message_error(status, code, message)
 }
 
 /// Entry point: admin endpoints, then faults, then routing. `None` closes the connection.
@@ -344,19 +335,23 @@ fn token_grant(
     }))
 }
 
-/// The client id behind the request's bearer token, or the 401 to answer.
-fn authenticate(state: &State, headers: &hyper::HeaderMap) -> Result<String, Response> {
-    let unauthorized = |m: &str| refuse(StatusCode::UNAUTHORIZED, "invalid_token", m);
+/// The client id behind the request's bearer token, or why there is none.
+fn authenticate(state: &State, headers: &hyper::HeaderMap) -> Result<String, &'static str> {
     let Some(token) = http::bearer_token(headers) else {
-        return Err(unauthorized(
+        return Err(
             "missing access token: send Authorization: Bearer <access_token> from POST /oauth2/token",
-        ));
+        );
     };
     match lock(&state.tokens).get(token) {
-        None => Err(unauthorized("the access token is not valid")),
-        Some(t) if Instant::now() >= t.expires => Err(unauthorized("the access token has expired")),
+        None => Err("the access token is not valid"),
+        Some(t) if Instant::now() >= t.expires => Err("the access token has expired"),
         Some(t) => Ok(t.client_id.clone()),
     }
+}
+
+/// The 401 for an [`authenticate`] refusal.
+fn unauthorized(message: &str) -> Response {
+    refuse(StatusCode::UNAUTHORIZED, "invalid_token", message)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,7 +390,7 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
     let (parts, body) = request.into_parts();
     let client_id = match authenticate(state, &parts.headers) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(message) => return unauthorized(message),
     };
     if !is_xml(parts.headers.get(CONTENT_TYPE)) {
         count_refusal(state, "unsupported_media_type");
@@ -570,7 +565,7 @@ fn internal(reason: &str) -> Response {
 fn status_of(state: &State, request: &StreamingRequest, id: &str) -> Response {
     let client_id = match authenticate(state, request.headers()) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(message) => return unauthorized(message),
     };
     match state.store.get(id) {
         Some(s) if s.client_id == client_id => {
@@ -589,7 +584,7 @@ fn status_of(state: &State, request: &StreamingRequest, id: &str) -> Response {
 fn list(state: &State, request: &StreamingRequest) -> Response {
     let client_id = match authenticate(state, request.headers()) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(message) => return unauthorized(message),
     };
     let mut filter = None;
     for (name, value) in request
