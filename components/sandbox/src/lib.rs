@@ -1,13 +1,20 @@
 //! Local stand-ins for the remote peers ecoc talks to, served over real HTTP.
 //!
 //! ecoc signs each eCoC with a key held by a qualified trust service provider (QTSP) that it reaches
-//! over the Cloud Signature Consortium API v2, and submits the signed file to a national access point.
-//! Neither peer is available to a developer's laptop or to CI, so this crate provides local ones:
+//! over the Cloud Signature Consortium API v2, submits the signed file to a national access point,
+//! and mails end-of-day digests. None of these peers is available to a developer's laptop or to CI,
+//! so this crate provides local ones:
 //!
 //! - [`qtsp`]: a CSC API v2 server with a generated test PKI (root CA, issuing CA, an RSA-2048 and a
 //!   P-256 signing credential, and a deliberately expired one), OAuth2 client credentials, SAD bound to
 //!   the authorised hashes, and switchable failure modes (latency, 5xx, short-lived tokens, rejected
 //!   SAD, hangs) so clients can be tested against a misbehaving provider.
+//! - [`nap`]: a national access point behaving like the UK VCA eCoC API (OAuth2, XML only, one
+//!   vehicle per file, under 1 MB, a signature present, duplicates refused on VIN + version + stage,
+//!   Received -> Processing -> Succeeded / Failed in the background) that keeps every accepted file
+//!   in an inbox folder.
+//! - [`mail`]: an HTTP email API sink writing each message as an RFC 5322 `.eml` file.
+//! - [`availability`]: the down / latency / 5xx faults the NAP and mail sandboxes share.
 //! - [`http`]: the small HTTP-serving layer the sandboxes share (hyper 1, graceful shutdown, JSON and
 //!   form helpers).
 //!

@@ -1,0 +1,34 @@
+//! Runs the NAP sandbox from the command line with the same arguments as `ecoc sandbox nap`,
+//! without building the whole CLI:
+//!
+//! ```text
+//! cargo run -p sandbox --example nap -- --state-dir .sandbox/nap
+//! ```
+
+use clap::Parser;
+use sandbox::nap::{NapArgs, serve_nap};
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(flatten)]
+    nap: NapArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    serve_nap(cli.nap, async {
+        // An error here means no signal handler: then run until killed.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+    .await?;
+    Ok(())
+}
