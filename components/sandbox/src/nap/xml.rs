@@ -140,7 +140,17 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
             }
             Event::Start(ref start) | Event::Empty(ref start) => {
                 for attribute in start.attributes() {
-                    attribute.map_err(|e| malformed(pos, format!("bad attribute: {e}")))?;
+                    let attribute =
+                        attribute.map_err(|e| malformed(pos, format!("bad attribute: {e}")))?;
+                    check_attribute_value(&attribute.value).map_err(|(code, why)| {
+                        Refused::new(
+                            code,
+                            format!(
+                                "attribute {} {why}",
+                                String::from_utf8_lossy(attribute.key.as_ref())
+                            ),
+                        )
+                    })?;
                 }
                 elements += 1;
                 if elements > limits.max_elements {
@@ -440,6 +450,57 @@ pub fn inspect(bytes: &[u8], limits: XmlLimits) -> Result<Envelope, Refused> {
     })
 }
 
+/// An attribute value may hold only the five predefined entity references and character
+/// references (no DTD declares any other), and no `<` (XML 1.0 section 3.1, `AttValue`).
+fn check_attribute_value(raw: &[u8]) -> Result<(), (&'static str, String)> {
+    let mut rest = raw;
+    while let Some(at) = rest.iter().position(|&b| b == b'&' || b == b'<') {
+        if rest[at] == b'<' {
+            return Err(("malformed_xml", "contains a raw '<'".into()));
+        }
+        let after = &rest[at + 1..];
+        let Some(end) = after.iter().position(|&b| b == b';') else {
+            return Err(("malformed_xml", "has an unterminated reference".into()));
+        };
+        let name = &after[..end];
+        let ok = match name {
+            b"lt" | b"gt" | b"amp" | b"apos" | b"quot" => true,
+            [b'#', b'x', hex @ ..] => {
+                !hex.is_empty()
+                    && hex.iter().all(u8::is_ascii_hexdigit)
+                    && std::str::from_utf8(hex)
+                        .ok()
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .and_then(char::from_u32)
+                        .is_some()
+            }
+            [b'#', dec @ ..] => {
+                !dec.is_empty()
+                    && dec.iter().all(u8::is_ascii_digit)
+                    && std::str::from_utf8(dec)
+                        .ok()
+                        .and_then(|d| d.parse::<u32>().ok())
+                        .and_then(char::from_u32)
+                        .is_some()
+            }
+            _ => {
+                return Err((
+                    "dtd_refused",
+                    format!(
+                        "has the entity reference &{}; (no DTD, no entities)",
+                        String::from_utf8_lossy(name)
+                    ),
+                ));
+            }
+        };
+        if !ok {
+            return Err(("malformed_xml", "has an invalid character reference".into()));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
 fn record(
     field: Field,
     value: String,
@@ -563,6 +624,12 @@ mod tests {
             doc(v, COC, SIG).replace(r#"<?xml version="1.0" encoding="UTF-8"?>"#, "")
         );
         assert_eq!(code(&two), "multiple_vehicles");
+        let attr =
+            |value: &str| doc(v, COC, SIG).replace("<Header>", &format!("<Header a=\"{value}\">"));
+        assert_eq!(code(&attr("&ext;")), "dtd_refused");
+        assert_eq!(code(&attr("a<b")), "malformed_xml");
+        assert_eq!(code(&attr("&#xD800;")), "malformed_xml");
+        assert!(inspect(attr("&amp;&#65;&#x42;").as_bytes(), limits).is_ok());
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
         let deep = doc(v, COC, &format!("{SIG}<x>{deep}</x>"));
         assert_eq!(code(&deep), "limit_exceeded");
