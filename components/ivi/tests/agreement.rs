@@ -403,9 +403,25 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
             ("duplicate-ids", base.replacen("<Signature ", "<Signature Id=\"x\" ", 1).replacen("<SignedInfo>", "<SignedInfo Id=\"x\">", 1)),
             ("space-in-empty-leaf", base.replacen("<Make>", "<Make> ", 1)),
             ("nested-element-in-leaf", base.replacen("<Make>", "<Make><b>x</b>", 1)),
+            ("sig-foreign-in-keyinfo", base.replacen("<X509Data>", "<x:Hint xmlns:x=\"urn:x\">a</x:Hint><X509Data>", 1)),
+            ("sig-foreign-in-signedinfo", base.replacen("<SignatureMethod ", "<x:Hint xmlns:x=\"urn:x\"/><SignatureMethod ", 1)),
+            ("sig-object-any", base.replacen("</KeyInfo>", "</KeyInfo><Object Id=\"o1\"><x:Any xmlns:x=\"urn:x\"><y/></x:Any></Object>", 1)),
+            ("sig-object-dsig-child", base.replacen("</KeyInfo>", "</KeyInfo><Object><SignatureProperties><SignatureProperty Target=\"#s\"><x:P xmlns:x=\"urn:x\"/></SignatureProperty></SignatureProperties></Object>", 1)),
+            ("sig-object-bad-dsig-child", base.replacen("</KeyInfo>", "</KeyInfo><Object><SignatureProperties/></Object>", 1)),
+            ("sig-issuer-serial", base.replacen("<X509Data>", "<X509Data><X509IssuerSerial><X509IssuerName>CN=x</X509IssuerName><X509SerialNumber>12345678901234567890123</X509SerialNumber></X509IssuerSerial>", 1)),
+            ("sig-issuer-serial-bad", base.replacen("<X509Data>", "<X509Data><X509IssuerSerial><X509IssuerName>CN=x</X509IssuerName><X509SerialNumber>12ab</X509SerialNumber></X509IssuerSerial>", 1)),
+            ("sig-hmac-length", base.replacen("<SignatureMethod Algorithm=\"", "<SignatureMethod Algorithm=\"", 1).replacen("/>\n      <Reference", "><HMACOutputLength>x</HMACOutputLength></SignatureMethod>\n      <Reference", 1)),
+            ("sig-transform-xpath", base.replacen("#enveloped-signature\"/>", "#enveloped-signature\"><XPath>/a</XPath></Transform>", 1)),
+            ("sig-transform-foreign", base.replacen("#enveloped-signature\"/>", "#enveloped-signature\"><x:T xmlns:x=\"urn:x\"/></Transform>", 1)),
+            ("sig-transform-dsig-unknown", base.replacen("#enveloped-signature\"/>", "#enveloped-signature\"><Unknown/></Transform>", 1)),
+            ("sig-keyvalue-rsa", base.replacen("<X509Data>", "<KeyValue><RSAKeyValue><Modulus>AQAB</Modulus><Exponent>AQAB</Exponent></RSAKeyValue></KeyValue><X509Data>", 1)),
+            ("sig-keyvalue-rsa-missing", base.replacen("<X509Data>", "<KeyValue><RSAKeyValue><Modulus>AQAB</Modulus></RSAKeyValue></KeyValue><X509Data>", 1)),
+            ("sig-reference-uri-spaces", base.replacen("<Reference URI=\"\"", "<Reference URI=\"a b\"", 1)),
+            ("sig-empty-keyinfo", base.replacen("<KeyInfo>", "<KeyInfo/><Unused>", 1)),
             ("whitespace-only-make", base.replacen("<Make>", "<Make>   ", 1).replacen(&format!("   {}", root_make(root)), "   ", 1)),
         ];
         for (label, xml) in variants {
+            assert_ne!(xml, base, "document variant {label} changes nothing");
             out.push(Mutant {
                 name: format!("{sname}:doc-{label}"),
                 xml: xml.into_bytes(),
