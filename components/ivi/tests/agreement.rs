@@ -410,7 +410,7 @@ fn generate(specimens: &[(String, Element)]) -> Vec<Mutant> {
             ("sig-object-bad-dsig-child", base.replacen("</KeyInfo>", "</KeyInfo><Object><SignatureProperties/></Object>", 1)),
             ("sig-issuer-serial", base.replacen("<X509Data>", "<X509Data><X509IssuerSerial><X509IssuerName>CN=x</X509IssuerName><X509SerialNumber>12345678901234567890123</X509SerialNumber></X509IssuerSerial>", 1)),
             ("sig-issuer-serial-bad", base.replacen("<X509Data>", "<X509Data><X509IssuerSerial><X509IssuerName>CN=x</X509IssuerName><X509SerialNumber>12ab</X509SerialNumber></X509IssuerSerial>", 1)),
-            ("sig-hmac-length", base.replacen("<SignatureMethod Algorithm=\"", "<SignatureMethod Algorithm=\"", 1).replacen("/>\n      <Reference", "><HMACOutputLength>x</HMACOutputLength></SignatureMethod>\n      <Reference", 1)),
+            ("sig-hmac-length", base.replacen("/>\n      <Reference", "><HMACOutputLength>x</HMACOutputLength></SignatureMethod>\n      <Reference", 1)),
             ("sig-transform-xpath", base.replacen("#enveloped-signature\"/>", "#enveloped-signature\"><XPath>/a</XPath></Transform>", 1)),
             ("sig-transform-foreign", base.replacen("#enveloped-signature\"/>", "#enveloped-signature\"><x:T xmlns:x=\"urn:x\"/></Transform>", 1)),
             ("sig-transform-dsig-unknown", base.replacen("#enveloped-signature\"/>", "#enveloped-signature\"><Unknown/></Transform>", 1)),
