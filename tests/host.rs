@@ -343,3 +343,40 @@ fn oversized_bodies_get_413() {
     assert!(refused.body.contains("1024"), "{}", refused.body);
     assert_eq!(get(&host.url("/front/hello")).body, "hello");
 }
+
+#[test]
+fn a_daily_timer_calls_its_component() {
+    let app = app();
+    // A first start fills the compile cache, so the timed start below is quick.
+    assert!(start(&app, &[], &[]).stop());
+    // Five seconds from now (start-up included), UTC, as the manifest's time of day.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 5;
+    let at = format!(
+        "{:02}:{:02}:{:02}",
+        now % 86_400 / 3600,
+        now % 3600 / 60,
+        now % 60
+    );
+    let mut manifest = std::fs::read_to_string(app.manifest()).unwrap();
+    manifest.push_str(&format!(
+        "\n[[application.tool.ecoc.timers]]\ncomponent = \"inner\"\npath = \"/timer\"\nat = \"{at}\"\n"
+    ));
+    std::fs::write(app.manifest(), manifest).unwrap();
+    let host = start(&app, &[], &[]);
+    let mut fired = None;
+    for _ in 0..200 {
+        let r = get(&host.url("/front/kv?label=default&key=timer-fired"));
+        if r.status == 200 {
+            fired = Some(r.body);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let fired = fired.expect("the timer did not call the private component within 20 s");
+    assert!(fired.contains("\"timer\":\"inner/timer\""), "{fired}");
+    assert!(fired.contains(&format!("T{at}Z")), "{fired}");
+}

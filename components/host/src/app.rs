@@ -97,6 +97,7 @@ pub struct App {
     stores: BTreeMap<String, Arc<Backend>>,
     options: HostOptions,
     settings: toml::Table,
+    timers: Vec<crate::timer::Timer>,
 }
 
 impl std::fmt::Debug for App {
@@ -179,6 +180,16 @@ impl App {
         let runtime = RuntimeConfig::load(options.runtime_config.as_deref(), &options.state_dir)?;
         let variables = Resolved::resolve(&manifest, |k| std::env::var(k).ok())?;
         let router = Router::build(&manifest.http_triggers)?;
+        let timers = crate::timer::Timer::from_settings(&manifest.ecoc_settings())?;
+        if let Some(t) = timers
+            .iter()
+            .find(|t| !manifest.components.contains_key(&t.component))
+        {
+            return Err(Error::Variable(format!(
+                "timer at {} names component `{}`, which is not defined",
+                t.path, t.component
+            )));
+        }
         let stores = open_stores(&manifest, &runtime).await?;
         let engine = build_engine(&options)?;
         start_epoch_ticker(engine.weak());
@@ -230,6 +241,7 @@ impl App {
         Ok(Arc::new(Self {
             name: manifest.application.name.clone(),
             settings: manifest.ecoc_settings(),
+            timers,
             engine,
             router,
             components,
@@ -247,6 +259,14 @@ impl App {
     /// `[application.tool.ecoc]`.
     pub fn settings(&self) -> &toml::Table {
         &self.settings
+    }
+
+    /// Starts the daily timers of `[application.tool.ecoc]` (needs a tokio runtime).
+    pub fn start_timers(self: &Arc<Self>) {
+        for t in &self.timers {
+            tracing::info!(component = %t.component, path = %t.path, at_utc_seconds = t.at, "daily timer");
+        }
+        crate::timer::start(self, self.timers.clone());
     }
 
     pub(crate) fn variables(&self) -> &Resolved {

@@ -33,6 +33,7 @@ mod platform;
 pub mod routing;
 pub mod runtime_config;
 pub mod server;
+pub mod timer;
 pub mod variables;
 
 pub use app::{App, HostOptions};

@@ -12,6 +12,7 @@
 //! | `GET/PUT/DELETE /kv?label=L&key=K` | read, write (body) or delete a key |
 //! | `GET /kv-keys?label=L` | the store's keys, one per line |
 //! | `GET /kv-bench` | writes then reads one key of the default store |
+//! | `POST /timer` | stores the body under `timer-fired` in the default store |
 //! | `GET /fetch?url=U` | an outbound GET: `status NNN` and the body, or 502 with the error |
 //! | `GET /trap` | panics (a trap) |
 //! | `GET /spin` | loops forever (the host's timeout must end it) |
@@ -59,6 +60,10 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
                 Ok(keys) => text(200, &keys.join("\n")),
                 Err(e) => text(500, &format!("{e:?}")),
             }
+        }
+        (Method::Post, "/timer") => {
+            Store::open_default()?.set("timer-fired", req.body())?;
+            text(200, "ok")
         }
         (Method::Get, "/kv-bench") => {
             let store = Store::open_default()?;
