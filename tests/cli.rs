@@ -252,3 +252,54 @@ fn the_official_specimens_do_not_verify() {
     assert_eq!(failed, 9, "{stdout}{stderr}");
     assert!(stdout.lines().all(|l| !l.contains(": ok")), "{stdout}");
 }
+
+#[test]
+fn validate_reports_each_file_and_exits_by_the_worst() {
+    let Some(ivi2) = shared_ivi2() else { return };
+    let samples: Vec<String> = {
+        let mut v: Vec<String> = std::fs::read_dir(ivi2.join("samples"))
+            .unwrap()
+            .map(|e| e.unwrap().path().display().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let xsd = ivi2.join("xsd").join("ivi-2.0.xsd").display().to_string();
+    let mut args = vec!["validate", "--xsd", &xsd];
+    args.extend(samples.iter().map(String::as_str));
+    let (ok, stdout, stderr) = ecoc(&args, &[]);
+    assert!(ok, "the nine specimens are valid:\n{stdout}{stderr}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.ends_with(": OK")).count(),
+        9,
+        "{stdout}"
+    );
+
+    // A specimen without its VIN: invalid, and the report names the incomplete element
+    // with its path and the XSD rule.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&samples[2]).unwrap();
+    let start = text.find("<VehicleIdentificationNumber>").unwrap();
+    let end = text.find("</VehicleIdentificationNumber>").unwrap()
+        + "</VehicleIdentificationNumber>".len();
+    let broken = dir.path().join("no-vin.xml");
+    std::fs::write(&broken, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let broken = broken.display().to_string();
+    let (ok, stdout, _) = ecoc(&["validate", "--xsd", &xsd, &samples[0], &broken], &[]);
+    assert!(!ok, "one invalid file fails the run");
+    assert!(stdout.contains(&format!("{}: OK", samples[0])), "{stdout}");
+    assert!(stdout.contains("/InitialVehicleInformation/CocDataGroup"), "{stdout}");
+    assert!(stdout.contains("cvc-complex-type.2.4"), "{stdout}");
+
+    // --json: one entry per file, machine-readable verdicts.
+    let (ok, stdout, _) = ecoc(
+        &["validate", "--json", "--xsd", &xsd, &samples[0], &broken],
+        &[],
+    );
+    assert!(!ok);
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("--json prints JSON");
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["files"][0]["valid"], true);
+    assert_eq!(report["files"][1]["valid"], false);
+    assert!(!report["files"][1]["schema"].as_array().unwrap().is_empty());
+}

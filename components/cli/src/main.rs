@@ -37,6 +37,10 @@ enum Command {
 enum SandboxCommand {
     /// A QTSP speaking CSC API v2, with a generated test PKI and switchable failure modes.
     Qtsp(sandbox::qtsp::QtspArgs),
+    /// A national access point behaving like the VCA eCoC API (OAuth2, XML only, duplicates, async status).
+    Nap(sandbox::nap::NapArgs),
+    /// An email API sink that stores each message as an .eml file.
+    Mail(sandbox::mail::MailArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,23 +56,29 @@ struct BuildArgs {
 fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Up(args) => up::run(args),
-        Command::Build(args) => build(&args),
-        Command::Validate(args) => {
-            ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
-        }
-        Command::Sign(args) => {
-            dsig::cli::run_sign(&args, &mut std::io::stdout().lock()).map_err(Into::into)
-        }
-        Command::Verify(args) => {
-            dsig::cli::run_verify(&args, &mut std::io::stdout().lock()).map_err(Into::into)
-        }
-        Command::Sandbox(SandboxCommand::Qtsp(args)) => serve_sandbox(sandbox::qtsp::serve_qtsp(
-            args,
-            ecoc_host::shutdown_signal(),
-        )),
-    };
+    let result =
+        match cli.command {
+            Command::Up(args) => up::run(args),
+            Command::Build(args) => build(&args),
+            Command::Validate(args) => {
+                ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+            }
+            Command::Sign(args) => {
+                dsig::cli::run_sign(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+            }
+            Command::Verify(args) => {
+                dsig::cli::run_verify(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+            }
+            Command::Sandbox(SandboxCommand::Qtsp(args)) => serve_sandbox(
+                sandbox::qtsp::serve_qtsp(args, ecoc_host::shutdown_signal()),
+            ),
+            Command::Sandbox(SandboxCommand::Nap(args)) => {
+                serve_sandbox(sandbox::nap::serve_nap(args, ecoc_host::shutdown_signal()))
+            }
+            Command::Sandbox(SandboxCommand::Mail(args)) => serve_sandbox(
+                sandbox::mail::serve_mail(args, ecoc_host::shutdown_signal()),
+            ),
+        };
     match result {
         Ok(code) => code,
         Err(e) => {
