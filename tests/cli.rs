@@ -288,7 +288,10 @@ fn validate_reports_each_file_and_exits_by_the_worst() {
     let (ok, stdout, _) = ecoc(&["validate", "--xsd", &xsd, &samples[0], &broken], &[]);
     assert!(!ok, "one invalid file fails the run");
     assert!(stdout.contains(&format!("{}: OK", samples[0])), "{stdout}");
-    assert!(stdout.contains("/InitialVehicleInformation/CocDataGroup"), "{stdout}");
+    assert!(
+        stdout.contains("/InitialVehicleInformation/CocDataGroup"),
+        "{stdout}"
+    );
     assert!(stdout.contains("cvc-complex-type.2.4"), "{stdout}");
 
     // --json: one entry per file, machine-readable verdicts.
