@@ -1,6 +1,11 @@
 //! `ecoc sandbox qtsp`, `ecoc sign` and `ecoc verify` as a user runs them: separate processes,
 //! the official specimens as input, xmlsec1 and xmllint as independent referees.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;

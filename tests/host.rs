@@ -1,6 +1,11 @@
 //! The embedded host, driven as a user drives it: `ecoc up` as a process, a real Spin
 //! component (tests/components/probe, spin-sdk 5.2) and real HTTP.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;

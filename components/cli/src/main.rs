@@ -28,6 +28,9 @@ enum Command {
     Sign(dsig::cli::SignArgs),
     /// Verify signed IVI files: references, signature value, certificate validity and chain.
     Verify(dsig::cli::VerifyArgs),
+    /// Run a WASI 0.2 command component (benchmarks of libraries compiled to wasm).
+    #[command(name = "wasi-run")]
+    WasiRun(WasiRunArgs),
     /// Run a local sandbox that behaves like a remote service.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -53,6 +56,18 @@ struct BuildArgs {
     components: Vec<String>,
 }
 
+#[derive(Debug, clap::Args)]
+struct WasiRunArgs {
+    /// The command component (`.wasm`).
+    wasm: PathBuf,
+    /// Extra folder to preopen read-only (folders of existing paths among ARGS are preopened).
+    #[arg(long = "dir")]
+    dirs: Vec<PathBuf>,
+    /// Arguments passed to the component.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
 fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
@@ -60,6 +75,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Up(args) => up::run(args),
             Command::Build(args) => build(&args),
+            Command::WasiRun(args) => wasi_run(&args),
             Command::Validate(args) => {
                 ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
             }
@@ -96,6 +112,18 @@ fn serve_sandbox<E: std::error::Error + Send + Sync + 'static>(
         .build()?;
     runtime.block_on(serve)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn wasi_run(args: &WasiRunArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let ok = runtime.block_on(ecoc_host::wasi_run::run(&args.wasm, &args.args, &args.dirs))?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn init_logging() {

@@ -37,6 +37,8 @@ pub const DEFAULT_MAX_INSTANCES: u32 = 256;
 pub const MAX_CHAIN_DEPTH: u32 = 16;
 /// Header carrying the chaining depth between components.
 const CHAIN_DEPTH_HEADER: &str = "ecoc-chain-depth";
+/// Bytes of each pooled memory slot kept mapped between instances (reset by memset).
+const KEEP_RESIDENT_BYTES: usize = 2 * 1024 * 1024;
 /// The epoch ticks at this period; deadlines are counted in ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -591,10 +593,10 @@ fn with_spin_headers(
             headers.insert(name, value);
         }
     }
-    if !headers.contains_key(http::header::HOST) {
-        if let Ok(v) = HeaderValue::from_str(&host) {
-            headers.insert(http::header::HOST, v);
-        }
+    if !headers.contains_key(http::header::HOST)
+        && let Ok(v) = HeaderValue::from_str(&host)
+    {
+        headers.insert(http::header::HOST, v);
     }
     req
 }
@@ -618,7 +620,11 @@ fn build_engine(options: &HostOptions) -> Result<Engine> {
         .total_core_instances(options.max_instances * 4)
         .total_memories(options.max_instances * 2)
         .total_tables(options.max_instances * 4)
-        .max_memory_size(options.max_memory_bytes);
+        .max_memory_size(options.max_memory_bytes)
+        // Reset the first pages of a slot by memset instead of madvise: a fresh instance per
+        // request otherwise pays page faults and TLB shootdowns on every request.
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES / 16);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     if options.compile_cache {
         let dir = options

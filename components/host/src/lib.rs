@@ -35,6 +35,7 @@ pub mod runtime_config;
 pub mod server;
 pub mod timer;
 pub mod variables;
+pub mod wasi_run;
 
 pub use app::{App, HostOptions};
 pub use error::{Error, Result};

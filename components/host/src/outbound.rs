@@ -87,11 +87,11 @@ impl std::fmt::Display for Destination {
 
 fn split_authority(authority: &str) -> (&str, Option<u16>) {
     // Bracketed IPv6 literal.
-    if let Some(rest) = authority.strip_prefix('[') {
-        if let Some((host, after)) = rest.split_once(']') {
-            let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (host, port);
-        }
+    if let Some(rest) = authority.strip_prefix('[')
+        && let Some((host, after)) = rest.split_once(']')
+    {
+        let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (host, port);
     }
     match authority.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) && !port.is_empty() => {
@@ -158,7 +158,6 @@ impl AllowedHost {
             }
             None => match scheme.as_deref() {
                 _ if matches!(host, HostPattern::ToSelf) => PortPattern::Any,
-                Some(s) if s.is_empty() => return Err("scheme is empty".into()),
                 Some(s) => match default_port(s) {
                     Some(n) => PortPattern::Range(n, n),
                     None => return Err(format!("scheme `{s}` has no default port: give one")),
@@ -176,10 +175,10 @@ impl AllowedHost {
 
     /// Whether this entry lets a component reach `dest`.
     pub fn allows(&self, dest: &Destination) -> bool {
-        if let Some(s) = &self.scheme {
-            if *s != dest.scheme {
-                return false;
-            }
+        if let Some(s) = &self.scheme
+            && *s != dest.scheme
+        {
+            return false;
         }
         let host_ok = match &self.host {
             HostPattern::Any => !dest.is_self(),
