@@ -476,9 +476,11 @@ impl App {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let ticks = self.options.request_timeout.as_millis() / EPOCH_TICK.as_millis() + 1;
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
+        // A guest running on the CPU yields to the runtime at every epoch tick: other requests
+        // keep being served on the same worker, and the request timeout (which drops this
+        // task) stops a guest that never answers at its next tick.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
 
         let req = with_spin_headers(req, matched, origin);
         let req = req.map(Full::new);
