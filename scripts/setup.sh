@@ -26,6 +26,7 @@ fi
 
 if ! python3 -c "import signxml, jsonschema, lxml" 2>/dev/null; then
   echo "setup: installing Python test oracles (signxml, jsonschema)"
-  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml
+  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml \
+    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages signxml jsonschema lxml
 fi
 echo "setup: ready"
