@@ -11,6 +11,8 @@ setup:
 
 ## Build every component of spin.toml and the ecoc binary.
 build: setup
+	@# spin.toml names components under ./target; point it at a custom CARGO_TARGET_DIR.
+	@if [ -n "$$CARGO_TARGET_DIR" ] && [ ! -e target ]; then ln -s "$$CARGO_TARGET_DIR" target; fi
 	cargo build --release -p ecoc
 	$(ECOC) build
 
