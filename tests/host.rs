@@ -385,3 +385,42 @@ fn a_daily_timer_calls_its_component() {
     assert!(fired.contains("\"timer\":\"inner/timer\""), "{fired}");
     assert!(fired.contains(&format!("T{at}Z")), "{fired}");
 }
+
+#[test]
+fn compiled_components_are_cached_under_a_relative_state_dir() {
+    let app = app();
+    app.write_runtime_config(SQLITE_ONLY);
+    // As a user runs it: `--state-dir .spin` relative to the working folder (the app's).
+    let host = Host::start(
+        &app.manifest(),
+        &["--state-dir", ".spin"],
+        &[("SPIN_VARIABLE_WHO", "ERP")],
+    )
+    .unwrap_or_else(|f| panic!("{}", f.log));
+    assert_eq!(get(&host.url("/front/hello")).body, "hello");
+    assert!(
+        !host.log_text().contains("compile cache disabled"),
+        "{}",
+        host.log_text()
+    );
+    assert!(host.stop());
+    let cache = app.path().join(".spin").join("cache");
+    let entries = walk_files(&cache);
+    assert!(entries > 0, "nothing cached in {}", cache.display());
+}
+
+fn walk_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk_files(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -633,6 +633,8 @@ fn build_engine(options: &HostOptions) -> Result<Engine> {
             .cache_dir
             .clone()
             .unwrap_or_else(|| options.state_dir.join("cache"));
+        // wasmtime's cache wants an absolute folder; `--state-dir .spin` is relative.
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         let mut cache_config = wasmtime::CacheConfig::new();
         cache_config.with_directory(&dir);
         match wasmtime::Cache::new(cache_config) {
