@@ -71,30 +71,29 @@ struct WasiRunArgs {
 fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
-    let result =
-        match cli.command {
-            Command::Up(args) => up::run(args),
-            Command::Build(args) => build(&args),
-            Command::WasiRun(args) => wasi_run(&args),
-            Command::Validate(args) => {
-                ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
-            }
-            Command::Sign(args) => {
-                dsig::cli::run_sign(&args, &mut std::io::stdout().lock()).map_err(Into::into)
-            }
-            Command::Verify(args) => {
-                dsig::cli::run_verify(&args, &mut std::io::stdout().lock()).map_err(Into::into)
-            }
-            Command::Sandbox(SandboxCommand::Qtsp(args)) => serve_sandbox(
-                sandbox::qtsp::serve_qtsp(args, ecoc_host::shutdown_signal()),
-            ),
-            Command::Sandbox(SandboxCommand::Nap(args)) => {
-                serve_sandbox(sandbox::nap::serve_nap(args, ecoc_host::shutdown_signal()))
-            }
-            Command::Sandbox(SandboxCommand::Mail(args)) => serve_sandbox(
-                sandbox::mail::serve_mail(args, ecoc_host::shutdown_signal()),
-            ),
-        };
+    let result = match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Build(args) => build(&args),
+        Command::WasiRun(args) => wasi_run(&args),
+        Command::Validate(args) => {
+            ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+        }
+        Command::Sign(args) => {
+            dsig::cli::run_sign(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+        }
+        Command::Verify(args) => {
+            dsig::cli::run_verify(&args, &mut std::io::stdout().lock()).map_err(Into::into)
+        }
+        Command::Sandbox(SandboxCommand::Qtsp(args)) => {
+            serve_sandbox(|| sandbox::qtsp::serve_qtsp(args, ecoc_host::shutdown_signal()))
+        }
+        Command::Sandbox(SandboxCommand::Nap(args)) => {
+            serve_sandbox(|| sandbox::nap::serve_nap(args, ecoc_host::shutdown_signal()))
+        }
+        Command::Sandbox(SandboxCommand::Mail(args)) => {
+            serve_sandbox(|| sandbox::mail::serve_mail(args, ecoc_host::shutdown_signal()))
+        }
+    };
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -104,13 +103,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve_sandbox<E: std::error::Error + Send + Sync + 'static>(
-    serve: impl Future<Output = Result<(), E>>,
-) -> anyhow::Result<ExitCode> {
+/// Runs a sandbox server; `serve` is called inside the runtime (signal handlers need it).
+fn serve_sandbox<E, F>(serve: impl FnOnce() -> F) -> anyhow::Result<ExitCode>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    F: Future<Output = Result<(), E>>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve)?;
+    runtime.block_on(async { serve().await })?;
     Ok(ExitCode::SUCCESS)
 }
 

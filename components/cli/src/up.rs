@@ -74,8 +74,9 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "serving on http://{addr}"
     );
-    // One line on stdout that scripts and tests can wait for.
+    // Signal handlers first, then the line scripts and tests wait for.
+    let shutdown = ecoc_host::shutdown_signal();
     println!("ecoc: serving {} on http://{addr}", app.name());
-    server.serve(ecoc_host::shutdown_signal()).await?;
+    server.serve(shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
