@@ -176,6 +176,34 @@ pub(crate) fn create_dir(dir: &Path) -> Result<()> {
     })
 }
 
+/// File a sandbox reads its starting faults from, in its state folder, when no `--faults` is given.
+pub const FAULTS_JSON: &str = "faults.json";
+
+/// Reads the starting fault configuration: `explicit` (a `--faults FILE`, which must exist), else
+/// `<state_dir>/faults.json` when present, else the defaults.
+///
+/// # Errors
+/// [`Error::Faults`] when the file is missing (explicit only) or invalid, [`Error::StateIo`] when
+/// it cannot be read.
+pub(crate) fn read_faults<F: Default>(
+    explicit: Option<&Path>,
+    state_dir: &Path,
+    parse: impl Fn(&str) -> Result<F>,
+) -> Result<F> {
+    let path = explicit.map_or_else(|| state_dir.join(FAULTS_JSON), Path::to_path_buf);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text).map_err(|e| Error::Faults(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match explicit {
+            Some(_) => Err(Error::Faults(format!(
+                "fault file {} does not exist",
+                path.display()
+            ))),
+            None => Ok(F::default()),
+        },
+        Err(source) => Err(Error::StateIo { path, source }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +228,24 @@ mod tests {
         assert_eq!(&u[14..15], "4");
         assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
         assert_ne!(u, uuid_v4().unwrap());
+    }
+
+    #[test]
+    fn fault_file_explicit_must_exist_default_may_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let parse = |t: &str| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|e| Error::Faults(e.to_string()))
+        };
+        assert_eq!(read_faults(None, dir.path(), parse).unwrap(), 0);
+        let missing = dir.path().join("nope.json");
+        let err = read_faults(Some(&missing), dir.path(), parse).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        std::fs::write(dir.path().join(FAULTS_JSON), "7").unwrap();
+        assert_eq!(read_faults(None, dir.path(), parse).unwrap(), 7);
+        std::fs::write(dir.path().join(FAULTS_JSON), "x").unwrap();
+        let err = read_faults(None, dir.path(), parse).unwrap_err();
+        assert!(err.to_string().contains(FAULTS_JSON), "{err}");
     }
 }

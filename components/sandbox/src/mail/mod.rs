@@ -44,8 +44,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8789";
 pub const MAIL_JSON: &str = "mail.json";
 /// Folder of stored messages in the state directory.
 pub const OUTBOX: &str = "outbox";
-/// Name of the optional fault file in the state directory.
-pub const FAULTS_JSON: &str = "faults.json";
+pub use crate::support::FAULTS_JSON;
 
 /// The mail sink's failure modes: availability only. JSON is flat (`{"down": "close"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -138,18 +137,11 @@ impl MailArgs {
     /// # Errors
     /// [`Error::Faults`] / [`Error::StateIo`] when the fault file is unreadable or invalid.
     pub fn into_config(self) -> Result<MailConfig> {
-        let path = self
-            .faults
-            .clone()
-            .unwrap_or_else(|| self.state_dir.join(FAULTS_JSON));
-        let mut f = match std::fs::read_to_string(&path) {
-            Ok(text) => Faults::from_json(&text)
-                .map_err(|e| Error::Faults(format!("{}: {e}", path.display())))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.faults.is_none() => {
-                Faults::default()
-            }
-            Err(source) => return Err(Error::StateIo { path, source }),
-        };
+        let mut f = crate::support::read_faults(
+            self.faults.as_deref(),
+            &self.state_dir,
+            Faults::from_json,
+        )?;
         let a = &mut f.availability;
         if let Some(v) = self.latency_ms {
             a.latency_ms = v;

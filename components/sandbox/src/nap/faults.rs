@@ -1,15 +1,12 @@
 //! The NAP's behaviour and failure modes, switchable at start (`faults.json`, CLI flags) and at run
 //! time (`POST /sandbox/faults`, which replaces the whole configuration; `{}` restores defaults).
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use crate::availability::{self, Availability};
 use crate::{Error, Result};
 
-/// Name of the optional fault file in the state directory.
-pub const FAULTS_JSON: &str = "faults.json";
+pub use crate::support::FAULTS_JSON;
 
 /// Default time a submission stays in each of Received and Processing, in milliseconds.
 pub const DEFAULT_PROCESSING_MS: u64 = 1000;
@@ -57,23 +54,6 @@ impl Faults {
         let faults: Self = availability::parse_strict(json, &[availability::FIELDS, NAP_FIELDS])?;
         faults.check()?;
         Ok(faults)
-    }
-
-    /// Reads `path` when it exists.
-    ///
-    /// # Errors
-    /// [`Error::StateIo`] when it exists but cannot be read, [`Error::Faults`] when it is not valid.
-    pub fn load_optional(path: &Path) -> Result<Option<Self>> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_json(&text)
-                .map(Some)
-                .map_err(|e| Error::Faults(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(Error::StateIo {
-                path: path.to_owned(),
-                source,
-            }),
-        }
     }
 
     /// Checks value ranges.

@@ -96,20 +96,11 @@ impl NapArgs {
     /// # Errors
     /// [`crate::Error::Faults`] / [`crate::Error::StateIo`] when the fault file is unreadable or invalid.
     pub fn into_config(self) -> Result<NapConfig> {
-        let path = self
-            .faults
-            .clone()
-            .unwrap_or_else(|| self.state_dir.join(faults::FAULTS_JSON));
-        let mut f = match Faults::load_optional(&path)? {
-            Some(f) => f,
-            None if self.faults.is_some() => {
-                return Err(crate::Error::Faults(format!(
-                    "fault file {} does not exist",
-                    path.display()
-                )));
-            }
-            None => Faults::default(),
-        };
+        let mut f = crate::support::read_faults(
+            self.faults.as_deref(),
+            &self.state_dir,
+            Faults::from_json,
+        )?;
         if let Some(v) = self.processing_ms {
             f.processing_ms = v;
         }

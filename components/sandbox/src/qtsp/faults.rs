@@ -4,7 +4,6 @@
 //! Random choices (jitter, which answers fail) come from a small seeded generator, so a run with a
 //! fixed `seed` misbehaves identically every time.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -13,8 +12,7 @@ use super::EcdsaFormat;
 use crate::support::{SplitMix64, os_seed};
 use crate::{Error, Result};
 
-/// Name of the optional fault file in the state directory.
-pub const FAULTS_JSON: &str = "faults.json";
+pub use crate::support::FAULTS_JSON;
 
 /// The switchable failure modes. Every field has a harmless default, so `{}` means "behave".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,23 +82,6 @@ impl Faults {
         let faults: Self = serde_json::from_str(json).map_err(|e| Error::Faults(e.to_string()))?;
         faults.check()?;
         Ok(faults)
-    }
-
-    /// Reads `path` when it exists.
-    ///
-    /// # Errors
-    /// [`Error::StateIo`] when it exists but cannot be read, [`Error::Faults`] when it is not valid.
-    pub fn load_optional(path: &Path) -> Result<Option<Self>> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_json(&text)
-                .map(Some)
-                .map_err(|e| Error::Faults(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(Error::StateIo {
-                path: path.to_owned(),
-                source,
-            }),
-        }
     }
 
     /// Checks value ranges.

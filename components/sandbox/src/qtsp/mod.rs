@@ -99,20 +99,11 @@ impl QtspArgs {
     /// # Errors
     /// [`crate::Error::Faults`] / [`crate::Error::StateIo`] when the fault file is unreadable or invalid.
     pub fn into_config(self) -> Result<QtspConfig> {
-        let path = self
-            .faults
-            .clone()
-            .unwrap_or_else(|| self.state_dir.join(faults::FAULTS_JSON));
-        let mut f = match Faults::load_optional(&path)? {
-            Some(f) => f,
-            None if self.faults.is_some() => {
-                return Err(crate::Error::Faults(format!(
-                    "fault file {} does not exist",
-                    path.display()
-                )));
-            }
-            None => Faults::default(),
-        };
+        let mut f = crate::support::read_faults(
+            self.faults.as_deref(),
+            &self.state_dir,
+            Faults::from_json,
+        )?;
         if let Some(v) = self.ecdsa_format {
             f.ecdsa_format = v;
         }
