@@ -58,6 +58,19 @@ pub struct HttpResponse {
     pub status: u16,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Header names (lower case) and values, for callers that need them (`Retry-After`,
+    /// `X-Duplicate-Of`); may be empty.
+    pub headers: Vec<(String, String)>,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A transport failure (no HTTP answer at all).
@@ -777,6 +790,11 @@ impl HttpTransport for UreqTransport {
             .run(request)
             .map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.url)))?;
         let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
         let body = resp
             .body_mut()
             .with_config()
@@ -788,6 +806,10 @@ impl HttpTransport for UreqTransport {
                     req.method, req.url
                 ))
             })?;
-        Ok(HttpResponse { status, body })
+        Ok(HttpResponse {
+            status,
+            body,
+            headers,
+        })
     }
 }

@@ -41,6 +41,7 @@ fn ok(v: Value) -> HttpResponse {
     HttpResponse {
         status: 200,
         body: serde_json::to_vec(&v).expect("json"),
+        headers: Vec::new(),
     }
 }
 
@@ -49,6 +50,7 @@ fn err(status: u16, code: &str, description: &str) -> HttpResponse {
         status,
         body: serde_json::to_vec(&json!({"error": code, "error_description": description}))
             .expect("json"),
+        headers: Vec::new(),
     }
 }
 

@@ -266,7 +266,7 @@ impl App {
     /// Starts the daily timers of `[application.tool.ecoc]` (needs a tokio runtime).
     pub fn start_timers(self: &Arc<Self>) {
         for t in &self.timers {
-            tracing::info!(component = %t.component, path = %t.path, at_utc_seconds = t.at, "daily timer");
+            tracing::info!(component = %t.component, path = %t.path, schedule = ?t.schedule, "timer");
         }
         crate::timer::start(self, self.timers.clone());
     }

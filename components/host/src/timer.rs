@@ -7,6 +7,12 @@
 //! component = "notify"       # may be a private component
 //! path = "/digest"           # the request path; the method is POST
 //! at = "18:00"               # HH:MM or HH:MM:SS, UTC
+//!
+//! [[application.tool.ecoc.timers]]
+//! component = "submit"
+//! path = "/sweep"
+//! every = "5s"               # or a fixed interval (s, m, h): the next call starts that long after
+//!                            # the previous one finished, so calls never overlap
 //! ```
 //!
 //! The request carries `{"timer":"<component><path>","scheduled_for":"<RFC 3339 UTC>"}`.
@@ -30,8 +36,16 @@ const DAY: u64 = 24 * 60 * 60;
 pub struct Timer {
     pub component: String,
     pub path: String,
-    /// Seconds after midnight UTC.
-    pub at: u64,
+    pub schedule: Schedule,
+}
+
+/// When a timer fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Daily, at these seconds after midnight UTC.
+    Daily(u64),
+    /// Repeatedly, this long after the previous call finished.
+    Every(Duration),
 }
 
 impl Timer {
@@ -55,10 +69,23 @@ impl Timer {
                 if !path.starts_with('/') {
                     return Err(fail(format!("path {path:?} must start with `/`")));
                 }
+                let schedule = match (t.get("at"), t.get("every")) {
+                    (Some(_), None) => {
+                        Schedule::Daily(parse_time_of_day(field("at")?).map_err(fail)?)
+                    }
+                    (None, Some(_)) => {
+                        Schedule::Every(parse_interval(field("every")?).map_err(fail)?)
+                    }
+                    _ => {
+                        return Err(fail(
+                            "each timer needs exactly one of `at` and `every`".into(),
+                        ));
+                    }
+                };
                 Ok(Self {
                     component: field("component")?.to_string(),
                     path,
-                    at: parse_time_of_day(field("at")?).map_err(fail)?,
+                    schedule,
                 })
             })
             .collect()
@@ -66,13 +93,39 @@ impl Timer {
 
     /// Seconds from `now` (Unix seconds) to the next run.
     pub fn seconds_until_next(&self, now: u64) -> u64 {
-        let today = now % DAY;
-        if self.at > today {
-            self.at - today
-        } else {
-            DAY - today + self.at
+        match self.schedule {
+            Schedule::Every(d) => d.as_secs().max(1),
+            Schedule::Daily(at) => {
+                let today = now % DAY;
+                if at > today {
+                    at - today
+                } else {
+                    DAY - today + at
+                }
+            }
         }
     }
+}
+
+/// `500ms`, `5s`, `2m`, `1h` -> a duration of at least 100 ms.
+pub fn parse_interval(s: &str) -> std::result::Result<Duration, String> {
+    let bad = || format!("invalid interval {s:?} (use e.g. 500ms, 5s, 2m, 1h)");
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .ok_or_else(bad)?;
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(bad()),
+    };
+    if d < Duration::from_millis(100) {
+        return Err(format!("interval {s:?} is shorter than 100ms"));
+    }
+    Ok(d)
 }
 
 /// `HH:MM` or `HH:MM:SS` -> seconds after midnight.
@@ -100,11 +153,19 @@ pub fn start(app: &Arc<App>, timers: Vec<Timer>) {
         tokio::spawn(async move {
             loop {
                 let now = unix_now();
-                let wait = timer.seconds_until_next(now);
-                tokio::time::sleep(Duration::from_secs(wait)).await;
-                fire(&app, &timer, now + wait).await;
-                // Step past the scheduled second so it fires once.
-                tokio::time::sleep(Duration::from_millis(1100)).await;
+                match timer.schedule {
+                    Schedule::Every(interval) => {
+                        tokio::time::sleep(interval).await;
+                        fire(&app, &timer, unix_now()).await;
+                    }
+                    Schedule::Daily(_) => {
+                        let wait = timer.seconds_until_next(now);
+                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                        fire(&app, &timer, now + wait).await;
+                        // Step past the scheduled second so it fires once.
+                        tokio::time::sleep(Duration::from_millis(1100)).await;
+                    }
+                }
             }
         });
     }
@@ -133,7 +194,9 @@ async fn fire(app: &Arc<App>, timer: &Timer, scheduled: u64) {
     };
     let resp = app.handle_chained(req, &timer.component, origin).await;
     let status = resp.status();
-    if status.is_success() {
+    if status.is_success() && matches!(timer.schedule, Schedule::Every(_)) {
+        tracing::debug!(component = %timer.component, path = %timer.path, %status, "timer fired");
+    } else if status.is_success() {
         tracing::info!(component = %timer.component, path = %timer.path, %status, "timer fired");
     } else {
         tracing::warn!(component = %timer.component, path = %timer.path, %status, "timer call failed");
@@ -177,7 +240,7 @@ mod tests {
         let t = Timer {
             component: "notify".into(),
             path: "/digest".into(),
-            at: parse_time_of_day("18:00").unwrap(),
+            schedule: Schedule::Daily(parse_time_of_day("18:00").unwrap()),
         };
         let noon = 20_000 * DAY + 12 * 3600;
         assert_eq!(t.seconds_until_next(noon), 6 * 3600);
@@ -196,7 +259,21 @@ mod tests {
         )
         .unwrap();
         let timers = Timer::from_settings(&settings).unwrap();
-        assert_eq!(timers[0].at, 18 * 3600 + 30 * 60);
+        assert_eq!(timers[0].schedule, Schedule::Daily(18 * 3600 + 30 * 60));
+        let every: toml::Table =
+            toml::from_str("[[timers]]\ncomponent = \"s\"\npath = \"/sweep\"\nevery = \"2s\"\n")
+                .unwrap();
+        assert_eq!(
+            Timer::from_settings(&every).unwrap()[0].schedule,
+            Schedule::Every(Duration::from_secs(2))
+        );
+        assert!(parse_interval("10ms").is_err());
+        assert_eq!(parse_interval("2m"), Ok(Duration::from_secs(120)));
+        let both: toml::Table = toml::from_str(
+            "[[timers]]\ncomponent = \"s\"\npath = \"/x\"\nevery = \"2s\"\nat = \"18:00\"\n",
+        )
+        .unwrap();
+        assert!(Timer::from_settings(&both).is_err());
         let bad: toml::Table = toml::from_str("[[timers]]\ncomponent = \"n\"\n").unwrap();
         assert!(
             Timer::from_settings(&bad)

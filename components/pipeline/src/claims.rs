@@ -1,0 +1,138 @@
+//! Claiming the VCA duplicate key (VIN + `IviVersionNumber` + stage) atomically enough without
+//! compare-and-swap, which Spin's key-value interface does not have.
+//!
+//! Protocol (store `claims` holds only in-flight claims, so listing it stays cheap):
+//! 1. if `default` has `t/{tenant}/dup/{key}`, refuse: a duplicate of that record;
+//! 2. write our claim `{tenant}/{key}/{record}` to `claims`;
+//! 3. list `claims`: if another record claims the same key, withdraw ours and refuse
+//!    ("concurrent submission"): both may refuse, never both pass;
+//! 4. look at `dup/{key}` again (a winner may have finished between 1 and 2); if free, write it
+//!    with our record id, and remove our claim.
+//!
+//! Two winners would need each one's listing (3) to miss the other's claim (2), which a linearizable
+//! store (Spin's SQLite store, one Redis) rules out: each `set` is visible to every later `get`.
+
+use crate::kv::{KeyValue, Stores};
+use crate::repo::dup_key;
+use crate::{Error, Result};
+
+/// The holder of a duplicate key, if any.
+pub fn holder<K: KeyValue>(stores: &Stores<K>, tenant: &str, key: &str) -> Result<Option<String>> {
+    Ok(stores
+        .data
+        .get(&dup_key(tenant, key))?
+        .map(|v| String::from_utf8_lossy(&v).into_owned()))
+}
+
+fn duplicate(key: &str, existing: String) -> Error {
+    let (vin, rest) = key.split_once('/').unwrap_or((key, ""));
+    let (version, stage) = rest.split_once('/').unwrap_or((rest, ""));
+    Error::Duplicate {
+        message: if existing.is_empty() {
+            format!(
+                "VIN {vin} with IviVersionNumber {version} at stage {stage} is being submitted by a concurrent request"
+            )
+        } else {
+            format!(
+                "VIN {vin} with IviVersionNumber {version} at stage {stage} was already submitted as {existing}: a correction must bump IviVersionNumber"
+            )
+        },
+        existing,
+    }
+}
+
+/// Claims `key` (`VIN/version/stage`) for `record_id`, or says who holds it.
+pub fn claim<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &str,
+    key: &str,
+    record_id: &str,
+) -> Result<()> {
+    if let Some(existing) = holder(stores, tenant, key)? {
+        return Err(duplicate(key, existing));
+    }
+    let prefix = format!("{tenant}/{key}/");
+    let mine = format!("{prefix}{record_id}");
+    stores.claims.set(&mine, b"")?;
+    let contested = stores
+        .claims
+        .get_keys()?
+        .iter()
+        .any(|k| k.starts_with(&prefix) && *k != mine);
+    if contested {
+        stores.claims.delete(&mine)?;
+        return Err(duplicate(key, String::new()));
+    }
+    if let Some(existing) = holder(stores, tenant, key)? {
+        stores.claims.delete(&mine)?;
+        return Err(duplicate(key, existing));
+    }
+    stores
+        .data
+        .set(&dup_key(tenant, key), record_id.as_bytes())?;
+    stores.claims.delete(&mine)
+}
+
+/// Frees a key held by `record_id` (used when creating the record failed after the claim).
+pub fn release<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &str,
+    key: &str,
+    record_id: &str,
+) -> Result<()> {
+    if holder(stores, tenant, key)?.as_deref() == Some(record_id) {
+        stores.data.delete(&dup_key(tenant, key))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use std::sync::{Arc, Barrier};
+
+    #[test]
+    fn one_winner_among_concurrent_claims() {
+        for round in 0..50 {
+            let stores = Arc::new(Stores::in_memory());
+            let barrier = Arc::new(Barrier::new(8));
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (stores, barrier) = (stores.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        let id = format!("r{round}-{i}");
+                        barrier.wait();
+                        claim(&stores, "acme", "VIN/1/1", &id).is_ok().then_some(id)
+                    })
+                })
+                .collect();
+            let winners: Vec<String> = handles
+                .into_iter()
+                .filter_map(|h| h.join().unwrap())
+                .collect();
+            assert!(winners.len() <= 1, "round {round}: two winners {winners:?}");
+            assert_eq!(
+                holder(&stores, "acme", "VIN/1/1").unwrap(),
+                winners.first().cloned()
+            );
+            assert!(stores.claims.is_empty());
+        }
+    }
+
+    #[test]
+    fn sequential_duplicates_and_corrections() {
+        let stores = Stores::in_memory();
+        claim(&stores, "acme", "VIN/1/1", "r1").unwrap();
+        let again = claim(&stores, "acme", "VIN/1/1", "r2").unwrap_err();
+        assert!(matches!(&again, Error::Duplicate { existing, .. } if existing == "r1"));
+        claim(&stores, "acme", "VIN/2/1", "r3").unwrap();
+        claim(&stores, "other", "VIN/1/1", "r4").unwrap();
+        assert!(
+            stores.claims.is_empty(),
+            "claims are withdrawn once settled"
+        );
+        release(&stores, "acme", "VIN/1/1", "r1").unwrap();
+        claim(&stores, "acme", "VIN/1/1", "r5").unwrap();
+    }
+}

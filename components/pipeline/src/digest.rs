@@ -1,0 +1,112 @@
+//! The end-of-day digest: per tenant, one email listing that day's failures (VIN, stage, version,
+//! reason), sent once whoever calls and however often.
+
+use crate::claims;
+use crate::kv::{KeyValue, Stores};
+use crate::record::Record;
+use crate::repo::Repo;
+use crate::tenant::{self, Tenant};
+use crate::{Error, Result};
+
+/// An email as the HTTP email API takes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Email {
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+}
+
+/// The digest of `failures` for `tenant` on `date`; `None` when nothing failed or nobody is to be told.
+pub fn compose(tenant: &Tenant, date: &str, failures: &[Record]) -> Option<Email> {
+    if failures.is_empty() || tenant.digest_to.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "{} eCoC file(s) of {} failed on {date} (UTC).\n\n",
+        failures.len(),
+        tenant.name
+    );
+    for r in failures {
+        let reason = r
+            .errors
+            .iter()
+            .map(|e| format!("{} {}", e.code, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        text.push_str(&format!(
+            "- VIN {}  stage {}  version {}  ({}, submission {})\n  reason: {}\n",
+            r.vin,
+            r.stage,
+            r.version,
+            r.status.vca_name(),
+            r.id,
+            if reason.is_empty() {
+                "not recorded"
+            } else {
+                reason.as_str()
+            }
+        ));
+    }
+    text.push_str(
+        "\nEach failed file needs a correction: fix the data and send it again with IviVersionNumber + 1.\n",
+    );
+    Some(Email {
+        to: tenant.digest_to.clone(),
+        subject: format!(
+            "eCoC failures {date}: {} file(s) for {}",
+            failures.len(),
+            tenant.name
+        ),
+        text,
+    })
+}
+
+/// What a digest run did, per tenant: `sent`, `already_sent`, `no_recipients`, or an error.
+pub type DigestReport = Vec<(String, String)>;
+
+/// Sends each tenant's digest for `date` once: a marker is claimed before sending (so concurrent
+/// calls send one email) and given back when sending fails (so a later call retries).
+pub fn run<K: KeyValue>(
+    stores: &Stores<K>,
+    date: &str,
+    run_id: &str,
+    send: &mut dyn FnMut(&Email) -> Result<()>,
+) -> Result<DigestReport> {
+    let repo = Repo::new(stores);
+    let mut by_tenant: std::collections::BTreeMap<String, Vec<Record>> = Default::default();
+    for (tenant, id) in repo.failures_on(date)? {
+        match repo.load(&tenant, &id) {
+            Ok(r) => by_tenant.entry(tenant).or_default().push(r),
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut report = Vec::new();
+    for (tenant_id, failures) in by_tenant {
+        let tenant = tenant::load_tenant(&stores.data, &tenant_id)?;
+        let Some(email) = compose(&tenant, date, &failures) else {
+            report.push((tenant_id, "no_recipients".into()));
+            continue;
+        };
+        let marker = format!("digest/{date}");
+        match claims::claim(stores, &tenant_id, &marker, run_id) {
+            Ok(()) => {}
+            Err(Error::Duplicate { .. }) => {
+                report.push((tenant_id, "already_sent".into()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        match send(&email) {
+            Ok(()) => report.push((tenant_id, "sent".into())),
+            Err(e) => {
+                claims::release(stores, &tenant_id, &marker, run_id)?;
+                report.push((tenant_id, format!("error: {e}")));
+            }
+        }
+    }
+    Ok(report)
+}

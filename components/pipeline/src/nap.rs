@@ -1,0 +1,215 @@
+//! National access point adapters. The first: the UK VCA eCoC API (OAuth2 client credentials, one
+//! signed XML file per POST, 202 with a submission id, statuses polled until Succeeded or Failed), as
+//! the NAP sandbox serves it (components/sandbox, "NAP sandbox").
+
+use std::cell::RefCell;
+
+use dsig::csc::{HttpRequest, HttpResponse, HttpTransport};
+
+use crate::record::Receipt;
+use crate::{Error, Result};
+
+/// What the pipeline needs from a NAP.
+pub trait Nap {
+    /// Delivers one signed file. A file the NAP already holds (same VIN + version + stage) comes back
+    /// as that earlier submission's receipt, so a retried delivery never sends twice.
+    fn submit(&self, signed_xml: &[u8]) -> Result<Submitted>;
+    /// The NAP's current status of a submission.
+    fn status(&self, submission_id: &str) -> Result<Receipt>;
+}
+
+/// The answer to a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The NAP's receipt.
+    pub receipt: Receipt,
+    /// Whether the NAP already had the file (a retried delivery).
+    pub already_there: bool,
+}
+
+/// The VCA eCoC API.
+#[derive(Debug)]
+pub struct VcaNap<T> {
+    transport: T,
+    base_url: String,
+    client_id: String,
+    client_secret: String,
+    token: RefCell<Option<String>>,
+}
+
+fn upstream(message: String, retryable: bool) -> Error {
+    Error::Upstream {
+        service: "nap",
+        message,
+        retryable,
+    }
+}
+
+/// The `message` (or `error_description`) of an error body, else the start of the body.
+fn reason(resp: &HttpResponse) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    parsed
+        .as_ref()
+        .and_then(|v| v.get("message").or_else(|| v.get("error_description")))
+        .and_then(|m| m.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&resp.body[..resp.body.len().min(200)]).into_owned()
+        })
+}
+
+fn retryable_status(status: u16) -> bool {
+    status >= 500 || status == 429 || status == 408
+}
+
+impl<T: HttpTransport> VcaNap<T> {
+    /// An adapter for the API at `base_url` (e.g. `https://nap.example`; the paths `/oauth2/token` and
+    /// `/ecoc/v1/submissions` are appended).
+    pub fn new(transport: T, base_url: &str, client_id: &str, client_secret: &str) -> Self {
+        Self {
+            transport,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            token: RefCell::new(None),
+        }
+    }
+
+    fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
+        let what = format!("{} {}", req.method, req.url);
+        self.transport
+            .send(req)
+            .map_err(|e| upstream(format!("{what}: {e}"), true))
+    }
+
+    fn token(&self) -> Result<String> {
+        if let Some(t) = self.token.borrow().as_ref() {
+            return Ok(t.clone());
+        }
+        let body = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            form_escape(&self.client_id),
+            form_escape(&self.client_secret)
+        );
+        let resp = self.send(HttpRequest {
+            method: "POST".into(),
+            url: format!("{}/oauth2/token", self.base_url),
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: body.into_bytes(),
+        })?;
+        if resp.status != 200 {
+            return Err(upstream(
+                format!("token endpoint answered {}: {}", resp.status, reason(&resp)),
+                retryable_status(resp.status),
+            ));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&resp.body)
+            .map_err(|e| upstream(format!("token answer is not JSON: {e}"), true))?;
+        let token = v["access_token"]
+            .as_str()
+            .ok_or_else(|| upstream("token answer has no access_token".into(), true))?
+            .to_owned();
+        *self.token.borrow_mut() = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Sends with a bearer token; fetches a new token once when the NAP says it expired.
+    fn authorised(&self, make: &dyn Fn(String) -> HttpRequest) -> Result<HttpResponse> {
+        let resp = self.send(make(self.token()?))?;
+        if resp.status != 401 {
+            return Ok(resp);
+        }
+        self.token.borrow_mut().take();
+        self.send(make(self.token()?))
+    }
+}
+
+fn form_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn receipt_from(body: &[u8]) -> Result<Receipt> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| upstream(format!("answer is not JSON: {e}"), true))?;
+    Ok(Receipt {
+        submission_id: v["submission_id"]
+            .as_str()
+            .ok_or_else(|| upstream("answer has no submission_id".into(), true))?
+            .to_owned(),
+        status: v["status"].as_str().unwrap_or("Received").to_owned(),
+        reason: v["reason"].as_str().map(str::to_owned),
+    })
+}
+
+impl<T: HttpTransport> Nap for VcaNap<T> {
+    fn submit(&self, signed_xml: &[u8]) -> Result<Submitted> {
+        let url = format!("{}/ecoc/v1/submissions", self.base_url);
+        let resp = self.authorised(&|token| HttpRequest {
+            method: "POST".into(),
+            url: url.clone(),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {token}")),
+                ("content-type".into(), "application/xml".into()),
+            ],
+            body: signed_xml.to_vec(),
+        })?;
+        match resp.status {
+            200 | 201 | 202 => Ok(Submitted {
+                receipt: receipt_from(&resp.body)?,
+                already_there: false,
+            }),
+            409 => {
+                let earlier = resp.header("x-duplicate-of").map(str::to_owned);
+                match earlier {
+                    Some(id) => Ok(Submitted {
+                        receipt: Receipt {
+                            submission_id: id,
+                            status: "Received".into(),
+                            reason: None,
+                        },
+                        already_there: true,
+                    }),
+                    None => Err(upstream(
+                        format!("refused as a duplicate: {}", reason(&resp)),
+                        false,
+                    )),
+                }
+            }
+            s => Err(upstream(
+                format!("submission answered {s}: {}", reason(&resp)),
+                retryable_status(s),
+            )),
+        }
+    }
+
+    fn status(&self, submission_id: &str) -> Result<Receipt> {
+        let url = format!("{}/ecoc/v1/submissions/{submission_id}", self.base_url);
+        let resp = self.authorised(&|token| HttpRequest {
+            method: "GET".into(),
+            url: url.clone(),
+            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+            body: Vec::new(),
+        })?;
+        if resp.status != 200 {
+            return Err(upstream(
+                format!(
+                    "status of {submission_id} answered {}: {}",
+                    resp.status,
+                    reason(&resp)
+                ),
+                retryable_status(resp.status),
+            ));
+        }
+        receipt_from(&resp.body)
+    }
+}

@@ -1,0 +1,336 @@
+//! A record: one vehicle file (VIN + version + stage) on its way to the NAP, with its state machine
+//! and timeline.
+
+use crate::{Error, FieldError, Result, clock};
+
+/// Where a record is. Users see the VCA's names ([`Status::vca_name`]) beside ours.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Accepted from the ERP.
+    Received,
+    /// Turned into IVI XML by the tenant's mapping.
+    Mapped,
+    /// Schema, rules, approvals and the duplicate key passed.
+    Validated,
+    /// A later stage left the earlier stage's masses or dimensions: waits for a primary's sign-off.
+    Held,
+    /// Signed through the QTSP and verified.
+    Signed,
+    /// Accepted by the NAP (it answered with a submission id).
+    Submitted,
+    /// The NAP is processing it.
+    Processing,
+    /// The NAP accepted it: final.
+    Succeeded,
+    /// The NAP refused it, or a step gave up after its retries: final.
+    Failed,
+    /// Refused before signing (validation or duplicate): final.
+    Rejected,
+}
+
+impl Status {
+    /// Every status, in pipeline order.
+    pub const ALL: [Status; 10] = [
+        Self::Received,
+        Self::Mapped,
+        Self::Validated,
+        Self::Held,
+        Self::Signed,
+        Self::Submitted,
+        Self::Processing,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Rejected,
+    ];
+
+    /// Our name (`held`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Mapped => "mapped",
+            Self::Validated => "validated",
+            Self::Held => "held",
+            Self::Signed => "signed",
+            Self::Submitted => "submitted",
+            Self::Processing => "processing",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// The name the VCA portal would show: Received, Processing, Succeeded or Failed.
+    pub fn vca_name(self) -> &'static str {
+        match self {
+            Self::Received
+            | Self::Mapped
+            | Self::Validated
+            | Self::Held
+            | Self::Signed
+            | Self::Submitted => "Received",
+            Self::Processing => "Processing",
+            Self::Succeeded => "Succeeded",
+            Self::Failed | Self::Rejected => "Failed",
+        }
+    }
+
+    /// Whether nothing more happens to the record's status.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Rejected)
+    }
+
+    /// Whether `self -> to` is a step of the state machine.
+    fn can_go(self, to: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, to),
+            (Received, Mapped)
+                | (Mapped, Validated | Held | Rejected)
+                | (Held, Validated | Rejected)
+                | (Validated, Signed | Failed)
+                | (Signed, Submitted | Failed)
+                | (Submitted, Processing | Succeeded | Failed)
+                | (Processing, Succeeded | Failed)
+        )
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let lower = s.to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == lower)
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "unknown status `{s}` (one of received, mapped, validated, held, signed, submitted, processing, succeeded, failed, rejected)"
+                ))
+            })
+    }
+}
+
+/// One entry of a record's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    /// When (RFC 3339 UTC).
+    pub at: String,
+    /// Who: `token:<name>`, `map`, `validate`, `sign`, `submit`, `nap`, `sweep`.
+    pub actor: String,
+    /// The status after the event.
+    pub status: Status,
+    /// What happened, in words (a reason, a submission id, an attempt number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The NAP's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Receipt {
+    /// The NAP's submission id.
+    pub submission_id: String,
+    /// The NAP's last status (`Received`, `Processing`, `Succeeded`, `Failed`).
+    pub status: String,
+    /// The NAP's reason when Failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Write-back to the ERP of the record's final status.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Callback {
+    /// Delivered (the ERP answered 2xx), or given up.
+    pub done: bool,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Last failure, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One vehicle file on its way to the NAP.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    /// Record id ([`crate::ids::record_id`]).
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// `VehicleIdentificationNumber`.
+    pub vin: String,
+    /// `IviVersionNumber`.
+    pub version: u32,
+    /// `ManufacturerStageNumber` of this file.
+    pub stage: u32,
+    /// `IviReferenceId`.
+    pub reference_id: String,
+    /// `TypeApprovalNumber`.
+    pub approval_number: String,
+    /// `VehicleCategory`.
+    pub category: String,
+    /// `json`, `csv` or `ivi`: how it arrived.
+    pub source: String,
+    /// Where it is.
+    pub status: Status,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last change (RFC 3339).
+    pub updated_at: String,
+    /// Timeline, oldest first.
+    pub events: Vec<Event>,
+    /// Why it was rejected or failed (validation findings, the NAP's reason, the last upstream error).
+    #[serde(default)]
+    pub errors: Vec<FieldError>,
+    /// Drift findings that put it on hold.
+    #[serde(default)]
+    pub drift: Vec<FieldError>,
+    /// The NAP's receipt, once submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    /// Failed attempts of the current step.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Unix seconds before which the sweep leaves the record alone (a step in flight, or a backoff).
+    #[serde(default)]
+    pub not_before: u64,
+    /// ERP write-back state, once final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<Callback>,
+}
+
+impl Record {
+    /// The duplicate key as stored: `VIN/version/stage`.
+    pub fn duplicate_key(&self) -> String {
+        format!("{}/{}/{}", self.vin, self.version, self.stage)
+    }
+
+    /// Moves to `to`, recording the event. Returns `false` (and changes nothing) when the record is
+    /// already at `to` or past it on the way (a retried step). Refuses a step the state machine does
+    /// not have, and any change of a final status.
+    pub fn advance(
+        &mut self,
+        to: Status,
+        actor: &str,
+        note: Option<String>,
+        now: u64,
+    ) -> Result<bool> {
+        if self.status == to {
+            return Ok(false);
+        }
+        if self.status.is_final() || !self.status.can_go(to) {
+            // Already beyond `to` on the normal path (e.g. `signed` asked of a submitted record).
+            if !self.status.is_final() && !to.is_final() && self.status > to && to != Status::Held {
+                return Ok(false);
+            }
+            return Err(Error::Conflict(format!(
+                "record {} is {}; it cannot become {}",
+                self.id,
+                self.status.as_str(),
+                to.as_str()
+            )));
+        }
+        self.status = to;
+        self.attempts = 0;
+        self.not_before = 0;
+        self.touch(actor, note, now);
+        Ok(true)
+    }
+
+    /// Records an event that does not change the status (a retry, a NAP status seen again).
+    pub fn note(&mut self, actor: &str, note: String, now: u64) {
+        self.touch(actor, Some(note), now);
+    }
+
+    fn touch(&mut self, actor: &str, note: Option<String>, now: u64) {
+        let at = clock::rfc3339(now);
+        self.events.push(Event {
+            at: at.clone(),
+            actor: actor.to_owned(),
+            status: self.status,
+            note,
+        });
+        self.updated_at = at;
+    }
+
+    /// Whether the record still needs the pipeline (or the ERP write-back).
+    pub fn needs_work(&self) -> bool {
+        match self.status {
+            Status::Held => false,
+            s if s.is_final() => self.callback.as_ref().is_some_and(|c| !c.done),
+            _ => true,
+        }
+    }
+
+    /// The record as users see it: ours plus the VCA status name.
+    pub fn to_view(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v["vca_status"] = serde_json::json!(self.status.vca_name());
+        if let Some(map) = v.as_object_mut() {
+            map.remove("not_before");
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn sample(id: &str, vin: &str) -> Record {
+    Record {
+        id: id.into(),
+        tenant: "acme".into(),
+        vin: vin.into(),
+        version: 1,
+        stage: 1,
+        reference_id: "ref".into(),
+        approval_number: "e4*2018/858*00123*01".into(),
+        category: "M1".into(),
+        source: "json".into(),
+        status: Status::Received,
+        created_at: clock::rfc3339(0),
+        updated_at: clock::rfc3339(0),
+        events: Vec::new(),
+        errors: Vec::new(),
+        drift: Vec::new(),
+        receipt: None,
+        attempts: 0,
+        not_before: 0,
+        callback: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn state_machine_is_idempotent_and_strict() {
+        let mut r = sample("r1", "WVWZZZ1JZXW000001");
+        assert!(r.advance(Status::Mapped, "map", None, 1).unwrap());
+        assert!(r.advance(Status::Validated, "validate", None, 2).unwrap());
+        assert!(!r.advance(Status::Validated, "validate", None, 3).unwrap());
+        assert!(r.advance(Status::Signed, "sign", None, 4).unwrap());
+        assert!(
+            r.advance(Status::Submitted, "submit", Some("id 1".into()), 5)
+                .unwrap()
+        );
+        // A retried sign step after submission is a no-op, not an error.
+        assert!(!r.advance(Status::Signed, "sign", None, 6).unwrap());
+        assert!(r.advance(Status::Succeeded, "nap", None, 7).unwrap());
+        assert!(r.advance(Status::Failed, "nap", None, 8).is_err());
+        assert_eq!(r.events.len(), 5);
+        assert_eq!(r.status.vca_name(), "Succeeded");
+        let mut held = sample("r2", "WVWZZZ1JZXW000001");
+        held.advance(Status::Mapped, "map", None, 1).unwrap();
+        held.advance(Status::Held, "validate", None, 1).unwrap();
+        assert!(!held.needs_work());
+        assert!(held.advance(Status::Signed, "sign", None, 2).is_err());
+        assert!(
+            held.advance(Status::Validated, "token:boss", None, 2)
+                .unwrap()
+        );
+        assert!(held.needs_work());
+        assert_eq!("FAILED".parse::<Status>().unwrap(), Status::Failed);
+    }
+}

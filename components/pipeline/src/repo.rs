@@ -1,0 +1,462 @@
+//! Where records live, and the indexes that keep reads from scanning every key.
+//!
+//! Store `default`: `t/{tenant}/r/{id}` the [`Record`] (JSON); `t/{tenant}/x/{id}/mapped` and
+//! `.../signed` the XML (kept apart so listings stay small); `t/{tenant}/dup/{VIN}/{version}/{stage}`
+//! the record holding a duplicate key. Index stores (see [`crate::kv::Stores`]): `vins`
+//! `{tenant}/{VIN}/{id}`, `work` `{tenant}/{id}` while a record needs work, `failures`
+//! `{date}/{tenant}/{id}` for each record that failed or was rejected that day.
+//!
+//! Each index entry is its own key, written by whoever changes the record: no read-modify-write of a
+//! shared document, so concurrent writers cannot lose entries without compare-and-swap.
+
+use crate::kv::{KeyValue, Stores};
+use crate::record::{Record, Status};
+use crate::{Error, Result, clock, ids};
+
+/// Which XML of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XmlKind {
+    /// As mapped (with a placeholder signature), before signing.
+    Mapped,
+    /// As signed and verified: what the NAP gets.
+    Signed,
+}
+
+fn record_key(tenant: &str, id: &str) -> String {
+    format!("t/{tenant}/r/{id}")
+}
+
+fn xml_key(tenant: &str, id: &str, kind: XmlKind) -> String {
+    let which = match kind {
+        XmlKind::Mapped => "mapped",
+        XmlKind::Signed => "signed",
+    };
+    format!("t/{tenant}/x/{id}/{which}")
+}
+
+/// The key of a duplicate-key holder.
+pub(crate) fn dup_key(tenant: &str, key: &str) -> String {
+    format!("t/{tenant}/dup/{key}")
+}
+
+/// Record access over the pipeline's [`Stores`].
+#[derive(Debug)]
+pub struct Repo<'s, K> {
+    /// The stores.
+    pub stores: &'s Stores<K>,
+}
+
+impl<'s, K: KeyValue> Repo<'s, K> {
+    /// Record access over `stores`.
+    pub fn new(stores: &'s Stores<K>) -> Self {
+        Self { stores }
+    }
+
+    /// Reads a record of `tenant`; 404 for an unknown id or another tenant's.
+    pub fn load(&self, tenant: &str, id: &str) -> Result<Record> {
+        if !ids::is_record_id(id) {
+            return Err(Error::NotFound(format!("no submission `{id}`")));
+        }
+        self.stores
+            .data
+            .get_json(&record_key(tenant, id))?
+            .ok_or_else(|| Error::NotFound(format!("no submission `{id}`")))
+    }
+
+    /// Writes a record and brings its index entries up to date (work list, day's failures).
+    pub fn save(&self, record: &Record) -> Result<()> {
+        let s = self.stores;
+        s.data
+            .set_json(&record_key(&record.tenant, &record.id), record)?;
+        let work = format!("{}/{}", record.tenant, record.id);
+        if record.needs_work() {
+            s.work
+                .set(&work, record.not_before.to_string().as_bytes())?;
+        } else {
+            s.work.delete(&work)?;
+        }
+        if matches!(record.status, Status::Failed | Status::Rejected) {
+            let day = record.updated_at.get(..10).unwrap_or("unknown");
+            s.failures
+                .set(&format!("{day}/{}/{}", record.tenant, record.id), b"")?;
+        }
+        Ok(())
+    }
+
+    /// Writes a new record with its XML and VIN index entry.
+    pub fn create(&self, record: &Record, mapped_xml: &[u8]) -> Result<()> {
+        self.put_xml(record, XmlKind::Mapped, mapped_xml)?;
+        self.save(record)?;
+        self.stores.vins.set(
+            &format!("{}/{}/{}", record.tenant, record.vin, record.id),
+            record.status.as_str().as_bytes(),
+        )
+    }
+
+    /// Stores a record's XML.
+    pub fn put_xml(&self, record: &Record, kind: XmlKind, xml: &[u8]) -> Result<()> {
+        self.stores
+            .data
+            .set(&xml_key(&record.tenant, &record.id, kind), xml)
+    }
+
+    /// A record's XML.
+    pub fn xml(&self, tenant: &str, id: &str, kind: XmlKind) -> Result<Option<Vec<u8>>> {
+        self.stores.data.get(&xml_key(tenant, id, kind))
+    }
+
+    /// The newest XML of a record: signed if there is one, else as mapped.
+    pub fn latest_xml(&self, tenant: &str, id: &str) -> Result<(XmlKind, Vec<u8>)> {
+        if let Some(x) = self.xml(tenant, id, XmlKind::Signed)? {
+            return Ok((XmlKind::Signed, x));
+        }
+        self.xml(tenant, id, XmlKind::Mapped)?
+            .map(|x| (XmlKind::Mapped, x))
+            .ok_or_else(|| Error::NotFound(format!("submission `{id}` has no XML")))
+    }
+
+    /// Ids of `tenant`'s records with exactly this VIN, oldest first.
+    pub fn ids_for_vin(&self, tenant: &str, vin: &str) -> Result<Vec<String>> {
+        let prefix = format!("{tenant}/{vin}/");
+        let mut ids: Vec<String> = self
+            .stores
+            .vins
+            .get_keys()?
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Records of `tenant` that still need work and whose time has come, oldest first, at most `limit`.
+    pub fn due(&self, now: u64, limit: usize) -> Result<Vec<(String, String)>> {
+        let mut due = Vec::new();
+        let mut keys = self.stores.work.get_keys()?;
+        keys.sort_by(|a, b| a.rsplit('/').next().cmp(&b.rsplit('/').next()));
+        for key in keys {
+            let Some((tenant, id)) = key.split_once('/') else {
+                continue;
+            };
+            let not_before = self
+                .stores
+                .work
+                .get(&key)?
+                .and_then(|v| String::from_utf8(v).ok()?.parse::<u64>().ok())
+                .unwrap_or(0);
+            if not_before <= now {
+                due.push((tenant.to_owned(), id.to_owned()));
+                if due.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Ids of records that failed or were rejected on `date` (YYYY-MM-DD), per tenant.
+    pub fn failures_on(&self, date: &str) -> Result<Vec<(String, String)>> {
+        let prefix = format!("{date}/");
+        let mut out: Vec<(String, String)> = self
+            .stores
+            .failures
+            .get_keys()?
+            .into_iter()
+            .filter_map(|k| {
+                let rest = k.strip_prefix(&prefix)?;
+                let (tenant, id) = rest.split_once('/')?;
+                Some((tenant.to_owned(), id.to_owned()))
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Searches `tenant`'s records.
+    pub fn search(&self, tenant: &str, query: &Query) -> Result<Page> {
+        let prefix = format!("{tenant}/");
+        let mut hits: Vec<(String, String)> = self
+            .stores
+            .vins
+            .get_keys()?
+            .into_iter()
+            .filter_map(|k| {
+                let (vin, id) = k.strip_prefix(&prefix)?.split_once('/')?;
+                let matches = query.vin.as_deref().is_none_or(|p| glob_match(p, vin));
+                matches.then(|| (id.to_owned(), vin.to_owned()))
+            })
+            .collect();
+        // Newest first: ids sort by creation time.
+        hits.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut items = Vec::new();
+        let mut skipped = 0;
+        let mut next = None;
+        for (id, _) in hits {
+            if let Some(after) = &query.cursor
+                && id >= *after
+            {
+                continue;
+            }
+            let record = match self.load(tenant, &id) {
+                Ok(r) => r,
+                Err(Error::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if !query.matches(&record) {
+                skipped += 1;
+                continue;
+            }
+            if items.len() == query.limit {
+                next = items.last().map(|r: &Record| r.id.clone());
+                break;
+            }
+            items.push(record);
+        }
+        let _ = skipped;
+        Ok(Page { items, next })
+    }
+}
+
+/// `GET /v1/submissions` filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// VIN pattern: `*` any run, `?` one character (`WVW*`).
+    pub vin: Option<String>,
+    /// Our status or the VCA's name (`failed` matches failed and rejected, as the VCA shows both).
+    pub status: Option<String>,
+    /// First day (YYYY-MM-DD, by creation), inclusive.
+    pub from: Option<String>,
+    /// Last day, inclusive.
+    pub to: Option<String>,
+    /// Page size (1-500, default 50).
+    pub limit: usize,
+    /// Continue after this record id (the previous page's `next`).
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    /// Reads a query string (`vin=WVW*&status=failed&from=2026-11-01&to=2026-11-21&limit=50&cursor=...`).
+    pub fn parse(query: &str) -> Result<Self> {
+        let mut q = Query {
+            limit: 50,
+            ..Query::default()
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_decode(v)?;
+            match k {
+                "vin" => {
+                    if v.len() > 17
+                        || !v
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'*' || b == b'?')
+                    {
+                        return Err(Error::BadRequest(format!(
+                            "vin `{v}` must be up to 17 letters, digits, `*` or `?`"
+                        )));
+                    }
+                    q.vin = Some(v.to_ascii_uppercase());
+                }
+                "status" => {
+                    let lower = v.to_ascii_lowercase();
+                    if lower != "failed" && lower != "received" && lower != "processing" {
+                        lower.parse::<Status>()?;
+                    }
+                    q.status = Some(lower);
+                }
+                "from" | "to" => {
+                    if clock::parse_date(&v).is_none() {
+                        return Err(Error::BadRequest(format!(
+                            "{k} `{v}` must be a date YYYY-MM-DD"
+                        )));
+                    }
+                    if k == "from" {
+                        q.from = Some(v);
+                    } else {
+                        q.to = Some(v);
+                    }
+                }
+                "limit" => {
+                    q.limit = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=500).contains(n))
+                        .ok_or_else(|| Error::BadRequest(format!("limit `{v}` must be 1-500")))?;
+                }
+                "cursor" => {
+                    if !ids::is_record_id(&v) {
+                        return Err(Error::BadRequest(format!(
+                            "cursor `{v}` is not a record id"
+                        )));
+                    }
+                    q.cursor = Some(v);
+                }
+                other => {
+                    return Err(Error::BadRequest(format!(
+                        "unknown query parameter `{other}` (vin, status, from, to, limit, cursor)"
+                    )));
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    fn matches(&self, r: &Record) -> bool {
+        let day = r.created_at.get(..10).unwrap_or("");
+        let status_ok = match self.status.as_deref() {
+            None => true,
+            // The VCA's names cover several of ours.
+            Some("failed") => matches!(r.status, Status::Failed | Status::Rejected),
+            Some("received") => r.status.vca_name() == "Received",
+            Some(s) => r.status.as_str() == s,
+        };
+        status_ok
+            && self.from.as_deref().is_none_or(|f| day >= f)
+            && self.to.as_deref().is_none_or(|t| day <= t)
+    }
+}
+
+/// One page of search results, newest first.
+#[derive(Debug)]
+pub struct Page {
+    /// The records.
+    pub items: Vec<Record>,
+    /// Cursor for the next page, if there is one.
+    pub next: Option<String>,
+}
+
+fn percent_decode(text: &str) -> Result<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| Error::BadRequest(format!("bad percent escape in `{text}`")))?;
+                out.push(hex);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::BadRequest(format!("`{text}` is not UTF-8")))
+}
+
+/// Glob match with `*` (any run) and `?` (one character).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use crate::record::sample;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("WVW*", "WVWZZZ1JZXW000001"));
+        assert!(glob_match("*0001", "WVWZZZ1JZXW000001"));
+        assert!(glob_match("W?W*1", "WVWZZZ1JZXW000001"));
+        assert!(!glob_match("WVX*", "WVWZZZ1JZXW000001"));
+        assert!(glob_match("WVWZZZ1JZXW000001", "WVWZZZ1JZXW000001"));
+    }
+
+    #[test]
+    fn search_indexes_and_isolation() {
+        let stores = Stores::in_memory();
+        let repo = Repo::new(&stores);
+        let mut ids = Vec::new();
+        for (n, vin) in [
+            "WVWZZZ1JZXW000001",
+            "WVWZZZ1JZXW000002",
+            "VF1AAAAA000000003",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let id = ids::record_id(1_000 + n as u64).unwrap();
+            let mut r = sample(&id, vin);
+            if n == 1 {
+                r.status = Status::Failed;
+                r.updated_at = "2026-11-21T10:00:00Z".into();
+            }
+            repo.create(&r, b"<x/>").unwrap();
+            ids.push(id);
+        }
+        let mut other = sample(&ids::record_id(5_000).unwrap(), "WVWZZZ1JZXW000009");
+        other.tenant = "other".into();
+        repo.create(&other, b"<x/>").unwrap();
+
+        let q = Query::parse("vin=wvw*").unwrap();
+        let page = repo.search("acme", &q).unwrap();
+        assert_eq!(
+            page.items.len(),
+            2,
+            "the other tenant's WVW record stays out"
+        );
+        assert_eq!(page.items[0].id, ids[1], "newest first");
+        let failed = repo
+            .search("acme", &Query::parse("status=Failed").unwrap())
+            .unwrap();
+        assert_eq!(failed.items.len(), 1);
+        let paged = repo
+            .search("acme", &Query::parse("limit=1").unwrap())
+            .unwrap();
+        assert_eq!(
+            (paged.items.len(), paged.next.as_deref()),
+            (1, Some(ids[2].as_str()))
+        );
+        let rest = repo
+            .search(
+                "acme",
+                &Query::parse(&format!("limit=5&cursor={}", ids[2])).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(rest.items.len(), 2);
+        assert_eq!(
+            repo.failures_on("2026-11-21").unwrap(),
+            vec![("acme".into(), ids[1].clone())]
+        );
+        assert!(matches!(
+            repo.load("other", &ids[0]),
+            Err(Error::NotFound(_))
+        ));
+        assert!(Query::parse("vin=../x").is_err());
+        assert!(Query::parse("from=2026-13-01").is_err());
+        assert!(Query::parse("bogus=1").is_err());
+        assert_eq!(
+            repo.due(u64::MAX, 10).unwrap().len(),
+            3,
+            "non-final records are work"
+        );
+    }
+}

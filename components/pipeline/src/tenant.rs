@@ -1,0 +1,483 @@
+//! Tenants, their API tokens and roles, and webhook signatures.
+//!
+//! Keys (store `default`): `tenant/{id}` the [`Tenant`]; `token/{sha256(token)}` a [`TokenRecord`];
+//! `t/{id}/tokens` the tenant's token list (names, roles, hashes: never the tokens). A token is shown
+//! once, when issued.
+//!
+//! Roles as the VCA defines them: `primary` (manage tokens and the tenant's settings, upload, view,
+//! sign off held records), `upload` (upload, view), `view` (view). A tenant always keeps one primary.
+
+use base64ct::Encoding;
+
+use crate::clock;
+use crate::ids;
+use crate::kv::KeyValue;
+use crate::{Error, Result};
+
+/// A role of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages tokens and settings, uploads, views, signs off.
+    Primary,
+    /// Uploads and views.
+    Upload,
+    /// Views.
+    View,
+}
+
+/// What a request wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read records, XML, mapping, approvals.
+    View,
+    /// Post vehicles, batches, IVI files; preview a mapping.
+    Upload,
+    /// Change tokens, mapping, approvals; sign off held records.
+    Manage,
+}
+
+impl Role {
+    /// Whether this role may do `action`.
+    pub fn allows(self, action: Action) -> bool {
+        match self {
+            Self::Primary => true,
+            Self::Upload => matches!(action, Action::View | Action::Upload),
+            Self::View => action == Action::View,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Upload => "upload",
+            Self::View => "view",
+        }
+    }
+}
+
+/// A tenant (a manufacturer, or a plant) and its settings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// Lower-case letters, digits and hyphens, 2-40 characters.
+    pub id: String,
+    /// Display name (used in digests).
+    pub name: String,
+    /// `xmldsig` (EUCARIS) or `xades` (XAdES-B-B).
+    #[serde(default = "default_signature_profile")]
+    pub signature_profile: String,
+    /// The ERP's write-back URL: each final status is POSTed there, signed (see [`crate::callback`]).
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// Where the end-of-day digest goes.
+    #[serde(default)]
+    pub digest_to: Vec<String>,
+    /// Ed25519 public key (32 bytes, base64) of the ERP: when set, every upload must be signed.
+    #[serde(default)]
+    pub webhook_public_key: Option<String>,
+    /// How old (or how far in the future) a signed upload's timestamp may be, in seconds.
+    #[serde(default = "default_replay_window")]
+    pub webhook_replay_window_secs: u64,
+}
+
+fn default_signature_profile() -> String {
+    "xmldsig".into()
+}
+
+fn default_replay_window() -> u64 {
+    300
+}
+
+impl Tenant {
+    /// A tenant with default settings.
+    pub fn new(id: &str, name: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            signature_profile: default_signature_profile(),
+            callback_url: None,
+            digest_to: Vec::new(),
+            webhook_public_key: None,
+            webhook_replay_window_secs: default_replay_window(),
+        }
+    }
+
+    /// Checks the settings a user can change.
+    pub fn check(&self) -> Result<()> {
+        if !valid_tenant_id(&self.id) {
+            return Err(Error::BadRequest(format!(
+                "tenant id `{}` must be 2-40 characters of a-z, 0-9 and `-`",
+                self.id
+            )));
+        }
+        if !matches!(self.signature_profile.as_str(), "xmldsig" | "xades") {
+            return Err(Error::BadRequest(format!(
+                "signature_profile `{}` must be xmldsig or xades",
+                self.signature_profile
+            )));
+        }
+        if let Some(url) = &self.callback_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(Error::BadRequest(format!(
+                "callback_url `{url}` must be an http(s) URL"
+            )));
+        }
+        if let Some(key) = &self.webhook_public_key {
+            decode_public_key(key)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `id` is a usable tenant id.
+pub fn valid_tenant_id(id: &str) -> bool {
+    (2..=40).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// What `token/{hash}` holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRecord {
+    /// The tenant.
+    pub tenant: String,
+    /// The token's name, unique within the tenant (shown in timelines as the actor).
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// When issued (RFC 3339).
+    pub created_at: String,
+}
+
+/// One entry of `t/{tenant}/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenEntry {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// SHA-256 of the token, hex.
+    pub hash: String,
+    /// When issued.
+    pub created_at: String,
+}
+
+/// Who is calling: a tenant and a role, from a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant.
+    pub tenant: String,
+    /// The token's role.
+    pub role: Role,
+    /// The token's name (the actor in timelines).
+    pub name: String,
+}
+
+impl Principal {
+    /// Refuses with 403 when the role does not allow `action`.
+    pub fn require(&self, action: Action) -> Result<()> {
+        if self.role.allows(action) {
+            Ok(())
+        } else {
+            let what = match action {
+                Action::View => "view records",
+                Action::Upload => "upload vehicles",
+                Action::Manage => "manage the tenant (tokens, mapping, approvals, sign-off)",
+            };
+            Err(Error::Forbidden(format!(
+                "the role `{}` of token `{}` may not {what}",
+                self.role.name(),
+                self.name
+            )))
+        }
+    }
+
+    /// The actor string for timelines: `token:<name>`.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.name)
+    }
+}
+
+fn tenant_key(id: &str) -> String {
+    format!("tenant/{id}")
+}
+
+fn tokens_key(id: &str) -> String {
+    format!("t/{id}/tokens")
+}
+
+/// Reads a tenant.
+pub fn load_tenant(kv: &impl KeyValue, id: &str) -> Result<Tenant> {
+    kv.get_json(&tenant_key(id))?
+        .ok_or_else(|| Error::NotFound(format!("no tenant `{id}`")))
+}
+
+/// Writes a tenant's settings (after [`Tenant::check`]).
+pub fn save_tenant(kv: &impl KeyValue, tenant: &Tenant) -> Result<()> {
+    tenant.check()?;
+    kv.set_json(&tenant_key(&tenant.id), tenant)
+}
+
+/// Creates a tenant with its first primary token, which is returned (shown once). Refuses an
+/// existing id.
+pub fn create_tenant(kv: &impl KeyValue, tenant: &Tenant, token_name: &str) -> Result<String> {
+    tenant.check()?;
+    if kv.get(&tenant_key(&tenant.id))?.is_some() {
+        return Err(Error::Conflict(format!("tenant `{}` exists", tenant.id)));
+    }
+    save_tenant(kv, tenant)?;
+    issue_token(kv, &tenant.id, token_name, Role::Primary, None)
+}
+
+/// Issues a token for `tenant`; with `token` given (e.g. a configured demo token) that value is used.
+pub fn issue_token(
+    kv: &impl KeyValue,
+    tenant: &str,
+    name: &str,
+    role: Role,
+    token: Option<&str>,
+) -> Result<String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(Error::BadRequest(format!(
+            "token name `{name}` must be 1-64 characters of letters, digits, `-`, `_`, `.`"
+        )));
+    }
+    let mut list: Vec<TokenEntry> = kv.get_json(&tokens_key(tenant))?.unwrap_or_default();
+    if list.iter().any(|t| t.name == name) {
+        return Err(Error::Conflict(format!(
+            "tenant `{tenant}` already has a token named `{name}`"
+        )));
+    }
+    let token = match token {
+        Some(t) if t.len() >= 20 => t.to_owned(),
+        Some(_) => {
+            return Err(Error::BadRequest(
+                "a given token must have at least 20 characters".into(),
+            ));
+        }
+        None => ids::new_token()?,
+    };
+    let hash = ids::sha256_hex(token.as_bytes());
+    let created_at = clock::rfc3339(clock::now_secs());
+    kv.set_json(
+        &format!("token/{hash}"),
+        &TokenRecord {
+            tenant: tenant.to_owned(),
+            name: name.to_owned(),
+            role,
+            created_at: created_at.clone(),
+        },
+    )?;
+    list.push(TokenEntry {
+        name: name.to_owned(),
+        role,
+        hash,
+        created_at,
+    });
+    kv.set_json(&tokens_key(tenant), &list)?;
+    Ok(token)
+}
+
+/// The tenant's tokens (names, roles, dates; hashes are left out).
+pub fn list_tokens(kv: &impl KeyValue, tenant: &str) -> Result<Vec<serde_json::Value>> {
+    let list: Vec<TokenEntry> = kv.get_json(&tokens_key(tenant))?.unwrap_or_default();
+    Ok(list
+        .iter()
+        .map(|t| serde_json::json!({"name": t.name, "role": t.role, "created_at": t.created_at}))
+        .collect())
+}
+
+/// Revokes a token by name; the last primary token cannot go.
+pub fn revoke_token(kv: &impl KeyValue, tenant: &str, name: &str) -> Result<()> {
+    let mut list: Vec<TokenEntry> = kv.get_json(&tokens_key(tenant))?.unwrap_or_default();
+    let Some(pos) = list.iter().position(|t| t.name == name) else {
+        return Err(Error::NotFound(format!("no token named `{name}`")));
+    };
+    let primaries = list.iter().filter(|t| t.role == Role::Primary).count();
+    if list[pos].role == Role::Primary && primaries == 1 {
+        return Err(Error::Conflict(format!(
+            "`{name}` is the tenant's last primary token: issue another primary first"
+        )));
+    }
+    let entry = list.remove(pos);
+    kv.delete(&format!("token/{}", entry.hash))?;
+    kv.set_json(&tokens_key(tenant), &list)
+}
+
+/// Finds who holds `authorization` (`Bearer <token>`).
+pub fn authenticate(kv: &impl KeyValue, authorization: Option<&str>) -> Result<Principal> {
+    let Some(header) = authorization else {
+        return Err(Error::Unauthorized(
+            "missing Authorization header: send `Authorization: Bearer <token>`".into(),
+        ));
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Error::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })?;
+    let record: TokenRecord = kv
+        .get_json(&format!("token/{}", ids::sha256_hex(token.as_bytes())))?
+        .ok_or_else(|| Error::Unauthorized("unknown or revoked token".into()))?;
+    Ok(Principal {
+        tenant: record.tenant,
+        role: record.role,
+        name: record.name,
+    })
+}
+
+fn decode_public_key(text: &str) -> Result<ed25519_dalek::VerifyingKey> {
+    let bytes = base64ct::Base64::decode_vec(text.trim())
+        .map_err(|_| Error::BadRequest("webhook_public_key is not base64".into()))?;
+    let array: [u8; 32] = bytes.try_into().map_err(|_| {
+        Error::BadRequest("webhook_public_key must be 32 bytes (an Ed25519 public key)".into())
+    })?;
+    ed25519_dalek::VerifyingKey::from_bytes(&array)
+        .map_err(|_| Error::BadRequest("webhook_public_key is not an Ed25519 point".into()))
+}
+
+/// Header carrying the upload's Unix time (seconds).
+pub const WEBHOOK_TIMESTAMP_HEADER: &str = "ecoc-timestamp";
+/// Header carrying base64 Ed25519 over `"{timestamp}.{body}"`.
+pub const WEBHOOK_SIGNATURE_HEADER: &str = "ecoc-signature";
+
+/// Checks a signed upload when the tenant asks for signatures: a timestamp within the replay window,
+/// a valid Ed25519 signature over `"{timestamp}.{body}"`, and a signature not seen before (kept as
+/// `t/{tenant}/seen/{hash}`; a replay is refused). Does nothing for tenants without a key.
+pub fn check_webhook(
+    kv: &impl KeyValue,
+    tenant: &Tenant,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: u64,
+) -> Result<()> {
+    let Some(key) = &tenant.webhook_public_key else {
+        return Ok(());
+    };
+    let key = decode_public_key(key).map_err(|_| {
+        Error::Config(format!(
+            "tenant `{}` has an unusable webhook key",
+            tenant.id
+        ))
+    })?;
+    let (Some(ts), Some(sig)) = (timestamp, signature) else {
+        return Err(Error::Unauthorized(format!(
+            "this tenant requires signed uploads: send {WEBHOOK_TIMESTAMP_HEADER} and {WEBHOOK_SIGNATURE_HEADER}"
+        )));
+    };
+    let ts_value: u64 = ts.trim().parse().map_err(|_| {
+        Error::Unauthorized(format!("{WEBHOOK_TIMESTAMP_HEADER} must be Unix seconds"))
+    })?;
+    if ts_value.abs_diff(now) > tenant.webhook_replay_window_secs {
+        return Err(Error::Unauthorized(format!(
+            "{WEBHOOK_TIMESTAMP_HEADER} {ts_value} is outside the {} s window around now ({now})",
+            tenant.webhook_replay_window_secs
+        )));
+    }
+    let sig_bytes = base64ct::Base64::decode_vec(sig.trim())
+        .map_err(|_| Error::Unauthorized(format!("{WEBHOOK_SIGNATURE_HEADER} is not base64")))?;
+    let signature = ed25519_dalek::Signature::from_slice(&sig_bytes)
+        .map_err(|_| Error::Unauthorized(format!("{WEBHOOK_SIGNATURE_HEADER} is not 64 bytes")))?;
+    let mut message = Vec::with_capacity(ts.len() + 1 + body.len());
+    message.extend_from_slice(ts.trim().as_bytes());
+    message.push(b'.');
+    message.extend_from_slice(body);
+    key.verify_strict(&message, &signature).map_err(|_| {
+        Error::Unauthorized(
+            "webhook signature does not verify over `{timestamp}.{body}` with the tenant's key"
+                .into(),
+        )
+    })?;
+    let seen = format!("t/{}/seen/{}", tenant.id, ids::sha256_hex(&sig_bytes));
+    if kv.get(&seen)?.is_some() {
+        return Err(Error::Unauthorized(
+            "replayed webhook: this signature was already used".into(),
+        ));
+    }
+    kv.set(&seen, ts.trim().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+    use crate::kv::MemoryKv;
+
+    #[test]
+    fn tokens_roles_and_last_primary() {
+        let kv = MemoryKv::default();
+        let t = create_tenant(&kv, &Tenant::new("acme", "Acme"), "owner").unwrap();
+        let p = authenticate(&kv, Some(&format!("Bearer {t}"))).unwrap();
+        assert_eq!((p.tenant.as_str(), p.role), ("acme", Role::Primary));
+        assert!(matches!(
+            authenticate(&kv, Some("Bearer nope")),
+            Err(Error::Unauthorized(_))
+        ));
+        assert!(matches!(
+            authenticate(&kv, None),
+            Err(Error::Unauthorized(_))
+        ));
+        let v = issue_token(&kv, "acme", "reader", Role::View, None).unwrap();
+        let reader = authenticate(&kv, Some(&format!("Bearer {v}"))).unwrap();
+        assert!(reader.require(Action::View).is_ok());
+        assert!(matches!(
+            reader.require(Action::Upload),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            revoke_token(&kv, "acme", "owner"),
+            Err(Error::Conflict(_))
+        ));
+        issue_token(&kv, "acme", "owner2", Role::Primary, None).unwrap();
+        revoke_token(&kv, "acme", "owner").unwrap();
+        assert!(authenticate(&kv, Some(&format!("Bearer {t}"))).is_err());
+        // Nothing stores the token itself.
+        for k in kv.get_keys().unwrap() {
+            let v = kv.get(&k).unwrap().unwrap();
+            assert!(!String::from_utf8_lossy(&v).contains(&t) && !k.contains(&t));
+        }
+    }
+
+    #[test]
+    fn webhook_signatures_and_replays() {
+        use ed25519_dalek::Signer;
+        let kv = MemoryKv::default();
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let mut tenant = Tenant::new("acme", "Acme");
+        tenant.webhook_public_key = Some(base64ct::Base64::encode_string(
+            signing.verifying_key().as_bytes(),
+        ));
+        tenant.check().unwrap();
+        let body = br#"{"vin":"X"}"#;
+        let sign = |ts: &str, body: &[u8]| {
+            let mut m = ts.as_bytes().to_vec();
+            m.push(b'.');
+            m.extend_from_slice(body);
+            base64ct::Base64::encode_string(&signing.sign(&m).to_bytes())
+        };
+        let now = 1_795_275_797;
+        let good = sign("1795275790", body);
+        check_webhook(&kv, &tenant, Some("1795275790"), Some(&good), body, now).unwrap();
+        let replay = check_webhook(&kv, &tenant, Some("1795275790"), Some(&good), body, now);
+        assert!(replay.unwrap_err().to_string().contains("replayed"));
+        let old = sign("1795270000", body);
+        let stale = check_webhook(&kv, &tenant, Some("1795270000"), Some(&old), body, now);
+        assert!(stale.unwrap_err().to_string().contains("window"));
+        let other = sign("1795275791", b"{}");
+        let forged = check_webhook(&kv, &tenant, Some("1795275791"), Some(&other), body, now);
+        assert!(forged.unwrap_err().to_string().contains("does not verify"));
+        assert!(check_webhook(&kv, &tenant, None, None, body, now).is_err());
+    }
+}
