@@ -313,3 +313,55 @@ pub fn post(url: &str, body: &[u8]) -> Answer {
 pub fn delete(url: &str) -> Answer {
     answer(agent().delete(url).call())
 }
+
+/// Any request, with headers.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let req = builder.body(body.to_vec()).expect("request");
+    answer(agent().run(req))
+}
+
+/// A sandbox served by `ecoc sandbox <kind>` as its own process, on a free port.
+#[derive(Debug)]
+pub struct SandboxProcess {
+    pub _child: Background,
+    pub base: String,
+    pub state_dir: PathBuf,
+}
+
+impl SandboxProcess {
+    /// Starts `ecoc sandbox <kind> --listen 127.0.0.1:<free> --state-dir <dir> <extra>` and waits
+    /// for its port.
+    pub fn start(kind: &str, state_dir: &Path, extra: &[&str]) -> Self {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let log = std::fs::File::create(state_dir.with_extension("log")).expect("sandbox log");
+        let child = Command::new(ecoc_bin())
+            .args(["sandbox", kind, "--listen", &listen, "--state-dir"])
+            .arg(state_dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn sandbox");
+        let child = Background(child);
+        assert!(
+            wait_for_port(port, Duration::from_secs(60)),
+            "{kind} sandbox did not start"
+        );
+        Self {
+            _child: child,
+            base: format!("http://{listen}"),
+            state_dir: state_dir.to_owned(),
+        }
+    }
+
+    /// A JSON file of the sandbox's state folder.
+    pub fn state_json(&self, file: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.state_dir.join(file)).expect("sandbox state file");
+        serde_json::from_str(&text).expect("sandbox state JSON")
+    }
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod dev;
 mod up;
 
 /// Electronic Certificates of Conformity: from ERP data to signed IVI 2.0 XML at the authority.

@@ -33,6 +33,10 @@ pub struct UpArgs {
     /// Where compiled components are cached (default: <state-dir>/cache).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Development mode: start local QTSP, NAP and mail sandboxes in-process, point the app at them
+    /// and seed a demo tenant (mapping, type approvals, a primary token printed at start).
+    #[arg(long)]
+    dev: bool,
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -51,6 +55,12 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
             .join("runtime-config.toml");
         beside.exists().then_some(beside)
     });
+    let sandboxes = if args.dev {
+        let (running, variables) = crate::dev::Sandboxes::start(&args.state_dir).await?;
+        Some((running, variables))
+    } else {
+        None
+    };
     let options = HostOptions {
         manifest: args.manifest.clone(),
         runtime_config,
@@ -59,6 +69,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
         request_timeout: args.request_timeout,
         compile_cache: !args.no_compile_cache,
         cache_dir: args.cache_dir.clone(),
+        variables: sandboxes.as_ref().map(|(_, v)| v.clone()).unwrap_or_default(),
         ..HostOptions::new(&args.manifest)
     };
     let started = std::time::Instant::now();
@@ -76,7 +87,23 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
     );
     // Signal handlers first, then the line scripts and tests wait for.
     let shutdown = ecoc_host::shutdown_signal();
+    let serving = tokio::spawn(server.serve(shutdown));
+    if let Some((running, variables)) = &sandboxes {
+        let url = format!("http://{addr}");
+        let state = args.state_dir.clone();
+        let admin = variables.get("admin_token").cloned().unwrap_or_default();
+        let token = tokio::task::spawn_blocking(move || crate::dev::seed(&url, &state, &admin))
+            .await??;
+        println!(
+            "ecoc: development mode: sandboxes and the demo tenant `{}`\n{}\n  demo tenant primary token: {token}\n  try: curl -H \"Authorization: Bearer {token}\" -H 'content-type: application/json' --data @components/pipeline/demo/records/m1.json http://{addr}/v1/vehicles",
+            crate::dev::DEMO_TENANT,
+            running.describe(),
+        );
+    }
     println!("ecoc: serving {} on http://{addr}", app.name());
-    server.serve(shutdown).await?;
+    serving.await??;
+    if let Some((running, _)) = sandboxes {
+        running.shutdown().await;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -56,6 +56,9 @@ pub struct HostOptions {
     pub compile_cache: bool,
     /// Where compiled components are kept; default `<state-dir>/cache`.
     pub cache_dir: Option<PathBuf>,
+    /// Variable values supplied by the embedding program (`ecoc up --dev` points the app at its
+    /// sandboxes), by variable name; `SPIN_VARIABLE_<NAME>` in the environment still wins.
+    pub variables: std::collections::BTreeMap<String, String>,
 }
 
 impl HostOptions {
@@ -71,6 +74,7 @@ impl HostOptions {
             max_instances: DEFAULT_MAX_INSTANCES,
             compile_cache: true,
             cache_dir: None,
+            variables: Default::default(),
         }
     }
 }
@@ -180,7 +184,14 @@ impl App {
     pub async fn load(options: HostOptions) -> Result<Arc<Self>> {
         let manifest = Manifest::load(&options.manifest)?;
         let runtime = RuntimeConfig::load(options.runtime_config.as_deref(), &options.state_dir)?;
-        let variables = Resolved::resolve(&manifest, |k| std::env::var(k).ok())?;
+        let supplied: std::collections::BTreeMap<String, String> = options
+            .variables
+            .iter()
+            .map(|(name, value)| (crate::variables::env_name(name), value.clone()))
+            .collect();
+        let variables = Resolved::resolve(&manifest, |k| {
+            std::env::var(k).ok().or_else(|| supplied.get(k).cloned())
+        })?;
         let router = Router::build(&manifest.http_triggers)?;
         let timers = crate::timer::Timer::from_settings(&manifest.ecoc_settings())?;
         if let Some(t) = timers

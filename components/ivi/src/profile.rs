@@ -124,6 +124,32 @@ impl ProfileValidator {
         }
     }
 
+    /// Compiles the schemas of `profile` from text in memory (a wasm component that embedded them at
+    /// build time): `official` is `(ivi-2.0.xsd, xmldsig-core-schema.xsd)`. `eu` needs it; `uk` uses the
+    /// embedded [`UK_SCHEMA`] and adds the official pass when it is given.
+    pub fn from_sources(profile: Profile, official: Option<(&str, &str)>) -> Result<Self> {
+        let official = official
+            .map(|(ivi, dsig)| {
+                Validator::new(("ivi-2.0.xsd", ivi), &[("xmldsig-core-schema.xsd", dsig)])
+            })
+            .transpose()?;
+        match profile {
+            Profile::Eu => Ok(Self {
+                profile,
+                primary: official.ok_or_else(|| Error::Schema {
+                    location: "ivi-2.0.xsd".into(),
+                    message: "profile eu needs the official schema, and none was embedded".into(),
+                })?,
+                official: None,
+            }),
+            Profile::Uk => Ok(Self {
+                profile,
+                primary: Validator::new(("ivi-uk-2.0.xsd", UK_SCHEMA), &[])?,
+                official,
+            }),
+        }
+    }
+
     /// The profile.
     pub fn profile(&self) -> Profile {
         self.profile

@@ -64,6 +64,9 @@ pub struct Tenant {
     pub id: String,
     /// Display name (used in digests).
     pub name: String,
+    /// Validation profile: `eu` (official IVI 2.0 schema) or `uk` (GB `g11*` / NI `n11*` approvals).
+    #[serde(default = "default_profile")]
+    pub profile: String,
     /// `xmldsig` (EUCARIS) or `xades` (XAdES-B-B).
     #[serde(default = "default_signature_profile")]
     pub signature_profile: String,
@@ -81,6 +84,10 @@ pub struct Tenant {
     pub webhook_replay_window_secs: u64,
 }
 
+fn default_profile() -> String {
+    "eu".into()
+}
+
 fn default_signature_profile() -> String {
     "xmldsig".into()
 }
@@ -95,6 +102,7 @@ impl Tenant {
         Self {
             id: id.to_owned(),
             name: name.to_owned(),
+            profile: default_profile(),
             signature_profile: default_signature_profile(),
             callback_url: None,
             digest_to: Vec::new(),
@@ -109,6 +117,12 @@ impl Tenant {
             return Err(Error::BadRequest(format!(
                 "tenant id `{}` must be 2-40 characters of a-z, 0-9 and `-`",
                 self.id
+            )));
+        }
+        if !matches!(self.profile.as_str(), "eu" | "uk") {
+            return Err(Error::BadRequest(format!(
+                "profile `{}` must be eu or uk",
+                self.profile
             )));
         }
         if !matches!(self.signature_profile.as_str(), "xmldsig" | "xades") {
@@ -221,15 +235,20 @@ pub fn save_tenant(kv: &impl KeyValue, tenant: &Tenant) -> Result<()> {
     kv.set_json(&tenant_key(&tenant.id), tenant)
 }
 
-/// Creates a tenant with its first primary token, which is returned (shown once). Refuses an
-/// existing id.
-pub fn create_tenant(kv: &impl KeyValue, tenant: &Tenant, token_name: &str) -> Result<String> {
+/// Creates a tenant with its first primary token, which is returned (shown once; `token` sets its
+/// value, e.g. a development token kept in a file). Refuses an existing id.
+pub fn create_tenant(
+    kv: &impl KeyValue,
+    tenant: &Tenant,
+    token_name: &str,
+    token: Option<&str>,
+) -> Result<String> {
     tenant.check()?;
     if kv.get(&tenant_key(&tenant.id))?.is_some() {
         return Err(Error::Conflict(format!("tenant `{}` exists", tenant.id)));
     }
     save_tenant(kv, tenant)?;
-    issue_token(kv, &tenant.id, token_name, Role::Primary, None)
+    issue_token(kv, &tenant.id, token_name, Role::Primary, token)
 }
 
 /// Issues a token for `tenant`; with `token` given (e.g. a configured demo token) that value is used.
@@ -418,7 +437,7 @@ mod tests {
     #[test]
     fn tokens_roles_and_last_primary() {
         let kv = MemoryKv::default();
-        let t = create_tenant(&kv, &Tenant::new("acme", "Acme"), "owner").unwrap();
+        let t = create_tenant(&kv, &Tenant::new("acme", "Acme"), "owner", None).unwrap();
         let p = authenticate(&kv, Some(&format!("Bearer {t}"))).unwrap();
         assert_eq!((p.tenant.as_str(), p.role), ("acme", Role::Primary));
         assert!(matches!(

@@ -1,0 +1,155 @@
+//! `ecoc up --dev`: the whole product on one machine with no configuration. Starts the QTSP, NAP
+//! and mail sandboxes in-process (state under `<state-dir>/sandbox/`), points the app's variables at
+//! them, and seeds a demo tenant (mapping, type approvals, a primary token kept in
+//! `<state-dir>/demo-token`) once the app serves.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use dsig::csc::{HttpRequest, HttpTransport, UreqTransport};
+
+/// The demo tenant's id.
+pub const DEMO_TENANT: &str = "demo";
+
+const DEMO_MAPPING: &str = include_str!("../../pipeline/demo/mapping.json");
+const DEMO_APPROVALS: &str = include_str!("../../pipeline/demo/approvals.json");
+
+/// The running sandboxes.
+pub struct Sandboxes {
+    qtsp: sandbox::qtsp::RunningSandbox,
+    nap: sandbox::nap::RunningNap,
+    mail: sandbox::mail::RunningMail,
+}
+
+impl Sandboxes {
+    /// Starts the three sandboxes on free loopback ports; returns them and the app variables that
+    /// point at them (secrets included: they are the sandboxes' own).
+    pub async fn start(state_dir: &Path) -> anyhow::Result<(Self, BTreeMap<String, String>)> {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let dir = state_dir.join("sandbox");
+        let qtsp = sandbox::qtsp::start(sandbox::qtsp::QtspConfig::new(any, dir.join("qtsp"))).await?;
+        let nap = sandbox::nap::start(sandbox::nap::NapConfig::new(any, dir.join("nap"))).await?;
+        let mail = sandbox::mail::start(sandbox::mail::MailConfig::new(any, dir.join("mail"))).await?;
+        let q = qtsp.description();
+        let credential = q
+            .credentials
+            .iter()
+            .find(|c| c.id == "p256-signer")
+            .ok_or_else(|| anyhow::anyhow!("the QTSP sandbox has no p256-signer credential"))?;
+        let client = nap
+            .description()
+            .clients
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("the NAP sandbox has no client"))?;
+        let root = std::fs::read_to_string(qtsp.root_ca_pem())?;
+        let vars: BTreeMap<String, String> = [
+            ("qtsp_origin", qtsp.base_url().to_owned()),
+            ("qtsp_client_id", q.client_id.clone()),
+            ("qtsp_client_secret", q.client_secret.clone()),
+            ("qtsp_credential", credential.id.clone()),
+            ("qtsp_pin", credential.pin.clone()),
+            ("trust_anchors", root),
+            ("nap_origin", nap.base_url().to_owned()),
+            ("nap_client_id", client.client_id.clone()),
+            ("nap_client_secret", client.client_secret.clone()),
+            ("mail_origin", mail.base_url().to_owned()),
+            ("mail_api_key", mail.api_key().to_owned()),
+            ("admin_token", admin_token(state_dir)?),
+            ("callback_secret", "ecoc-dev-callback-secret".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        Ok((Self { qtsp, nap, mail }, vars))
+    }
+
+    /// One line per sandbox, for the start-up banner.
+    pub fn describe(&self) -> String {
+        format!(
+            "  QTSP sandbox (CSC v2)  {}/csc/v2   trust anchor {}\n  NAP sandbox (VCA API)   {}   inbox {}\n  mail sandbox            {}   outbox {}",
+            self.qtsp.base_url(),
+            self.qtsp.root_ca_pem().display(),
+            self.nap.base_url(),
+            self.nap.inbox_dir().display(),
+            self.mail.base_url(),
+            self.mail.outbox_dir().display(),
+        )
+    }
+
+    /// Stops the sandboxes.
+    pub async fn shutdown(self) {
+        self.qtsp.shutdown().await;
+        self.nap.shutdown().await;
+        self.mail.shutdown().await;
+    }
+}
+
+/// A token kept in a 0600 file under the state directory, made at first use.
+fn kept_token(state_dir: &Path, file: &str) -> anyhow::Result<String> {
+    let path = state_dir.join(file);
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && t.trim().len() >= 20
+    {
+        return Ok(t.trim().to_owned());
+    }
+    std::fs::create_dir_all(state_dir)?;
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let token = format!("ecoc_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    std::fs::write(&path, &token)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(token)
+}
+
+fn admin_token(state_dir: &Path) -> anyhow::Result<String> {
+    kept_token(state_dir, "admin-token")
+}
+
+/// Creates the demo tenant if it is not there, and (re)sets its mapping and approvals. Returns the
+/// demo tenant's primary token. Blocking: run it off the async runtime.
+pub fn seed(app_url: &str, state_dir: &Path, admin: &str) -> anyhow::Result<String> {
+    let token = kept_token(state_dir, "demo-token")?;
+    let http = UreqTransport::default();
+    let call = |method: &str, path: &str, bearer: &str, body: String| {
+        http.send(HttpRequest {
+            method: method.into(),
+            url: format!("{app_url}{path}"),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("authorization".into(), format!("Bearer {bearer}")),
+            ],
+            body: body.into_bytes(),
+        })
+        .map_err(|e| anyhow::anyhow!("{method} {path}: {e}"))
+    };
+    let tenant = format!(
+        r#"{{"tenant": {{"id": "{DEMO_TENANT}", "name": "Demo Motors", "digest_to": ["quality@demo-motors.example"], "callback_url": null}}, "token_name": "demo-primary", "token": "{token}"}}"#
+    );
+    let created = call("POST", "/v1/admin/tenants", admin, tenant)?;
+    if created.status != 201 && created.status != 409 {
+        anyhow::bail!(
+            "creating the demo tenant answered {}: {}",
+            created.status,
+            String::from_utf8_lossy(&created.body)
+        );
+    }
+    for (path, body) in [
+        ("/v1/tenant/mapping", DEMO_MAPPING),
+        ("/v1/tenant/approvals", DEMO_APPROVALS),
+    ] {
+        let resp = call("PUT", path, &token, body.to_owned())?;
+        if resp.status != 200 {
+            anyhow::bail!(
+                "seeding {path} answered {}: {}",
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
+            );
+        }
+    }
+    Ok(token)
+}
