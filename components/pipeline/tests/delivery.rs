@@ -1,0 +1,286 @@
+//! Delivery, polling, retries, the ERP write-back and the digest, with a NAP and an ERP that
+//! answer as scripted (the real VCA-like sandbox is exercised end to end in tests/pipeline.rs).
+
+#![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+
+use std::cell::RefCell;
+
+use dsig::csc::{HttpRequest, HttpResponse, HttpTransport, TransportError};
+use hmac::{KeyInit, Mac};
+use pipeline::delivery::{self, RetryPolicy};
+use pipeline::digest;
+use pipeline::kv::{KeyValue, MemoryKv, Stores};
+use pipeline::nap::{Nap, Submitted};
+use pipeline::record::{Receipt, Record, Status};
+use pipeline::repo::{Repo, XmlKind};
+use pipeline::tenant::{self, Tenant};
+use pipeline::{Error, Result, ids};
+
+/// A NAP that answers from scripts and counts deliveries.
+#[derive(Default)]
+struct ScriptedNap {
+    submits: RefCell<Vec<Result<Submitted>>>,
+    statuses: RefCell<Vec<Result<Receipt>>>,
+    delivered: RefCell<usize>,
+}
+
+impl Nap for ScriptedNap {
+    fn submit(&self, _: &[u8]) -> Result<Submitted> {
+        *self.delivered.borrow_mut() += 1;
+        self.submits.borrow_mut().remove(0)
+    }
+    fn status(&self, _: &str) -> Result<Receipt> {
+        self.statuses.borrow_mut().remove(0)
+    }
+}
+
+fn receipt(status: &str, reason: Option<&str>) -> Receipt {
+    Receipt {
+        submission_id: "5c1f0c55-0000-4000-8000-000000000001".into(),
+        status: status.into(),
+        reason: reason.map(str::to_owned),
+    }
+}
+
+fn down() -> Error {
+    Error::Upstream {
+        service: "nap",
+        message: "503 unavailable".into(),
+        retryable: true,
+    }
+}
+
+fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
+    let id = ids::record_id(1_795_275_797_000).unwrap();
+    let now = "2026-11-21T10:00:00Z".to_owned();
+    let record = Record {
+        id,
+        tenant: tenant.into(),
+        vin: vin.into(),
+        version: 1,
+        stage: 1,
+        reference_id: ids::uuid_v4().unwrap(),
+        approval_number: "e4*2018/858*00123*01".into(),
+        category: "M1".into(),
+        source: "json".into(),
+        status: Status::Signed,
+        created_at: now.clone(),
+        updated_at: now,
+        events: Vec::new(),
+        errors: Vec::new(),
+        drift: Vec::new(),
+        receipt: None,
+        attempts: 0,
+        not_before: 0,
+        callback: None,
+    };
+    let repo = Repo::new(stores);
+    repo.create(&record, b"<mapped/>").unwrap();
+    repo.put_xml(&record, XmlKind::Signed, b"<signed/>").unwrap();
+    record
+}
+
+fn setup(callback: Option<&str>) -> (Stores<MemoryKv>, Tenant) {
+    let stores = Stores::in_memory();
+    let mut t = Tenant::new("acme", "Acme Vehicles");
+    t.callback_url = callback.map(str::to_owned);
+    t.digest_to = vec!["quality@acme.example".into()];
+    tenant::create_tenant(&stores.data, &t, "owner", None).unwrap();
+    (stores, t)
+}
+
+const POLICY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_secs: 2,
+    cap_secs: 60,
+};
+
+#[test]
+fn submitted_polled_and_finished_once() {
+    let (stores, t) = setup(None);
+    let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000001");
+    let nap = ScriptedNap::default();
+    nap.submits.borrow_mut().push(Ok(Submitted {
+        receipt: receipt("Received", None),
+        already_there: false,
+    }));
+    nap.statuses.borrow_mut().extend([
+        Ok(receipt("Processing", None)),
+        Ok(receipt("Succeeded", None)),
+    ]);
+    let deliver = |now| delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, now).unwrap();
+    assert_eq!(deliver(100).status, Status::Submitted);
+    assert_eq!(deliver(200).status, Status::Processing);
+    assert_eq!(deliver(300).status, Status::Succeeded);
+    // A repeated step after the end changes nothing and sends nothing.
+    let last = deliver(400);
+    assert_eq!((last.status, *nap.delivered.borrow()), (Status::Succeeded, 1));
+    assert!(stores.work.is_empty(), "a finished record leaves the work list");
+    let statuses: Vec<Status> = last.events.iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [Status::Submitted, Status::Processing, Status::Succeeded]);
+}
+
+#[test]
+fn retries_back_off_then_fail_with_the_last_reason_into_the_digest() {
+    let (stores, t) = setup(None);
+    let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000002");
+    let nap = ScriptedNap::default();
+    nap.submits.borrow_mut().extend([Err(down()), Err(down()), Err(down())]);
+    let first = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_000).unwrap();
+    assert_eq!((first.status, first.attempts), (Status::Signed, 1));
+    assert!((1_001..=1_002).contains(&first.not_before), "{}", first.not_before);
+    // The sweep leaves it alone until its time has come.
+    assert!(Repo::new(&stores).due(1_000, 10).unwrap().is_empty());
+    let second = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_010).unwrap();
+    assert!((1_012..=1_014).contains(&second.not_before), "{}", second.not_before);
+    let last = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_100).unwrap();
+    assert_eq!(last.status, Status::Failed);
+    assert!(last.errors[0].message.contains("gave up after 3 attempts"), "{:?}", last.errors);
+    assert!(last.errors[0].message.contains("503 unavailable"));
+
+    let mut sent = Vec::new();
+    let report = digest::run(&stores, &pipeline::clock::date(1_100), "run-1", &mut |e| {
+        sent.push(e.clone());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(report, vec![("acme".to_owned(), "sent".to_owned())]);
+    assert!(sent[0].text.contains("WVWZZZ1JZXW000002") && sent[0].text.contains("503 unavailable"));
+    assert_eq!(sent[0].to, ["quality@acme.example"]);
+    let again = digest::run(&stores, &pipeline::clock::date(1_100), "run-2", &mut |_| panic!("sent twice")).unwrap();
+    assert_eq!(again[0].1, "already_sent");
+}
+
+#[test]
+fn a_failed_mail_send_is_retried_by_the_next_call() {
+    let (stores, t) = setup(None);
+    let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000003");
+    let nap = ScriptedNap::default();
+    nap.submits.borrow_mut().push(Err(Error::Upstream {
+        service: "nap",
+        message: "422 not_ivi".into(),
+        retryable: false,
+    }));
+    let failed = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
+    assert_eq!(failed.status, Status::Failed, "a permanent refusal fails at once");
+    let down = digest::run(&stores, &pipeline::clock::date(1_100), "a", &mut |_| Err(down())).unwrap();
+    assert!(down[0].1.starts_with("error"));
+    let mut count = 0;
+    digest::run(&stores, &pipeline::clock::date(1_100), "b", &mut |_| {
+        count += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn a_file_the_nap_already_holds_is_not_sent_again() {
+    let (stores, t) = setup(None);
+    let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000004");
+    let nap = ScriptedNap::default();
+    nap.submits.borrow_mut().push(Ok(Submitted {
+        receipt: receipt("Received", None),
+        already_there: true,
+    }));
+    let rec = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
+    assert_eq!(rec.status, Status::Submitted);
+    assert!(rec.events.last().unwrap().note.as_deref().unwrap().contains("already held"));
+}
+
+/// An ERP that records what it is sent and answers with scripted statuses.
+struct Erp {
+    answers: RefCell<Vec<u16>>,
+    seen: RefCell<Vec<HttpRequest>>,
+}
+
+impl HttpTransport for Erp {
+    fn send(&self, req: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+        self.seen.borrow_mut().push(req);
+        Ok(HttpResponse {
+            status: self.answers.borrow_mut().remove(0),
+            body: Vec::new(),
+            headers: Vec::new(),
+        })
+    }
+}
+
+#[test]
+fn the_final_status_is_written_back_signed_and_retried() {
+    let (stores, t) = setup(Some("http://127.0.0.1:9/erp/ecoc"));
+    let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000005");
+    let nap = ScriptedNap::default();
+    nap.submits.borrow_mut().push(Ok(Submitted {
+        receipt: receipt("Received", None),
+        already_there: false,
+    }));
+    nap.statuses
+        .borrow_mut()
+        .push(Ok(receipt("Failed", Some("approval number not found"))));
+    let erp = Erp {
+        answers: RefCell::new(vec![500, 204]),
+        seen: RefCell::new(Vec::new()),
+    };
+    let secret = "callback-secret";
+    let run = |now| {
+        delivery::deliver_record(&stores, &t, &r.id, &nap, Some((&erp, secret)), &POLICY, now).unwrap()
+    };
+    run(10);
+    let failed = run(20);
+    assert_eq!(failed.status, Status::Failed);
+    assert!(!failed.callback.as_ref().unwrap().done, "first write-back got a 500");
+    assert!(failed.needs_work(), "the write-back keeps it on the work list");
+    let done = run(failed.not_before);
+    assert!(done.callback.as_ref().unwrap().done);
+    assert!(!done.needs_work());
+    let seen = erp.seen.borrow();
+    assert_eq!(seen.len(), 2);
+    let req = &seen[1];
+    let header = |n: &str| req.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap();
+    let ts = header("ecoc-timestamp");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(&req.body);
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(header("ecoc-signature"), format!("sha256={expected}"));
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!((body["status"].as_str(), body["vca_status"].as_str()), (Some("failed"), Some("Failed")));
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("approval number not found"));
+}
+
+#[test]
+fn the_sweep_resumes_interrupted_records() {
+    let (stores, _t) = setup(None);
+    let signed = signed_record(&stores, "acme", "WVWZZZ1JZXW000006");
+    let mut validated = signed_record(&stores, "acme", "WVWZZZ1JZXW000007");
+    validated.status = Status::Validated;
+    Repo::new(&stores).save(&validated).unwrap();
+    let nap = ScriptedNap::default();
+    nap.submits.borrow_mut().push(Ok(Submitted {
+        receipt: receipt("Received", None),
+        already_there: false,
+    }));
+    let mut asked = Vec::new();
+    let report = delivery::sweep(
+        &stores,
+        &nap,
+        None,
+        &mut |tenant: &str, id: &str| {
+            asked.push(format!("{tenant}/{id}"));
+            Ok(())
+        },
+        &POLICY,
+        100,
+        &|| 50,
+        &|| true,
+    )
+    .unwrap();
+    assert_eq!((report.visited, report.signed, report.delivered), (2, 1, 1));
+    assert_eq!(asked, [format!("acme/{}", validated.id)]);
+    let repo = Repo::new(&stores);
+    assert_eq!(repo.load("acme", &signed.id).unwrap().status, Status::Submitted);
+    // The validated record is leased to its sign call: the next sweep leaves it alone.
+    let next = delivery::sweep(&stores, &nap, None, &mut |_: &str, _: &str| panic!("signed twice"), &POLICY, 100, &|| 51, &|| true);
+    assert!(next.is_ok());
+    let _ = stores.data.get_keys().unwrap();
+}
