@@ -13,8 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ecoc_tests::{
-    Answer, Host, SandboxProcess, build_component, request, shared_ivi2, target_dir,
-    workspace_root,
+    Answer, Host, SandboxProcess, build_component, request, shared_ivi2, target_dir, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -90,12 +89,24 @@ impl Stack {
         let root_ca = std::fs::read_to_string(qtsp.state_dir.join("root-ca.pem")).unwrap();
         let env: Vec<(String, String)> = [
             ("QTSP_ORIGIN", qtsp.base.clone()),
-            ("QTSP_CLIENT_SECRET", q["client_secret"].as_str().unwrap().to_owned()),
+            (
+                "QTSP_CLIENT_SECRET",
+                q["client_secret"].as_str().unwrap().to_owned(),
+            ),
             ("QTSP_PIN", pin),
             ("TRUST_ANCHORS", root_ca),
             ("NAP_ORIGIN", nap.base.clone()),
-            ("NAP_CLIENT_ID", n["clients"][0]["client_id"].as_str().unwrap().to_owned()),
-            ("NAP_CLIENT_SECRET", n["clients"][0]["client_secret"].as_str().unwrap().to_owned()),
+            (
+                "NAP_CLIENT_ID",
+                n["clients"][0]["client_id"].as_str().unwrap().to_owned(),
+            ),
+            (
+                "NAP_CLIENT_SECRET",
+                n["clients"][0]["client_secret"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
             ("MAIL_ORIGIN", mail.base.clone()),
             ("MAIL_API_KEY", m["api_key"].as_str().unwrap().to_owned()),
             ("ADMIN_TOKEN", ADMIN.to_owned()),
@@ -154,7 +165,10 @@ impl Stack {
         );
         assert_eq!(created.status, 201, "{}", created.body);
         let token = body(&created)["token"].as_str().unwrap().to_owned();
-        for (path, file) in [("/v1/tenant/mapping", "mapping.json"), ("/v1/tenant/approvals", "approvals.json")] {
+        for (path, file) in [
+            ("/v1/tenant/mapping", "mapping.json"),
+            ("/v1/tenant/approvals", "approvals.json"),
+        ] {
             let put = self.call(&token, "PUT", path, &demo_json(file));
             assert_eq!(put.status, 200, "{path}: {}", put.body);
         }
@@ -166,14 +180,22 @@ impl Stack {
         request(
             method,
             &self.host().url(path),
-            &[("authorization", &auth), ("content-type", "application/json")],
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
             value.to_string().as_bytes(),
         )
     }
 
     fn get(&self, token: &str, path: &str) -> Answer {
         let auth = format!("Bearer {token}");
-        request("GET", &self.host().url(path), &[("authorization", &auth)], b"")
+        request(
+            "GET",
+            &self.host().url(path),
+            &[("authorization", &auth)],
+            b"",
+        )
     }
 
     fn post_vehicle(&self, token: &str, record: &Value) -> Answer {

@@ -14,7 +14,10 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest.join("../../../shared/ivi2/xsd/ivi-2.0.xsd"));
     let dsig = xsd.with_file_name("xmldsig-core-schema.xsd");
-    let code = match (std::fs::read_to_string(&xsd), std::fs::read_to_string(&dsig)) {
+    let code = match (
+        std::fs::read_to_string(&xsd),
+        std::fs::read_to_string(&dsig),
+    ) {
         (Ok(ivi), Ok(dsig_text)) => {
             println!("cargo::rerun-if-changed={}", xsd.display());
             let _ = std::fs::write(out.join("ivi-2.0.xsd"), ivi);

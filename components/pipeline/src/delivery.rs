@@ -136,13 +136,16 @@ impl<T: HttpTransport> CscSigning<T> {
     }
 }
 
+/// Signs XML with a profile (the QTSP in production, a local key in tests).
+pub type SignFn<'a> = dyn Fn(&[u8], dsig::Profile) -> Result<Vec<u8>> + 'a;
+
 /// The `sign` step: signs a validated record, verifies the signature against the tenant's trust
 /// anchors before anything else sees it, stores the signed XML.
 pub fn sign_record<K: KeyValue>(
     stores: &Stores<K>,
     tenant: &Tenant,
     id: &str,
-    sign: &dyn Fn(&[u8], dsig::Profile) -> Result<Vec<u8>>,
+    sign: &SignFn<'_>,
     anchors: &[Certificate],
     policy: &RetryPolicy,
     now: u64,

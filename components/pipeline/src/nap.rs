@@ -164,7 +164,7 @@ impl<T: HttpTransport> Nap for VcaNap<T> {
             body: signed_xml.to_vec(),
         })?;
         match resp.status {
-            200 | 201 | 202 => Ok(Submitted {
+            200..=202 => Ok(Submitted {
                 receipt: receipt_from(&resp.body)?,
                 already_there: false,
             }),

@@ -189,7 +189,6 @@ impl<'s, K: KeyValue> Repo<'s, K> {
         // Newest first: ids sort by creation time.
         hits.sort_by(|a, b| b.0.cmp(&a.0));
         let mut items = Vec::new();
-        let mut skipped = 0;
         let mut next = None;
         for (id, _) in hits {
             if let Some(after) = &query.cursor
@@ -203,7 +202,6 @@ impl<'s, K: KeyValue> Repo<'s, K> {
                 Err(e) => return Err(e),
             };
             if !query.matches(&record) {
-                skipped += 1;
                 continue;
             }
             if items.len() == query.limit {
@@ -212,7 +210,6 @@ impl<'s, K: KeyValue> Repo<'s, K> {
             }
             items.push(record);
         }
-        let _ = skipped;
         Ok(Page { items, next })
     }
 }

@@ -97,7 +97,11 @@ impl HttpTransport for SpinHttp {
 
 /// Calls a private route of another component (`http://<component>.spin.internal<path>`) with a JSON
 /// body; returns the status and the JSON answer.
-pub fn call(component: &str, path: &str, body: &serde_json::Value) -> Result<(u16, serde_json::Value)> {
+pub fn call(
+    component: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<(u16, serde_json::Value)> {
     let resp = SpinHttp
         .send(HttpRequest {
             method: "POST".into(),
@@ -136,12 +140,9 @@ pub fn relay(status: u16, body: serde_json::Value) -> Error {
     }
 }
 
-
 /// A request header as text.
 pub fn header(req: &Request, name: &str) -> Option<String> {
-    req.header(name)
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
+    req.header(name).and_then(|v| v.as_str()).map(str::to_owned)
 }
 
 /// Reads a JSON body, refusing other content types.
@@ -154,7 +155,12 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T> {
 /// Refuses a body whose `Content-Type` is not `expected` (parameters such as charset allowed).
 pub fn require_content_type(req: &Request, expected: &str) -> Result<()> {
     let given = header(req, "content-type").unwrap_or_default();
-    let essence = given.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = given
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if essence == expected {
         Ok(())
     } else {
@@ -230,7 +236,8 @@ fn outgoing(status: u16, content_type: &str, headers: &[(String, String)]) -> Ou
             .iter()
             .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
     );
-    let response = OutgoingResponse::new(Fields::from_list(&list).unwrap_or_else(|_| Fields::new()));
+    let response =
+        OutgoingResponse::new(Fields::from_list(&list).unwrap_or_else(|_| Fields::new()));
     let _ = response.set_status_code(status);
     response
 }

@@ -32,9 +32,14 @@ fn run(req: &Request) -> Result<Reply> {
         None => clock::date(clock::now_secs()),
     };
     let stores = spin_glue::stores()?;
-    let (url, key, from) = (variable("mail_url")?, variable("mail_api_key")?, variable("mail_from")?);
+    let (url, key, from) = (
+        variable("mail_url")?,
+        variable("mail_api_key")?,
+        variable("mail_from")?,
+    );
     let mut send = |email: &Email| -> Result<()> {
-        let body = json!({"from": from, "to": email.to, "subject": email.subject, "text": email.text});
+        let body =
+            json!({"from": from, "to": email.to, "subject": email.subject, "text": email.text});
         let resp = SpinHttp
             .send(HttpRequest {
                 method: "POST".into(),
@@ -45,7 +50,11 @@ fn run(req: &Request) -> Result<Reply> {
                 ],
                 body: body.to_string().into_bytes(),
             })
-            .map_err(|e| Error::Upstream { service: "mail", message: e.to_string(), retryable: true })?;
+            .map_err(|e| Error::Upstream {
+                service: "mail",
+                message: e.to_string(),
+                retryable: true,
+            })?;
         if (200..300).contains(&resp.status) {
             Ok(())
         } else {

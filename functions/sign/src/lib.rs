@@ -44,7 +44,11 @@ fn sign(req: &Request) -> Result<Reply> {
             variable("qtsp_client_secret")?,
         ),
     );
-    let signing = CscSigning::new(client, &variable("qtsp_credential")?, &variable("qtsp_pin")?);
+    let signing = CscSigning::new(
+        client,
+        &variable("qtsp_credential")?,
+        &variable("qtsp_pin")?,
+    );
     let record = delivery::sign_record(
         &stores,
         &tenant,
@@ -55,7 +59,11 @@ fn sign(req: &Request) -> Result<Reply> {
         clock::now_secs(),
     )?;
     if record.status == Status::Signed {
-        let (status, answer) = spin_glue::call("submit", "/deliver", &json!({"tenant": tenant_id, "id": id}))?;
+        let (status, answer) = spin_glue::call(
+            "submit",
+            "/deliver",
+            &json!({"tenant": tenant_id, "id": id}),
+        )?;
         return Ok(Reply::json(status, &answer));
     }
     Ok(Reply::json(200, &record.to_view()))

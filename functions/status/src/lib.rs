@@ -58,7 +58,10 @@ fn route(req: &Request, follow_up: &mut Option<(String, String)>) -> Result<Repl
             who.require(Action::View)?;
             let page = repo.search(&who.tenant, &Query::parse(req.query())?)?;
             let items: Vec<_> = page.items.iter().map(|r| r.to_view()).collect();
-            Ok(Reply::json(200, &json!({"items": items, "next": page.next})))
+            Ok(Reply::json(
+                200,
+                &json!({"items": items, "next": page.next}),
+            ))
         }
         (Method::Get, [id]) => {
             who.require(Action::View)?;
@@ -67,7 +70,11 @@ fn route(req: &Request, follow_up: &mut Option<(String, String)>) -> Result<Repl
         (Method::Get, [id, "xml"]) => {
             who.require(Action::View)?;
             let (kind, xml) = gate::record_xml(&stores, &who.tenant, id)?;
-            let kind = if kind == XmlKind::Signed { "signed" } else { "unsigned" };
+            let kind = if kind == XmlKind::Signed {
+                "signed"
+            } else {
+                "unsigned"
+            };
             Ok(Reply::xml(xml).with_header("ecoc-xml", kind))
         }
         (Method::Post, [id, "sign-off"]) => {

@@ -55,7 +55,9 @@ fn deliver(req: &Request) -> Result<Reply> {
     let tenant =
         pipeline::tenant::load_tenant(&stores.data, body["tenant"].as_str().unwrap_or_default())?;
     let secret = optional_variable("callback_secret");
-    let erp = secret.as_deref().map(|s| (&SpinHttp as &dyn HttpTransport, s));
+    let erp = secret
+        .as_deref()
+        .map(|s| (&SpinHttp as &dyn HttpTransport, s));
     let record = delivery::deliver_record(
         &stores,
         &tenant,
@@ -72,9 +74,12 @@ fn sweep() -> Result<Reply> {
     let stores = spin_glue::stores()?;
     let started = clock::now_millis();
     let secret = optional_variable("callback_secret");
-    let erp = secret.as_deref().map(|s| (&SpinHttp as &dyn HttpTransport, s));
+    let erp = secret
+        .as_deref()
+        .map(|s| (&SpinHttp as &dyn HttpTransport, s));
     let mut sign = |tenant: &str, id: &str| -> Result<()> {
-        let (status, body) = spin_glue::call("sign", "/sign", &json!({"tenant": tenant, "id": id}))?;
+        let (status, body) =
+            spin_glue::call("sign", "/sign", &json!({"tenant": tenant, "id": id}))?;
         if status >= 400 {
             return Err(spin_glue::relay(status, body));
         }

@@ -68,7 +68,13 @@ fn admit(req: &Request, batch: bool) -> Result<Reply> {
             xml: xml.as_bytes(),
             ..base
         };
-        gate::admit(&stores, &checker, &approvals, candidate, clock::now_millis())
+        gate::admit(
+            &stores,
+            &checker,
+            &approvals,
+            candidate,
+            clock::now_millis(),
+        )
     };
     let answer = |result: Result<pipeline::record::Record>| match result {
         Ok(record) => (201, record.to_view()),
@@ -90,7 +96,10 @@ fn admit(req: &Request, batch: bool) -> Result<Reply> {
         .map(|item| {
             let (status, value) = match item.as_str() {
                 Some(xml) => answer(admit_one(xml)),
-                None => (400, json!({"error": "bad_request", "message": "item is not a string"})),
+                None => (
+                    400,
+                    json!({"error": "bad_request", "message": "item is not a string"}),
+                ),
             };
             json!({"status": status, "body": value})
         })
