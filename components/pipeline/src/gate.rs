@@ -82,7 +82,7 @@ pub fn placeholder_signature() -> Element {
     )));
     info.children.push(Node::Element(with_alg(
         "SignatureMethod",
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
     )));
     info.children.push(Node::Element(reference));
     let mut signature = ds("Signature");

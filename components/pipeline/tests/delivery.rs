@@ -76,7 +76,8 @@ fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
     };
     let repo = Repo::new(stores);
     repo.create(&record, b"<mapped/>").unwrap();
-    repo.put_xml(&record, XmlKind::Signed, b"<signed/>").unwrap();
+    repo.put_xml(&record, XmlKind::Signed, b"<signed/>")
+        .unwrap();
     record
 }
 
@@ -108,16 +109,26 @@ fn submitted_polled_and_finished_once() {
         Ok(receipt("Processing", None)),
         Ok(receipt("Succeeded", None)),
     ]);
-    let deliver = |now| delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, now).unwrap();
+    let deliver =
+        |now| delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, now).unwrap();
     assert_eq!(deliver(100).status, Status::Submitted);
     assert_eq!(deliver(200).status, Status::Processing);
     assert_eq!(deliver(300).status, Status::Succeeded);
     // A repeated step after the end changes nothing and sends nothing.
     let last = deliver(400);
-    assert_eq!((last.status, *nap.delivered.borrow()), (Status::Succeeded, 1));
-    assert!(stores.work.is_empty(), "a finished record leaves the work list");
+    assert_eq!(
+        (last.status, *nap.delivered.borrow()),
+        (Status::Succeeded, 1)
+    );
+    assert!(
+        stores.work.is_empty(),
+        "a finished record leaves the work list"
+    );
     let statuses: Vec<Status> = last.events.iter().map(|e| e.status).collect();
-    assert_eq!(statuses, [Status::Submitted, Status::Processing, Status::Succeeded]);
+    assert_eq!(
+        statuses,
+        [Status::Submitted, Status::Processing, Status::Succeeded]
+    );
 }
 
 #[test]
@@ -125,17 +136,31 @@ fn retries_back_off_then_fail_with_the_last_reason_into_the_digest() {
     let (stores, t) = setup(None);
     let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000002");
     let nap = ScriptedNap::default();
-    nap.submits.borrow_mut().extend([Err(down()), Err(down()), Err(down())]);
+    nap.submits
+        .borrow_mut()
+        .extend([Err(down()), Err(down()), Err(down())]);
     let first = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_000).unwrap();
     assert_eq!((first.status, first.attempts), (Status::Signed, 1));
-    assert!((1_001..=1_002).contains(&first.not_before), "{}", first.not_before);
+    assert!(
+        (1_001..=1_002).contains(&first.not_before),
+        "{}",
+        first.not_before
+    );
     // The sweep leaves it alone until its time has come.
     assert!(Repo::new(&stores).due(1_000, 10).unwrap().is_empty());
     let second = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_010).unwrap();
-    assert!((1_012..=1_014).contains(&second.not_before), "{}", second.not_before);
+    assert!(
+        (1_012..=1_014).contains(&second.not_before),
+        "{}",
+        second.not_before
+    );
     let last = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_100).unwrap();
     assert_eq!(last.status, Status::Failed);
-    assert!(last.errors[0].message.contains("gave up after 3 attempts"), "{:?}", last.errors);
+    assert!(
+        last.errors[0].message.contains("gave up after 3 attempts"),
+        "{:?}",
+        last.errors
+    );
     assert!(last.errors[0].message.contains("503 unavailable"));
 
     let mut sent = Vec::new();
@@ -147,7 +172,10 @@ fn retries_back_off_then_fail_with_the_last_reason_into_the_digest() {
     assert_eq!(report, vec![("acme".to_owned(), "sent".to_owned())]);
     assert!(sent[0].text.contains("WVWZZZ1JZXW000002") && sent[0].text.contains("503 unavailable"));
     assert_eq!(sent[0].to, ["quality@acme.example"]);
-    let again = digest::run(&stores, &pipeline::clock::date(1_100), "run-2", &mut |_| panic!("sent twice")).unwrap();
+    let again = digest::run(&stores, &pipeline::clock::date(1_100), "run-2", &mut |_| {
+        panic!("sent twice")
+    })
+    .unwrap();
     assert_eq!(again[0].1, "already_sent");
 }
 
@@ -162,8 +190,15 @@ fn a_failed_mail_send_is_retried_by_the_next_call() {
         retryable: false,
     }));
     let failed = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
-    assert_eq!(failed.status, Status::Failed, "a permanent refusal fails at once");
-    let down = digest::run(&stores, &pipeline::clock::date(1_100), "a", &mut |_| Err(down())).unwrap();
+    assert_eq!(
+        failed.status,
+        Status::Failed,
+        "a permanent refusal fails at once"
+    );
+    let down = digest::run(&stores, &pipeline::clock::date(1_100), "a", &mut |_| {
+        Err(down())
+    })
+    .unwrap();
     assert!(down[0].1.starts_with("error"));
     let mut count = 0;
     digest::run(&stores, &pipeline::clock::date(1_100), "b", &mut |_| {
@@ -185,7 +220,15 @@ fn a_file_the_nap_already_holds_is_not_sent_again() {
     }));
     let rec = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
     assert_eq!(rec.status, Status::Submitted);
-    assert!(rec.events.last().unwrap().note.as_deref().unwrap().contains("already held"));
+    assert!(
+        rec.events
+            .last()
+            .unwrap()
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("already held")
+    );
 }
 
 /// An ERP that records what it is sent and answers with scripted statuses.
@@ -223,29 +266,55 @@ fn the_final_status_is_written_back_signed_and_retried() {
     };
     let secret = "callback-secret";
     let run = |now| {
-        delivery::deliver_record(&stores, &t, &r.id, &nap, Some((&erp, secret)), &POLICY, now).unwrap()
+        delivery::deliver_record(&stores, &t, &r.id, &nap, Some((&erp, secret)), &POLICY, now)
+            .unwrap()
     };
     run(10);
     let failed = run(20);
     assert_eq!(failed.status, Status::Failed);
-    assert!(!failed.callback.as_ref().unwrap().done, "first write-back got a 500");
-    assert!(failed.needs_work(), "the write-back keeps it on the work list");
+    assert!(
+        !failed.callback.as_ref().unwrap().done,
+        "first write-back got a 500"
+    );
+    assert!(
+        failed.needs_work(),
+        "the write-back keeps it on the work list"
+    );
     let done = run(failed.not_before);
     assert!(done.callback.as_ref().unwrap().done);
     assert!(!done.needs_work());
     let seen = erp.seen.borrow();
     assert_eq!(seen.len(), 2);
     let req = &seen[1];
-    let header = |n: &str| req.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap();
+    let header = |n: &str| {
+        req.headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
     let ts = header("ecoc-timestamp");
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{ts}.").as_bytes());
     mac.update(&req.body);
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(header("ecoc-signature"), format!("sha256={expected}"));
     let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
-    assert_eq!((body["status"].as_str(), body["vca_status"].as_str()), (Some("failed"), Some("Failed")));
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("approval number not found"));
+    assert_eq!(
+        (body["status"].as_str(), body["vca_status"].as_str()),
+        (Some("failed"), Some("Failed"))
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("approval number not found")
+    );
 }
 
 #[test]
@@ -278,9 +347,21 @@ fn the_sweep_resumes_interrupted_records() {
     assert_eq!((report.visited, report.signed, report.delivered), (2, 1, 1));
     assert_eq!(asked, [format!("acme/{}", validated.id)]);
     let repo = Repo::new(&stores);
-    assert_eq!(repo.load("acme", &signed.id).unwrap().status, Status::Submitted);
+    assert_eq!(
+        repo.load("acme", &signed.id).unwrap().status,
+        Status::Submitted
+    );
     // The validated record is leased to its sign call: the next sweep leaves it alone.
-    let next = delivery::sweep(&stores, &nap, None, &mut |_: &str, _: &str| panic!("signed twice"), &POLICY, 100, &|| 51, &|| true);
+    let next = delivery::sweep(
+        &stores,
+        &nap,
+        None,
+        &mut |_: &str, _: &str| panic!("signed twice"),
+        &POLICY,
+        100,
+        &|| 51,
+        &|| true,
+    );
     assert!(next.is_ok());
     let _ = stores.data.get_keys().unwrap();
 }

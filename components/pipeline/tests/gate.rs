@@ -74,7 +74,13 @@ fn candidate(xml: &str) -> Candidate<'_> {
 
 fn setup() -> Stores<MemoryKv> {
     let stores = Stores::in_memory();
-    tenant::create_tenant(&stores.data, &tenant::Tenant::new("acme", "Acme"), "owner", None).unwrap();
+    tenant::create_tenant(
+        &stores.data,
+        &tenant::Tenant::new("acme", "Acme"),
+        "owner",
+        None,
+    )
+    .unwrap();
     stores
 }
 
@@ -94,23 +100,45 @@ fn categories_pass_duplicates_are_refused_corrections_pass() {
     let mut ids = Vec::new();
     for case in cases {
         let xml = fixture(case);
-        let record = gate::admit(&stores, &checker, &approvals, candidate(&xml), 1_795_275_797_000)
-            .unwrap_or_else(|e| panic!("{case}: {e} {:?}", e.to_json()));
+        let record = gate::admit(
+            &stores,
+            &checker,
+            &approvals,
+            candidate(&xml),
+            1_795_275_797_000,
+        )
+        .unwrap_or_else(|e| panic!("{case}: {e} {:?}", e.to_json()));
         assert_eq!(record.status, Status::Validated, "{case}");
         assert_eq!(record.vin, text(&xml, "VehicleIdentificationNumber"));
         ids.push(record.id);
     }
     let before = stores.data.get_keys().unwrap().len();
     let m1 = fixture("m1");
-    let again = gate::admit(&stores, &checker, &approvals, candidate(&m1), 1_795_275_798_000);
+    let again = gate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&m1),
+        1_795_275_798_000,
+    );
     assert!(
         matches!(&again, Err(Error::Duplicate { existing, .. }) if *existing == ids[0]),
         "{again:?}"
     );
-    assert_eq!(stores.data.get_keys().unwrap().len(), before, "a refusal stores nothing");
+    assert_eq!(
+        stores.data.get_keys().unwrap().len(),
+        before,
+        "a refusal stores nothing"
+    );
     let corrected = m1.replace("<IviVersionNumber>1<", "<IviVersionNumber>2<");
-    let record =
-        gate::admit(&stores, &checker, &approvals, candidate(&corrected), 1_795_275_799_000).unwrap();
+    let record = gate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&corrected),
+        1_795_275_799_000,
+    )
+    .unwrap();
     assert_eq!((record.version, record.status), (2, Status::Validated));
 }
 
@@ -122,12 +150,17 @@ fn every_problem_is_listed_and_nothing_is_stored() {
     let bad = fixture("m1")
         .replace("WEX1M1AB2C3456789", "WEX1M1AB2C34567I9")
         .replace("<Width>1850</Width>", "<Width>wide</Width>");
-    let errors = field_errors(gate::admit(&stores, &checker, &approvals, candidate(&bad), 0).unwrap_err());
-    assert!(errors.len() >= 2, "{errors:?}");
-    assert!(errors.iter().any(|e| e.path.contains("Width")), "{errors:?}");
-    let outside = fixture("m1").replace("<Version>A01</Version>", "<Version>Z99</Version>");
     let errors =
-        field_errors(gate::admit(&stores, &checker, &approvals, candidate(&outside), 0).unwrap_err());
+        field_errors(gate::admit(&stores, &checker, &approvals, candidate(&bad), 0).unwrap_err());
+    assert!(errors.len() >= 2, "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.path.contains("Width")),
+        "{errors:?}"
+    );
+    let outside = fixture("m1").replace("<Version>A01</Version>", "<Version>Z99</Version>");
+    let errors = field_errors(
+        gate::admit(&stores, &checker, &approvals, candidate(&outside), 0).unwrap_err(),
+    );
     assert_eq!(errors[0].code, "APR-VERSION", "{errors:?}");
     let mut narrow = approvals.clone();
     narrow.approvals[0].ranges.insert(
@@ -138,14 +171,20 @@ fn every_problem_is_listed_and_nothing_is_stored() {
         },
     );
     let m1 = fixture("m1");
-    let errors = field_errors(gate::admit(&stores, &checker, &narrow, candidate(&m1), 0).unwrap_err());
+    let errors =
+        field_errors(gate::admit(&stores, &checker, &narrow, candidate(&m1), 0).unwrap_err());
     assert_eq!(errors[0].code, "APR-RANGE");
     let none = field_errors(
         gate::admit(&stores, &checker, &Approvals::default(), candidate(&m1), 0).unwrap_err(),
     );
     assert_eq!(none[0].code, "APR-NONE");
     assert!(
-        stores.data.get_keys().unwrap().iter().all(|k| !k.contains("/r/")),
+        stores
+            .data
+            .get_keys()
+            .unwrap()
+            .iter()
+            .all(|k| !k.contains("/r/")),
         "no record stored"
     );
     assert!(stores.vins.is_empty() && stores.work.is_empty() && stores.claims.is_empty());
@@ -156,9 +195,23 @@ fn drifted_later_stage_is_held_until_signed_off() {
     let Some(checker) = checker() else { return };
     let stores = setup();
     let approvals = approvals(&["n2-stage1-chassis", "n2-stage2-completed"]);
-    let stage1 = gate::admit(&stores, &checker, &approvals, candidate(&fixture("n2-stage1-chassis")), 1_000).unwrap();
+    let stage1 = gate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&fixture("n2-stage1-chassis")),
+        1_000,
+    )
+    .unwrap();
     assert_eq!(stage1.status, Status::Validated);
-    let stage2 = gate::admit(&stores, &checker, &approvals, candidate(&fixture("n2-stage2-completed")), 2_000).unwrap();
+    let stage2 = gate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&fixture("n2-stage2-completed")),
+        2_000,
+    )
+    .unwrap();
     assert_eq!(stage2.status, Status::Validated, "{:?}", stage2.drift);
     let drifted = fixture("n2-stage2-completed")
         .replace("<IviVersionNumber>1<", "<IviVersionNumber>2<")
@@ -169,9 +222,18 @@ fn drifted_later_stage_is_held_until_signed_off() {
     let held = gate::admit(&stores, &checker, &approvals, candidate(&drifted), 3_000).unwrap();
     assert_eq!(held.status, Status::Held, "{held:?}");
     assert!(!held.drift.is_empty() && held.drift.iter().all(|d| d.code.starts_with("IVI-DRF")));
-    assert!(!held.needs_work(), "a held record waits for a person, not the sweep");
+    assert!(
+        !held.needs_work(),
+        "a held record waits for a person, not the sweep"
+    );
     let released = gate::sign_off(&stores, "acme", &held.id, "token:boss", 4).unwrap();
     assert_eq!(released.status, Status::Validated);
-    assert!(matches!(gate::sign_off(&stores, "acme", &held.id, "token:boss", 5), Err(Error::Conflict(_))));
-    assert!(matches!(gate::sign_off(&stores, "other", &held.id, "token:x", 5), Err(Error::NotFound(_))));
+    assert!(matches!(
+        gate::sign_off(&stores, "acme", &held.id, "token:boss", 5),
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        gate::sign_off(&stores, "other", &held.id, "token:x", 5),
+        Err(Error::NotFound(_))
+    ));
 }
