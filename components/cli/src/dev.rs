@@ -28,9 +28,11 @@ impl Sandboxes {
     pub async fn start(state_dir: &Path) -> anyhow::Result<(Self, BTreeMap<String, String>)> {
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
         let dir = state_dir.join("sandbox");
-        let qtsp = sandbox::qtsp::start(sandbox::qtsp::QtspConfig::new(any, dir.join("qtsp"))).await?;
+        let qtsp =
+            sandbox::qtsp::start(sandbox::qtsp::QtspConfig::new(any, dir.join("qtsp"))).await?;
         let nap = sandbox::nap::start(sandbox::nap::NapConfig::new(any, dir.join("nap"))).await?;
-        let mail = sandbox::mail::start(sandbox::mail::MailConfig::new(any, dir.join("mail"))).await?;
+        let mail =
+            sandbox::mail::start(sandbox::mail::MailConfig::new(any, dir.join("mail"))).await?;
         let q = qtsp.description();
         let credential = q
             .credentials
@@ -96,7 +98,10 @@ fn kept_token(state_dir: &Path, file: &str) -> anyhow::Result<String> {
     std::fs::create_dir_all(state_dir)?;
     let mut bytes = [0u8; 20];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let token = format!("ecoc_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let token = format!(
+        "ecoc_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
     std::fs::write(&path, &token)?;
     #[cfg(unix)]
     {

@@ -69,7 +69,10 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
         request_timeout: args.request_timeout,
         compile_cache: !args.no_compile_cache,
         cache_dir: args.cache_dir.clone(),
-        variables: sandboxes.as_ref().map(|(_, v)| v.clone()).unwrap_or_default(),
+        variables: sandboxes
+            .as_ref()
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default(),
         ..HostOptions::new(&args.manifest)
     };
     let started = std::time::Instant::now();
@@ -92,8 +95,8 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
         let url = format!("http://{addr}");
         let state = args.state_dir.clone();
         let admin = variables.get("admin_token").cloned().unwrap_or_default();
-        let token = tokio::task::spawn_blocking(move || crate::dev::seed(&url, &state, &admin))
-            .await??;
+        let token =
+            tokio::task::spawn_blocking(move || crate::dev::seed(&url, &state, &admin)).await??;
         println!(
             "ecoc: development mode: sandboxes and the demo tenant `{}`\n{}\n  demo tenant primary token: {token}\n  try: curl -H \"Authorization: Bearer {token}\" -H 'content-type: application/json' --data @components/pipeline/demo/records/m1.json http://{addr}/v1/vehicles",
             crate::dev::DEMO_TENANT,

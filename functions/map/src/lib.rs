@@ -61,7 +61,9 @@ fn route(req: &Request, path: &str) -> Routed {
         return plain(match (req.method(), path) {
             (Method::Post, "/v1/admin/tenants") => create_tenant(req, &stores),
             // For schedulers outside the host (Spin, SpinKube): the timers' calls, made public.
-            (Method::Post, "/v1/admin/digest") => forward("notify", &format!("/digest?{}", req.query())),
+            (Method::Post, "/v1/admin/digest") => {
+                forward("notify", &format!("/digest?{}", req.query()))
+            }
             (Method::Post, "/v1/admin/sweep") => forward("submit", "/sweep"),
             (m, p) => Err(Error::NotFound(format!("no route {m:?} {p}"))),
         });
@@ -90,7 +92,10 @@ fn route(req: &Request, path: &str) -> Routed {
         (Method::Delete, p) if p.starts_with("/v1/tenant/tokens/") => {
             who.require(Action::Manage)?;
             tenant::revoke_token(&stores.data, &who.tenant, &p["/v1/tenant/tokens/".len()..])?;
-            plain(Ok(Reply::json(200, &json!({ "revoked": &p["/v1/tenant/tokens/".len()..] }))))
+            plain(Ok(Reply::json(
+                200,
+                &json!({ "revoked": &p["/v1/tenant/tokens/".len()..] }),
+            )))
         }
         (m, p) => Err(Error::NotFound(format!("no route {m:?} {p}"))),
     }
@@ -112,11 +117,20 @@ fn uploader(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Tenan
 }
 
 fn load_mapping(stores: &SpinStores, tenant: &str) -> Result<Mapping> {
-    let bytes = stores.data.get(&format!("t/{tenant}/mapping"))?.ok_or_else(|| {
-        Error::Conflict("the tenant has no mapping yet: a primary user sets it with PUT /v1/tenant/mapping".into())
-    })?;
+    let bytes = stores
+        .data
+        .get(&format!("t/{tenant}/mapping"))?
+        .ok_or_else(|| {
+            Error::Conflict(
+                "the tenant has no mapping yet: a primary user sets it with PUT /v1/tenant/mapping"
+                    .into(),
+            )
+        })?;
     Mapping::from_json(&bytes).map_err(|e| {
-        Error::Internal(format!("the stored mapping cannot be read: {} error(s)", e.len()))
+        Error::Internal(format!(
+            "the stored mapping cannot be read: {} error(s)",
+            e.len()
+        ))
     })
 }
 
@@ -130,7 +144,8 @@ fn admit(tenant: &str, who: &Principal, source: &str, xml: &str) -> Routed {
     if status >= 400 {
         return Err(spin_glue::relay(status, body));
     }
-    let follow = (body["status"] == "validated").then(|| format!("{tenant}/{}", body["id"].as_str().unwrap_or("")));
+    let follow = (body["status"] == "validated")
+        .then(|| format!("{tenant}/{}", body["id"].as_str().unwrap_or("")));
     Ok((Reply::json(202, &body), follow))
 }
 
@@ -174,12 +189,15 @@ fn batch(req: &Request, out: ResponseOutparam) {
     let mut stream = Streaming::start(out, 200, "application/x-ndjson");
     let (mut accepted, mut refused, mut total) = (0usize, 0usize, 0usize);
     let mut pending: Vec<(usize, String)> = Vec::new();
-    let mut line = |stream: &mut Streaming, v: Value| {
+    let line = |stream: &mut Streaming, v: Value| {
         let mut bytes = v.to_string().into_bytes();
         bytes.push(b'\n');
         stream.write(bytes)
     };
-    let mut flush = |stream: &mut Streaming, pending: &mut Vec<(usize, String)>, accepted: &mut usize, refused: &mut usize| {
+    let flush = |stream: &mut Streaming,
+                 pending: &mut Vec<(usize, String)>,
+                 accepted: &mut usize,
+                 refused: &mut usize| {
         if pending.is_empty() {
             return;
         }
@@ -199,10 +217,16 @@ fn batch(req: &Request, out: ResponseOutparam) {
             let body = &result["body"];
             if status < 300 {
                 *accepted += 1;
-                line(stream, json!({"row": row, "status": 202, "id": body["id"], "vin": body["vin"], "state": body["status"]}));
+                line(
+                    stream,
+                    json!({"row": row, "status": 202, "id": body["id"], "vin": body["vin"], "state": body["status"]}),
+                );
             } else {
                 *refused += 1;
-                line(stream, json!({"row": row, "status": status, "error": body["error"], "message": body["message"], "errors": body["errors"]}));
+                line(
+                    stream,
+                    json!({"row": row, "status": status, "error": body["error"], "message": body["message"], "errors": body["errors"]}),
+                );
             }
         }
     };
@@ -215,7 +239,10 @@ fn batch(req: &Request, out: ResponseOutparam) {
             Ok(m) => pending.push((row.number, m.xml)),
             Err(errors) => {
                 refused += 1;
-                line(&mut stream, json!({"row": row.number, "status": 422, "error": "invalid_fields", "errors": errors}));
+                line(
+                    &mut stream,
+                    json!({"row": row.number, "status": 422, "error": "invalid_fields", "errors": errors}),
+                );
             }
         }
         if pending.len() >= BATCH_CHUNK {
@@ -223,7 +250,10 @@ fn batch(req: &Request, out: ResponseOutparam) {
         }
     }
     flush(&mut stream, &mut pending, &mut accepted, &mut refused);
-    line(&mut stream, json!({"summary": {"rows": total, "accepted": accepted, "refused": refused}}));
+    line(
+        &mut stream,
+        json!({"summary": {"rows": total, "accepted": accepted, "refused": refused}}),
+    );
     drop(stream);
     if accepted > 0 {
         // Batch records are not leased: the sweep signs and delivers them.
@@ -239,7 +269,8 @@ fn get_doc(stores: &SpinStores, who: &Principal, what: &str) -> Result<Reply> {
         .data
         .get(&format!("t/{}/{what}", who.tenant))?
         .ok_or_else(|| Error::NotFound(format!("the tenant has no {what} yet")))?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| Error::Internal(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Reply::json(200, &value))
 }
 
@@ -247,7 +278,9 @@ fn put_mapping(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Re
     who.require(Action::Manage)?;
     spin_glue::require_content_type(req, "application/json")?;
     Mapping::from_json(req.body()).map_err(Error::Fields)?;
-    stores.data.set(&format!("t/{}/mapping", who.tenant), req.body())?;
+    stores
+        .data
+        .set(&format!("t/{}/mapping", who.tenant), req.body())?;
     Ok(Reply::json(200, &json!({"mapping": "stored"})))
 }
 
@@ -258,7 +291,10 @@ fn put_approvals(req: &Request, stores: &SpinStores, who: &Principal) -> Result<
     stores
         .data
         .set_json(&format!("t/{}/approvals", who.tenant), &approvals)?;
-    Ok(Reply::json(200, &json!({"approvals": approvals.approvals.len()})))
+    Ok(Reply::json(
+        200,
+        &json!({"approvals": approvals.approvals.len()}),
+    ))
 }
 
 fn preview(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Reply> {
@@ -300,7 +336,10 @@ fn new_token(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Repl
     let role: Role = serde_json::from_value(body["role"].clone())
         .map_err(|_| Error::BadRequest("`role` must be primary, upload or view".into()))?;
     let token = tenant::issue_token(&stores.data, &who.tenant, name, role, None)?;
-    Ok(Reply::json(201, &json!({"name": name, "role": role, "token": token})))
+    Ok(Reply::json(
+        201,
+        &json!({"name": name, "role": role, "token": token}),
+    ))
 }
 
 fn require_admin(req: &Request) -> Result<()> {
@@ -324,5 +363,8 @@ fn create_tenant(req: &Request, stores: &SpinStores) -> Result<Reply> {
         .map_err(|e| Error::BadRequest(format!("`tenant`: {e}")))?;
     let name = body["token_name"].as_str().unwrap_or("primary");
     let token = tenant::create_tenant(&stores.data, &settings, name, body["token"].as_str())?;
-    Ok(Reply::json(201, &json!({"tenant": settings, "token_name": name, "token": token})))
+    Ok(Reply::json(
+        201,
+        &json!({"tenant": settings, "token_name": name, "token": token}),
+    ))
 }
