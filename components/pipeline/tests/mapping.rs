@@ -1,14 +1,18 @@
 //! The demo mapping against the demo records, and the mapper's and CSV reader's refusals.
 //!
-//! The demo records were derived from the IVI writer fixtures (`scripts/demo_records.py` reads
+//! The demo records were derived from the IVI writer fixtures (`scripts/demo_records.py` read
 //! `components/ivi/tests/fixtures/*/expected.xml`), so mapping a record must give back its fixture,
 //! byte for byte, except the two header fields a mapping generates (reference id, timestamp).
 
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 
-use std::path::PathBuf;
-use std::time::SystemTime;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ivi::Profile;
+use ivi::profile::ProfileValidator;
+use pipeline::FieldError;
 use pipeline::csv_batch::CsvRows;
 use pipeline::mapping::Mapping;
 use serde_json::{Value, json};
@@ -28,7 +32,12 @@ fn record(name: &str) -> Value {
     .unwrap()
 }
 
-/// The XML with the generated header fields blanked.
+/// 2026-11-21T15:43:17Z (`date -u -d 2026-11-21T15:43:17Z +%s`).
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_795_275_797)
+}
+
+/// The XML with the generated header fields (reference id, timestamp) blanked.
 fn comparable(xml: &str) -> String {
     let blank = |xml: &str, tag: &str| {
         let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
@@ -38,6 +47,13 @@ fn comparable(xml: &str) -> String {
         }
     };
     blank(&blank(xml, "IviReferenceId"), "IviVersionDateTime")
+}
+
+fn codes(errors: &[FieldError]) -> Vec<(&str, &str)> {
+    errors
+        .iter()
+        .map(|e| (e.code.as_str(), e.path.as_str()))
+        .collect()
 }
 
 const CASES: [(&str, &str); 7] = [
@@ -50,12 +66,26 @@ const CASES: [(&str, &str); 7] = [
     ("n2-stage2", "n2-stage2-completed"),
 ];
 
+/// The official XSD, or `None` after saying why the caller skips (a panic under `CI`).
+fn official_xsd() -> Option<PathBuf> {
+    let found = ivi::profile::official_xsd().filter(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the official XSD (../shared/ivi2 or ECOC_IVI2_XSD)"
+        );
+        eprintln!("skipped: official XSD not found (../shared/ivi2)");
+    }
+    found
+}
+
 #[test]
 fn every_demo_record_maps_to_its_fixture() {
     let mapping = demo_mapping();
     for (name, fixture) in CASES {
+        let input = record(name);
         let mapped = mapping
-            .apply(&record(name), SystemTime::now())
+            .apply(&input, now())
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         let expected = std::fs::read_to_string(
             root().join(format!("../ivi/tests/fixtures/{fixture}/expected.xml")),
@@ -63,56 +93,82 @@ fn every_demo_record_maps_to_its_fixture() {
         .unwrap();
         assert_eq!(comparable(&mapped.xml), comparable(&expected), "{name}");
         assert_eq!(
-            mapped.ivi.coc.vehicle_identification_number,
-            record(name)["vin"]
+            mapped.ivi.coc.vehicle_identification_number, input["vin"],
+            "{name}"
         );
-        assert_eq!(
-            mapped.ivi.header.ivi_reference_id.len(),
-            36,
-            "a UUID is generated"
+        assert!(
+            mapped.xml.contains(&format!(
+                "<VehicleIdentificationNumber>{}</VehicleIdentificationNumber>",
+                input["vin"].as_str().unwrap()
+            )),
+            "{name}"
         );
+        assert!(
+            mapped
+                .xml
+                .contains("<IviVersionDateTime>2026-11-21T15:43:17Z</IviVersionDateTime>"),
+            "{name}: stamped with `now`"
+        );
+        let id = &mapped.ivi.header.ivi_reference_id;
+        assert_eq!((id.len(), &id[14..15]), (36, "4"), "a UUID v4: {id}");
+        assert!(mapped.ivi.signature.is_some(), "a placeholder Signature");
     }
 }
 
 #[test]
-fn every_demo_record_is_valid_against_the_official_schema() {
-    let Some(xsd) = ivi::profile::official_xsd().filter(|p| p.is_file()) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have ../shared/ivi2"
-        );
-        eprintln!("SKIPPED: official IVI 2.0 XSD not found (../shared/ivi2)");
-        return;
-    };
-    let checker = ivi::profile::ProfileValidator::new(ivi::Profile::Eu, Some(&xsd)).unwrap();
+fn every_demo_record_passes_the_schema_and_the_rules() {
+    let Some(xsd) = official_xsd() else { return };
+    let checker = ProfileValidator::new(Profile::Eu, None).unwrap();
     let mapping = demo_mapping();
-    for name in [
-        "m1",
-        "n1",
-        "n3-tractor",
-        "o3-trailer",
-        "l3e",
-        "n2-stage1",
-        "n2-stage2",
-    ] {
-        let mapped = mapping.apply(&record(name), SystemTime::now()).unwrap();
+    let xmllint = Command::new("xmllint").arg("--version").output().is_ok();
+    if !xmllint {
+        assert!(std::env::var_os("CI").is_none(), "CI must have xmllint");
+        eprintln!("skipped: xmllint not installed (libxml2-utils)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for name in CASES.map(|c| c.0).into_iter().chain(["n2-stage2-drifted"]) {
+        let mapped = mapping.apply(&record(name), now()).unwrap();
         let report = checker.check(mapped.xml.as_bytes());
         assert!(report.is_valid(), "{name}: {report:?}");
+        if xmllint {
+            assert_xmllint_valid(&xsd, dir.path(), name, &mapped.xml);
+        }
     }
-    let stage1 = mapping
-        .apply(&record("n2-stage1"), SystemTime::now())
-        .unwrap()
-        .ivi;
-    let stage2 = mapping
-        .apply(&record("n2-stage2"), SystemTime::now())
-        .unwrap()
-        .ivi;
-    assert!(ivi::rules::check_stage_pair(&stage1, &stage2).is_empty());
-    let drifted = mapping
-        .apply(&record("n2-stage2-drifted"), SystemTime::now())
-        .unwrap()
-        .ivi;
-    let findings = ivi::rules::check_stage_pair(&stage1, &drifted);
+}
+
+fn assert_xmllint_valid(xsd: &Path, dir: &Path, name: &str, xml: &str) {
+    let file = dir.join(format!("{name}.xml"));
+    std::fs::write(&file, xml).unwrap();
+    let out = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(xsd)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name}: xmllint: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn stage_two_stays_inside_stage_one_and_the_drifted_one_does_not() {
+    let mapping = demo_mapping();
+    let model = |name: &str| mapping.apply(&record(name), now()).unwrap().ivi;
+    let (stage1, stage2) = (model("n2-stage1"), model("n2-stage2"));
+    assert_eq!(
+        stage1.coc.vehicle_identification_number,
+        stage2.coc.vehicle_identification_number
+    );
+    assert_eq!(
+        (stage1.stage(), stage2.stage()),
+        (Some(1), Some(2)),
+        "stages"
+    );
+    let findings = ivi::rules::check_stage_pair(&stage1, &stage2);
+    assert!(findings.is_empty(), "{findings:?}");
+    let findings = ivi::rules::check_stage_pair(&stage1, &model("n2-stage2-drifted"));
     assert!(
         findings.iter().any(|f| f.code.starts_with("IVI-DRF")),
         "{findings:?}"
@@ -120,86 +176,250 @@ fn every_demo_record_is_valid_against_the_official_schema() {
 }
 
 #[test]
-fn every_field_error_is_reported_at_once() {
+fn fields_listed_out_of_schema_order_are_written_in_schema_order() {
+    let mut doc: Value =
+        serde_json::from_slice(&std::fs::read(root().join("demo/mapping.json")).unwrap()).unwrap();
+    doc["fields"].as_array_mut().unwrap().reverse();
+    let reversed = Mapping::from_json(doc.to_string().as_bytes()).unwrap();
+    for (name, _) in CASES {
+        let a = demo_mapping().apply(&record(name), now()).unwrap();
+        let b = reversed.apply(&record(name), now()).unwrap();
+        assert_eq!(comparable(&a.xml), comparable(&b.xml), "{name}");
+    }
+}
+
+/// The demo mapping with `first` put before its fields and `last` after them.
+fn demo_with(first: Value, last: Value) -> Mapping {
+    let mut doc: Value =
+        serde_json::from_slice(&std::fs::read(root().join("demo/mapping.json")).unwrap()).unwrap();
+    let fields = doc["fields"].as_array_mut().unwrap();
+    for (i, f) in first.as_array().unwrap().iter().enumerate() {
+        fields.insert(i, f.clone());
+    }
+    fields.extend(last.as_array().unwrap().iter().cloned());
+    Mapping::from_json(doc.to_string().as_bytes()).unwrap()
+}
+
+#[test]
+fn an_element_the_model_does_not_know_is_kept_after_the_known_ones() {
+    let mapping = demo_with(
+        json!([{"path": "CocDataGroup/NotAnIviElement", "const": "x"}]),
+        json!([]),
+    );
+    let xml = mapping.apply(&record("m1"), now()).unwrap().xml;
+    let (last_known, unknown) = (
+        xml.find("<BodyworkTable>").unwrap(),
+        xml.find("<NotAnIviElement>x</NotAnIviElement>").unwrap(),
+    );
+    assert!(last_known < unknown, "{xml}");
+    assert!(unknown < xml.find("</CocDataGroup>").unwrap(), "{xml}");
+}
+
+#[test]
+fn generated_and_typed_values() {
+    let mapping = demo_with(
+        json!([]),
+        json!([
+            {"path": "Header/IviReferenceId", "generate": "uuid"},
+            {"path": "CocDataGroup/TypeApprovalIssueDate", "generate": "today"},
+            {"path": "CocDataGroup/ProvisionalTypeApprovalIndicator", "from": "/provisional_text", "type": "yn"},
+            {"path": "CocDataGroup/MassGroup/MassInRunningOrder", "from": "/mass_text", "type": "integer"}
+        ]),
+    );
+    let mut r = record("m1");
+    r["provisional_text"] = json!("Y");
+    r["mass_text"] = json!("1.54e3");
+    let axles = r["axles"].as_array().unwrap().clone();
+    r["axles"] = json!([axles[0], null, axles[1]]);
+    let mapped = mapping.apply(&r, now()).unwrap();
+    let xml = &mapped.xml;
+    for part in [
+        "<IviVersionDateTime>2026-11-21T15:43:17Z</IviVersionDateTime>",
+        "<IviVersionNumberXsd>2.0</IviVersionNumberXsd>",
+        "<IviVersionNumber>1</IviVersionNumber>",
+        "<TypeApprovalIssueDate>2026-11-21</TypeApprovalIssueDate>",
+        "<MassInRunningOrder>1540</MassInRunningOrder>",
+        "<ProvisionalTypeApprovalIndicator>Y</ProvisionalTypeApprovalIndicator>",
+    ] {
+        assert!(xml.contains(part), "{part} in {xml}");
+    }
+    assert_eq!(xml.matches("<IviReferenceId>").count(), 1);
+    let numbers: Vec<u32> = mapped
+        .ivi
+        .coc
+        .axle_table
+        .iter()
+        .flatten()
+        .map(|a| a.axle_number)
+        .collect();
+    assert_eq!(numbers, [1, 2], "a null item is a hole, not an empty group");
+
+    // Decimals, from a JSON number and from a CSV string.
+    let m = demo_mapping();
+    for power in [json!(110), json!("109.996")] {
+        let mut r = record("m1");
+        r["engines"][0]["max_net_power_kw"] = power;
+        let xml = m.apply(&r, now()).unwrap().xml;
+        assert!(
+            xml.contains("<MaximumNetPowerCombustion>110.00</MaximumNetPowerCombustion>"),
+            "{xml}"
+        );
+    }
+    let uk = Mapping::from_json(br#"{"profile": "uk", "fields": []}"#).unwrap();
+    assert_eq!((uk.profile(), m.profile()), (Profile::Uk, Profile::Eu));
+}
+
+#[test]
+fn three_problems_give_three_errors() {
     let mut r = record("m1");
     r.as_object_mut().unwrap().remove("vin");
-    r["construction"]["axles"] = json!("two");
+    r["masses_kg"]["running_order"] = json!("heavy");
     r["stage_of_completion"] = json!("finished");
+    let errors = demo_mapping().apply(&r, now()).unwrap_err();
+    assert_eq!(
+        codes(&errors),
+        [
+            ("MAP-REQUIRED", "CocDataGroup/VehicleIdentificationNumber"),
+            ("MAP-CODE", "CocDataGroup/StageOfCompletion"),
+            ("MAP-TYPE", "CocDataGroup/MassGroup/MassInRunningOrder"),
+        ]
+    );
+    assert!(
+        errors[0].message.contains("`/vin`"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        errors[1].message.contains("`finished`") && errors[1].message.contains("complete"),
+        "{}",
+        errors[1].message
+    );
+    assert!(
+        errors[2].message.contains("`/masses_kg/running_order`")
+            && errors[2].message.contains("heavy"),
+        "{}",
+        errors[2].message
+    );
+}
+
+#[test]
+fn every_kind_of_field_error() {
+    let mut r = record("m1");
+    r["construction"]["axles"] = json!({"n": 2});
+    r["construction"]["wheels"] = json!(1e300);
+    r["dimensions_mm"]["length"] = json!("9223372036854775808");
     r["approval"]["issued"] = json!("03/06/2024");
-    r["axles"] = json!({"number": 1});
-    let errors = demo_mapping().apply(&r, SystemTime::now()).unwrap_err();
-    let codes: Vec<(&str, &str)> = errors
-        .iter()
-        .map(|e| (e.code.as_str(), e.path.as_str()))
-        .collect();
-    assert!(
-        codes.contains(&("MAP-REQUIRED", "CocDataGroup/VehicleIdentificationNumber")),
-        "{codes:?}"
-    );
-    assert!(
-        codes.contains(&(
+    r["approval"]["provisional"] = json!("maybe");
+    r["signed_by"]["date"] = json!("2025-02-30");
+    r["colours"] = json!({"code": "3"});
+    r["make"] = json!("X".repeat(5000));
+    r["axles"][1]["tyres"] = json!([]);
+    r["axles"][0]["tyres"][0]["size"] = json!(["215/55R17"]);
+    let errors = demo_mapping().apply(&r, now()).unwrap_err();
+    let got = codes(&errors);
+    for want in [
+        (
             "MAP-TYPE",
-            "CocDataGroup/GeneralConstructionGroup/NumberOfAxles"
-        )),
-        "{codes:?}"
-    );
+            "CocDataGroup/GeneralConstructionGroup/NumberOfAxles",
+        ),
+        (
+            "MAP-TYPE",
+            "CocDataGroup/GeneralConstructionGroup/NumberOfWheels",
+        ),
+        ("MAP-TYPE", "CocDataGroup/DimensionGroup/Length"),
+        ("MAP-DATE", "CocDataGroup/TypeApprovalIssueDate"),
+        ("MAP-TYPE", "CocDataGroup/ProvisionalTypeApprovalIndicator"),
+        (
+            "MAP-DATE",
+            "CocDataGroup/SigningAuthorityTable/SigningAuthorityGroup/SignatureDate",
+        ),
+        ("MAP-ARRAY", "CocDataGroup/ColourTable/ColourGroup"),
+        ("MAP-TOO-LONG", "CocDataGroup/MakeTable/MakeGroup/Make"),
+        (
+            "MAP-REQUIRED",
+            "CocDataGroup/AxleTable/AxleGroup[1]/TyreAxleTable/TyreAxleGroup",
+        ),
+        (
+            "MAP-TYPE",
+            "CocDataGroup/AxleTable/AxleGroup[0]/TyreAxleTable/TyreAxleGroup[0]/TyreSize",
+        ),
+    ] {
+        assert!(got.contains(&want), "{want:?} missing in {got:?}");
+    }
+    assert_eq!(errors.len(), 10, "{got:?}");
+    let nested = errors
+        .iter()
+        .find(|e| e.path.ends_with("TyreSize"))
+        .unwrap();
     assert!(
-        codes.contains(&("MAP-CODE", "CocDataGroup/StageOfCompletion")),
-        "{codes:?}"
+        nested.message.contains("`/axles/0/tyres/0/size`"),
+        "the message names the whole ERP pointer: {}",
+        nested.message
     );
+
+    let not_object = demo_mapping().apply(&json!([1, 2]), now()).unwrap_err();
+    assert_eq!(codes(&not_object), [("MAP-TYPE", "/")]);
+}
+
+#[test]
+fn a_tree_the_model_cannot_read_is_map_ivi() {
+    let mapping = demo_with(
+        json!([]),
+        json!([{"path": "CocDataGroup/StageOfCompletion", "const": "Q"}]),
+    );
+    let errors = mapping.apply(&record("m1"), now()).unwrap_err();
+    assert_eq!(codes(&errors), [("MAP-IVI", "/")]);
     assert!(
-        codes.contains(&("MAP-DATE", "CocDataGroup/TypeApprovalIssueDate")),
-        "{codes:?}"
+        errors[0].message.contains("StageOfCompletion"),
+        "the ivi error names the element: {}",
+        errors[0].message
     );
-    assert!(
-        codes.contains(&("MAP-ARRAY", "CocDataGroup/AxleTable/AxleGroup")),
-        "{codes:?}"
-    );
-    assert_eq!(errors.len(), 5, "{errors:?}");
-    let vin = errors.iter().find(|e| e.code == "MAP-REQUIRED").unwrap();
-    assert!(
-        vin.message.contains("`/vin`"),
-        "the message names the ERP field: {}",
-        vin.message
-    );
-    let nested = {
-        let mut r = record("m1");
-        r["axles"][1]["tyres"][0]["size"] = json!({"a": 1});
-        demo_mapping().apply(&r, SystemTime::now()).unwrap_err()
-    };
-    assert_eq!(
-        nested[0].path,
-        "CocDataGroup/AxleTable/AxleGroup[1]/TyreAxleTable/TyreAxleGroup[0]/TyreSize"
-    );
-    assert_eq!(
-        demo_mapping()
-            .apply(&json!([1, 2]), SystemTime::now())
-            .unwrap_err()[0]
-            .code,
-        "MAP-TYPE"
-    );
-    let huge = {
-        let mut r = record("m1");
-        r["make"] = json!("X".repeat(5000));
-        demo_mapping().apply(&r, SystemTime::now()).unwrap_err()
-    };
-    assert_eq!(huge[0].code, "MAP-TOO-LONG");
+    let bare = Mapping::from_json(br#"{"fields": []}"#).unwrap();
+    let errors = bare.apply(&json!({}), now()).unwrap_err();
+    assert!(errors[0].message.contains("mandatory"), "{errors:?}");
+}
+
+#[test]
+fn the_element_limit_holds() {
+    let mapping = Mapping::from_json(
+        br#"{"fields": [{"path": "CocDataGroup/ColourTable/ColourGroup", "each": "/c",
+        "fields": [{"path": "Colour", "from": ""}]}]}"#,
+    )
+    .unwrap();
+    let errors = mapping
+        .apply(&json!({"c": vec!["1"; 6_000]}), now())
+        .unwrap_err();
+    assert_eq!(errors.len(), 1, "one error, then the work stops");
+    assert_eq!(errors[0].code, "MAP-LIMIT");
 }
 
 #[test]
 fn invalid_mappings_are_refused_with_every_reason() {
-    let bad = br#"{"fields": [
+    let bad = br#"{"profile": "fr", "extra": 1, "fields": [
         {"path": "CocDataGroup/Vin"},
-        {"path": "CocDataGroup/X", "from": "vin", "const": "a"},
+        {"path": "CocDataGroup/X", "from": "/vin", "const": "a"},
         {"path": "1bad", "from": "/x"},
         {"path": "A", "from": "/x", "type": "float"},
         {"path": "B", "from": "/x", "decimals": 2},
         {"path": "C", "each": "/c"},
-        {"path": "D", "generate": "tomorrow"}
+        {"path": "D", "generate": "tomorrow"},
+        {"path": "E", "from": "e"},
+        {"path": "F", "from": "/a~2"},
+        {"path": "G", "from": "/g", "colour": "red"},
+        {"path": "H", "const": "h", "default": "x"},
+        {"path": "I", "from": "/i", "required": "yes"},
+        {"path": "J", "from": "/j", "codes": {"a": 1}},
+        {"path": "K", "from": "/k", "type": "decimal", "decimals": -1},
+        {"path": "L", "from": "/l"},
+        {"path": "L/M", "from": "/m"},
+        {"path": "N", "fields": []},
+        "not a field"
     ]}"#;
     let errors = Mapping::from_json(bad).unwrap_err();
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     for expected in [
+        "profile",
+        "extra",
         "fields[0]",
         "fields[1]",
         "fields[2].path",
@@ -207,30 +427,83 @@ fn invalid_mappings_are_refused_with_every_reason() {
         "fields[4].decimals",
         "fields[5]",
         "fields[6].generate",
+        "fields[7].from",
+        "fields[8].from",
+        "fields[9].colour",
+        "fields[10].default",
+        "fields[11].required",
+        "fields[12].codes",
+        "fields[13].decimals",
+        "fields[14].path",
+        "fields[16].fields",
+        "fields[17]",
     ] {
         assert!(paths.contains(&expected), "{expected} missing in {paths:?}");
     }
     assert!(errors.iter().all(|e| e.code == "MAPPING-INVALID"));
-    assert!(Mapping::from_json(br#"{"fields": [], "extra": 1}"#).is_err());
-    assert!(Mapping::from_json(b"not json").is_err());
+    // A nested field's path names its place.
+    let nested = Mapping::from_json(
+        br#"{"fields": [{"path": "A", "each": "/a", "fields": [{"path": "B", "from": "/b", "type": "float"}]}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(nested[0].path, "fields[0].fields[0].type");
+    // `each` nests at most 8 deep.
+    let nest = |depth: usize| {
+        let mut field = json!({"path": "X", "from": "/x"});
+        for _ in 0..depth {
+            field = json!({"path": "G", "each": "/g", "fields": [field]});
+        }
+        Mapping::from_json(json!({"fields": [field]}).to_string().as_bytes())
+    };
+    assert!(nest(8).is_ok());
+    assert!(nest(9).is_err());
+    assert_eq!(
+        codes(&Mapping::from_json(b"not json").unwrap_err()),
+        [("MAPPING-INVALID", "/")]
+    );
+    assert!(Mapping::from_json(b"[]").is_err());
+    assert!(Mapping::from_json(br#"{"profile": "eu"}"#).is_err());
 }
 
 #[test]
-fn csv_rows_become_records() {
+fn the_demo_csv_maps_and_validates() {
     let csv = std::fs::read(root().join("demo/records.csv")).unwrap();
     let mapping = demo_mapping();
     let rows: Vec<_> = CsvRows::new(&csv[..]).unwrap().collect();
     assert_eq!(rows.len(), 3);
+    let checker = official_xsd().map(|_| ProfileValidator::new(Profile::Eu, None).unwrap());
     let mut vins = Vec::new();
     for row in rows {
         let record = row.record.unwrap();
         let mapped = mapping
-            .apply(&record, SystemTime::now())
+            .apply(&record, now())
             .unwrap_or_else(|e| panic!("row {}: {e:?}", row.number));
+        if let Some(checker) = &checker {
+            let report = checker.check(mapped.xml.as_bytes());
+            assert!(report.is_valid(), "row {}: {report:?}", row.number);
+        }
+        assert_eq!(mapped.ivi.coc.vehicle_identification_number, record["vin"]);
         vins.push(mapped.ivi.coc.vehicle_identification_number);
     }
+    vins.sort();
     vins.dedup();
-    assert_eq!(vins.len(), 3);
+    assert_eq!(vins.len(), 3, "three different cars");
+    // The first row is the M1 demo record, apart from the CSV's strings.
+    let first = CsvRows::new(&csv[..])
+        .unwrap()
+        .next()
+        .unwrap()
+        .record
+        .unwrap();
+    let (a, b) = (
+        mapping.apply(&first, now()).unwrap().xml,
+        mapping.apply(&record("m1"), now()).unwrap().xml,
+    );
+    let vin = |r: &Value| r["vin"].as_str().unwrap().to_owned();
+    assert_eq!(
+        comparable(&a).replace(&vin(&first), &vin(&record("m1"))),
+        comparable(&b)
+    );
 }
 
 #[test]
@@ -238,33 +511,74 @@ fn csv_oddities() {
     let text = "\u{feff}/vin,/make,/axles/0/number,/note\nV1,\"Make, with comma\",1,\"two\nlines\"\nV2,M\nV3,,2,\n";
     let rows: Vec<_> = CsvRows::new(text.as_bytes()).unwrap().collect();
     assert_eq!(rows.len(), 3);
-    let first = rows[0].record.as_ref().unwrap();
     assert_eq!(
-        first,
-        &json!({"vin": "V1", "make": "Make, with comma", "axles": [{"number": "1"}], "note": "two\nlines"})
+        rows[0].record.as_ref().unwrap(),
+        &json!({"vin": "V1", "make": "Make, with comma", "axles": [{"number": "1"}], "note": "two\nlines"}),
+        "the BOM is skipped, quotes keep the comma and the newline"
     );
     let ragged = rows[1].record.as_ref().unwrap_err();
-    assert_eq!((rows[1].number, ragged[0].code.as_str()), (2, "CSV-ROW"));
+    assert_eq!(
+        (
+            rows[1].number,
+            ragged[0].code.as_str(),
+            ragged[0].path.as_str()
+        ),
+        (2, "CSV-ROW", "row 2")
+    );
     assert!(
         ragged[0].message.contains("2 cells"),
         "{}",
         ragged[0].message
     );
     assert_eq!(
-        rows[2].record.as_ref().unwrap(),
-        &json!({"vin": "V3", "axles": [{"number": "2"}]}),
-        "empty cells are absent"
+        (rows[2].number, rows[2].record.as_ref().unwrap()),
+        (3, &json!({"vin": "V3", "axles": [{"number": "2"}]})),
+        "the row after a ragged one still parses; empty cells are absent"
     );
+}
+
+#[test]
+fn csv_header_problems() {
     let err = |header: &str| {
-        CsvRows::new(format!("{header}\nx,y\n").as_bytes())
-            .unwrap_err()
-            .message
+        let e = CsvRows::new(format!("{header}\nx,y\n").as_bytes()).unwrap_err();
+        assert_eq!((e.path.as_str(), e.code.as_str()), ("header", "CSV-HEADER"));
+        e.message
     };
     assert!(err("/vin,/vin").contains("twice"));
-    assert!(err("/a,/a/b").contains("conflict"));
     assert!(err("vin,/make").contains("JSON pointer"));
-    let mixed: Vec<_> = CsvRows::new("/a/0,/a/b\n1,2\n".as_bytes())
+    assert!(err("/a/01,/b").contains("index"));
+    assert!(err(",").contains("empty"));
+    assert!(CsvRows::new(&b""[..]).is_err());
+}
+
+#[test]
+fn csv_cell_problems_name_row_and_column() {
+    // `/a` and `/a/b` clash only when both are filled.
+    let rows: Vec<_> = CsvRows::new("/a,/a/b,/c/0,/c/d\n1,,,\n1,2,,\n,,1,2\n".as_bytes())
         .unwrap()
         .collect();
-    assert_eq!(mixed[0].record.as_ref().unwrap_err()[0].code, "CSV-COLUMN");
+    assert_eq!(rows[0].record.as_ref().unwrap(), &json!({"a": "1"}));
+    let clash = rows[1].record.as_ref().unwrap_err();
+    assert_eq!(codes(clash), [("CSV-COLUMN", "row 2, column /a/b")]);
+    let mixed = rows[2].record.as_ref().unwrap_err();
+    assert_eq!(codes(mixed), [("CSV-COLUMN", "row 3, column /c/d")]);
+    // The reverse order clashes too, instead of overwriting.
+    let rows: Vec<_> = CsvRows::new("/a/b,/a\n2,1\n".as_bytes()).unwrap().collect();
+    assert_eq!(
+        codes(rows[0].record.as_ref().unwrap_err()),
+        [("CSV-COLUMN", "row 1, column /a")]
+    );
+    // Invalid UTF-8 in one cell: that cell's error, and the next row still reads.
+    let mut bytes = b"/vin,/make\nV1,".to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(b"\nV2,M\n");
+    let rows: Vec<_> = CsvRows::new(&bytes[..]).unwrap().collect();
+    assert_eq!(
+        codes(rows[0].record.as_ref().unwrap_err()),
+        [("CSV-UTF8", "row 1, column /make")]
+    );
+    assert_eq!(
+        rows[1].record.as_ref().unwrap(),
+        &json!({"vin": "V2", "make": "M"})
+    );
 }
