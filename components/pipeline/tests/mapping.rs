@@ -582,3 +582,27 @@ fn csv_cell_problems_name_row_and_column() {
         &json!({"vin": "V2", "make": "M"})
     );
 }
+
+#[test]
+fn the_demo_approvals_cover_every_demo_record() {
+    let approvals = pipeline::approvals::Approvals::from_json(
+        &std::fs::read(root().join("demo/approvals.json")).unwrap(),
+    )
+    .unwrap();
+    let mapping = demo_mapping();
+    for name in CASES.map(|c| c.0).into_iter().chain(["n2-stage2-drifted"]) {
+        let mapped = mapping.apply(&record(name), now()).unwrap();
+        let findings = approvals.check(&mapped.ivi.to_element());
+        assert!(findings.is_empty(), "{name}: {findings:?}");
+    }
+    let mut heavy = record("m1");
+    heavy["masses_kg"]["running_order"] = json!(2500);
+    let mapped = mapping.apply(&heavy, now()).unwrap();
+    let findings = approvals.check(&mapped.ivi.to_element());
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.path.ends_with("MassInRunningOrder")),
+        "{findings:?}"
+    );
+}
