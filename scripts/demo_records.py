@@ -77,7 +77,7 @@ def record(root):
                     "braking": t(g, "BrakedTypeTrail")}
                    for g in c.iter(NS + "TowingBrakedTypeTrailGroup")],
         "colours": [{"code": t(g, "Colour")} for g in c.iter(NS + "ColourGroup")],
-        "bodywork": t(c, "BodyworkTable/BodyworkGroup/CodeForBodywork"),
+        "bodywork": [{"code": t(g, "CodeForBodywork")} for g in c.iter(NS + "BodyworkGroup")],
         "engines": [{"manufacturer": t(g, "ManufacturerEnergyConvertor"),
                      "code": t(g, "EnergyConvertorCodeMarkedOnEnergyConvertor"),
                      "energy_source": t(g, "EnergySourceTable/EnergySourceGroup/EnergySource"),

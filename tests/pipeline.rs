@@ -267,3 +267,502 @@ fn xmllint_valid(file: &Path) -> Option<Result<(), String>> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     })
 }
+
+/// Compiles the six components once into the shared cache, so the tests' hosts start in seconds.
+fn warm_compile_cache() {
+    static WARM: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    WARM.get_or_init(|| {
+        let root = tempfile::tempdir().unwrap();
+        let app = app_dir(root.path());
+        let cache = target_dir().join("ecoc-test-cache");
+        let state = root.path().join("state");
+        let env = [
+            ("SPIN_VARIABLE_QTSP_CLIENT_SECRET", "x"),
+            ("SPIN_VARIABLE_QTSP_PIN", "x"),
+            ("SPIN_VARIABLE_TRUST_ANCHORS", "x"),
+            ("SPIN_VARIABLE_NAP_CLIENT_SECRET", "x"),
+            ("SPIN_VARIABLE_MAIL_API_KEY", "x"),
+        ];
+        let host = Host::start(
+            &app.join("spin.toml"),
+            &[
+                "--state-dir",
+                state.to_str().unwrap(),
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ],
+            &env,
+        )
+        .unwrap_or_else(|f| panic!("host did not start:\n{}", f.log));
+        host.stop();
+    });
+}
+
+fn wait_all_final(stack: &Stack, token: &str, ids: &[String]) -> Vec<Value> {
+    ids.iter()
+        .map(|id| stack.wait_for(token, id, &["succeeded", "failed", "rejected"]))
+        .collect()
+}
+
+fn inbox_file(stack: &Stack, record: &Value) -> PathBuf {
+    let id = record["receipt"]["submission_id"].as_str().unwrap();
+    stack.nap.state_dir.join("inbox").join(format!("{id}.xml"))
+}
+
+#[test]
+fn every_category_reaches_the_nap_signed_valid_and_once() {
+    warm_compile_cache();
+    let stack = Stack::start(&[]);
+    let t = stack.token.clone();
+    let names = [
+        "m1",
+        "n1",
+        "n3-tractor",
+        "o3-trailer",
+        "l3e",
+        "n2-stage1",
+        "n2-stage2",
+    ];
+    let mut ids = Vec::new();
+    for name in names {
+        let answer = stack.post_vehicle(&t, &demo_json(&format!("records/{name}.json")));
+        assert_eq!(answer.status, 202, "{name}: {}", answer.body);
+        assert_eq!(body(&answer)["status"], "validated", "{name}");
+        ids.push(body(&answer)["id"].as_str().unwrap().to_owned());
+    }
+    let records = wait_all_final(&stack, &t, &ids);
+    for (name, record) in names.iter().zip(&records) {
+        assert_eq!(record["status"], "succeeded", "{name}: {record:#}");
+        assert_eq!(record["vca_status"], "Succeeded");
+        let steps: Vec<&str> = record["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["status"].as_str().unwrap())
+            .collect();
+        for step in [
+            "received",
+            "mapped",
+            "validated",
+            "signed",
+            "submitted",
+            "succeeded",
+        ] {
+            assert!(steps.contains(&step), "{name}: timeline {steps:?}");
+        }
+        let file = inbox_file(&stack, record);
+        xmlsec_verifies(&stack.qtsp.state_dir, &file)
+            .unwrap_or_else(|e| panic!("{name}: xmlsec1: {e}"));
+        if let Some(valid) = xmllint_valid(&file) {
+            valid.unwrap_or_else(|e| panic!("{name}: xmllint: {e}"));
+        }
+    }
+    assert_eq!(
+        stack.nap_inbox().len(),
+        7,
+        "one file per vehicle at the NAP"
+    );
+
+    // A duplicate is refused before signing, naming the record that holds the key.
+    let again = stack.post_vehicle(&t, &demo_json("records/m1.json"));
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(body(&again)["duplicate_of"], ids[0].as_str());
+    // A correction with a bumped version goes through.
+    let mut corrected = demo_json("records/m1.json");
+    corrected["version"] = json!(2);
+    let answer = stack.post_vehicle(&t, &corrected);
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let correction = stack.wait_for(
+        &t,
+        body(&answer)["id"].as_str().unwrap(),
+        &["succeeded", "failed"],
+    );
+    assert_eq!(
+        (
+            correction["status"].as_str(),
+            correction["version"].as_u64()
+        ),
+        (Some("succeeded"), Some(2))
+    );
+    assert_eq!(stack.nap_inbox().len(), 8);
+
+    // A CSV batch answers one line per row, then a summary.
+    let csv = std::fs::read(demo("records.csv")).unwrap();
+    let auth = format!("Bearer {t}");
+    let batch = request(
+        "POST",
+        &stack.host().url("/v1/batches"),
+        &[("authorization", &auth), ("content-type", "text/csv")],
+        &csv,
+    );
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    let lines: Vec<Value> = batch
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.last().unwrap()["summary"],
+        json!({"rows": 3, "accepted": 3, "refused": 0})
+    );
+    let batch_ids: Vec<String> = lines[..3]
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    for r in wait_all_final(&stack, &t, &batch_ids) {
+        assert_eq!(r["status"], "succeeded", "{r:#}");
+    }
+
+    // Search: VIN wildcard, status, paging.
+    let page = body(&stack.get(&t, "/v1/submissions?vin=WEX1M1*&status=succeeded"));
+    assert_eq!(page["items"].as_array().unwrap().len(), 5, "{page:#}");
+    let first = body(&stack.get(&t, "/v1/submissions?limit=4"));
+    let cursor = first["next"].as_str().unwrap();
+    let rest = body(&stack.get(&t, &format!("/v1/submissions?limit=50&cursor={cursor}")));
+    assert_eq!(
+        first["items"].as_array().unwrap().len() + rest["items"].as_array().unwrap().len(),
+        11
+    );
+    assert_eq!(stack.get(&t, "/v1/submissions?vin=../../x").status, 400);
+
+    // The signed XML is what the NAP got.
+    let xml = stack.get(&t, &format!("/v1/submissions/{}/xml", ids[0]));
+    assert_eq!(xml.status, 200);
+    assert_eq!(
+        xml.body.as_bytes(),
+        std::fs::read(inbox_file(&stack, &records[0])).unwrap()
+    );
+}
+
+#[test]
+fn drift_is_held_roles_hold_and_tenants_are_isolated() {
+    warm_compile_cache();
+    let stack = Stack::start(&[]);
+    let primary = stack.token.clone();
+    let stage1 = stack.post_vehicle(&primary, &demo_json("records/n2-stage1.json"));
+    assert_eq!(stage1.status, 202, "{}", stage1.body);
+    let drifted = stack.post_vehicle(&primary, &demo_json("records/n2-stage2-drifted.json"));
+    assert_eq!(drifted.status, 202, "{}", drifted.body);
+    let held = body(&drifted);
+    assert_eq!(held["status"], "held", "{held:#}");
+    assert!(
+        held["drift"][0]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("IVI-DRF")
+    );
+    let held_id = held["id"].as_str().unwrap().to_owned();
+
+    let issue = |role: &str| {
+        let a = stack.call(
+            &primary,
+            "POST",
+            "/v1/tenant/tokens",
+            &json!({"name": format!("{role}-token"), "role": role}),
+        );
+        assert_eq!(a.status, 201, "{}", a.body);
+        body(&a)["token"].as_str().unwrap().to_owned()
+    };
+    let (upload, view) = (issue("upload"), issue("view"));
+    // view: reads only.
+    assert_eq!(
+        stack
+            .get(&view, &format!("/v1/submissions/{held_id}"))
+            .status,
+        200
+    );
+    assert_eq!(
+        stack
+            .post_vehicle(&view, &demo_json("records/l3e.json"))
+            .status,
+        403
+    );
+    assert_eq!(stack.get(&view, "/v1/tenant/tokens").status, 403);
+    // upload: uploads, cannot sign off or change settings.
+    let sign_off = format!("/v1/submissions/{held_id}/sign-off");
+    assert_eq!(
+        stack.call(&upload, "POST", &sign_off, &json!({})).status,
+        403
+    );
+    assert_eq!(
+        stack
+            .call(
+                &upload,
+                "PUT",
+                "/v1/tenant/mapping",
+                &demo_json("mapping.json")
+            )
+            .status,
+        403
+    );
+    assert_eq!(
+        stack
+            .post_vehicle(&upload, &demo_json("records/l3e.json"))
+            .status,
+        202
+    );
+    // Nothing moves a held record but a sign-off.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        body(&stack.get(&view, &format!("/v1/submissions/{held_id}")))["status"],
+        "held"
+    );
+
+    // Another tenant sees, searches, signs off and downloads nothing of this one.
+    let beta = stack.tenant("beta");
+    assert_eq!(
+        stack
+            .get(&beta, &format!("/v1/submissions/{held_id}"))
+            .status,
+        404
+    );
+    assert_eq!(
+        stack
+            .get(&beta, &format!("/v1/submissions/{held_id}/xml"))
+            .status,
+        404
+    );
+    assert_eq!(stack.call(&beta, "POST", &sign_off, &json!({})).status, 404);
+    let search = body(&stack.get(&beta, "/v1/submissions?vin=*"));
+    assert_eq!(search["items"], json!([]));
+    assert_eq!(
+        stack
+            .call(&beta, "DELETE", "/v1/tenant/tokens/owner", &json!({}))
+            .status,
+        409,
+        "the last primary stays"
+    );
+    assert_eq!(stack.get("not-a-token", "/v1/submissions").status, 401);
+    assert_eq!(
+        request("GET", &stack.host().url("/v1/submissions"), &[], b"").status,
+        401
+    );
+
+    // The primary signs off; the record goes on to the NAP.
+    let released = stack.call(&primary, "POST", &sign_off, &json!({}));
+    assert_eq!(released.status, 202, "{}", released.body);
+    let done = stack.wait_for(&primary, &held_id, &["succeeded", "failed"]);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let actors: Vec<&str> = done["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(
+        actors.contains(&"token:owner"),
+        "the sign-off is in the timeline: {actors:?}"
+    );
+}
+
+#[test]
+fn a_nap_failure_is_in_that_days_digest_exactly_once() {
+    warm_compile_cache();
+    let stack = Stack::start(&["--failure-rate", "100"]);
+    let t = stack.token.clone();
+    let answer = stack.post_vehicle(&t, &demo_json("records/m1.json"));
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let record = stack.wait_for(
+        &t,
+        body(&answer)["id"].as_str().unwrap(),
+        &["succeeded", "failed"],
+    );
+    assert_eq!(
+        (record["status"].as_str(), record["vca_status"].as_str()),
+        (Some("failed"), Some("Failed"))
+    );
+    let reason = record["errors"][0]["message"].as_str().unwrap().to_owned();
+    assert_eq!(record["errors"][0]["code"], "NAP-FAILED");
+    let failed = body(&stack.get(&t, "/v1/submissions?status=failed"));
+    assert_eq!(failed["items"].as_array().unwrap().len(), 1);
+
+    let digest = stack.call(ADMIN, "POST", "/v1/admin/digest", &json!({}));
+    assert_eq!(digest.status, 200, "{}", digest.body);
+    assert_eq!(body(&digest)["tenants"]["acme"], "sent", "{}", digest.body);
+    let outbox = stack.mail.state_dir.join("outbox");
+    let emails = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let sent = emails(&outbox);
+    assert_eq!(sent.len(), 1);
+    let eml = std::fs::read_to_string(&sent[0]).unwrap();
+    let unfolded = eml.replace("=\r\n", "").replace("\r\n", "\n");
+    assert!(unfolded.contains("To: quality@acme.example"), "{eml}");
+    assert!(unfolded.contains("WEX1M1AB2C3456789"), "{eml}");
+    assert!(
+        unfolded.contains("stage 1") && unfolded.contains("version 1"),
+        "{eml}"
+    );
+    let words: Vec<&str> = reason.split_whitespace().take(3).collect();
+    assert!(
+        unfolded.contains(&words.join(" ")),
+        "the NAP's reason `{reason}` is in the mail:\n{eml}"
+    );
+    let again = stack.call(ADMIN, "POST", "/v1/admin/digest", &json!({}));
+    assert_eq!(body(&again)["tenants"]["acme"], "already_sent");
+    assert_eq!(
+        emails(&outbox).len(),
+        1,
+        "a second call the same day sends nothing"
+    );
+}
+
+/// CSV of `n` M1 cars with distinct VINs, from the demo CSV's columns.
+fn m1_batch(n: usize) -> Vec<u8> {
+    let text = std::fs::read_to_string(demo("records.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let template = lines.next().unwrap();
+    let vin = template.split(',').next().unwrap();
+    let mut out = format!("{header}\n");
+    for i in 0..n {
+        let new_vin = format!("{}{:07}", &vin[..10], 5_000 + i);
+        out.push_str(&template.replacen(vin, &new_vin, 1));
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn a_killed_host_finishes_every_record_and_sends_each_once() {
+    warm_compile_cache();
+    let mut stack = Stack::start(&[]);
+    let t = stack.token.clone();
+    let total = 40;
+    let csv = m1_batch(total);
+    let auth = format!("Bearer {t}");
+    let url = stack.host().url("/v1/batches");
+    let (csv2, auth2, url2) = (csv.clone(), auth.clone(), url.clone());
+    let upload = std::thread::spawn(move || {
+        // The host dies under this request: any answer, or none, is fine.
+        let _ = std::panic::catch_unwind(|| {
+            request(
+                "POST",
+                &url2,
+                &[("authorization", &auth2), ("content-type", "text/csv")],
+                &csv2,
+            )
+        });
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    stack.host.take().unwrap().kill();
+    let _ = upload.join();
+    stack.boot();
+    // The ERP did not get its answer, so it sends the batch again: what was accepted before the crash
+    // is refused as a duplicate, the rest is accepted.
+    let url = stack.host().url("/v1/batches");
+    let again = request(
+        "POST",
+        &url,
+        &[("authorization", &auth), ("content-type", "text/csv")],
+        &csv,
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    let lines: Vec<Value> = again
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = &lines.last().unwrap()["summary"];
+    assert_eq!(summary["rows"], total);
+    for line in &lines[..total] {
+        assert!(line["status"] == 202 || line["status"] == 409, "{line}");
+    }
+    // Every record of the tenant reaches Succeeded.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let records = loop {
+        let page = body(&stack.get(&t, "/v1/submissions?limit=500"));
+        let items = page["items"].as_array().unwrap().clone();
+        if items.len() == total && items.iter().all(|r| r["status"] == "succeeded") {
+            break items;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all final: {:?}",
+            items
+                .iter()
+                .map(|r| r["status"].clone())
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let mut vins: Vec<&str> = records.iter().map(|r| r["vin"].as_str().unwrap()).collect();
+    vins.sort();
+    vins.dedup();
+    assert_eq!(vins.len(), total, "one record per vehicle");
+    let inbox = stack.nap_inbox();
+    assert_eq!(
+        inbox.len(),
+        total,
+        "the NAP received each file exactly once"
+    );
+    let mut nap_vins: Vec<&str> = inbox.iter().map(|f| f["vin"].as_str().unwrap()).collect();
+    nap_vins.sort();
+    nap_vins.dedup();
+    assert_eq!(nap_vins.len(), total);
+}
+
+#[test]
+fn dev_mode_runs_the_readme_example() {
+    warm_compile_cache();
+    let root = tempfile::tempdir().unwrap();
+    let app = app_dir(root.path());
+    let state = root.path().join("state");
+    let cache = target_dir().join("ecoc-test-cache");
+    let host = Host::start(
+        &app.join("spin.toml"),
+        &[
+            "--dev",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .unwrap_or_else(|f| panic!("ecoc up --dev did not start:\n{}", f.log));
+    let token = std::fs::read_to_string(state.join("demo-token")).unwrap();
+    let auth = format!("Bearer {}", token.trim());
+    let record = std::fs::read(demo("records/m1.json")).unwrap();
+    let answer = request(
+        "POST",
+        &host.url("/v1/vehicles"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        &record,
+    );
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let id = body(&answer)["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = body(&request(
+            "GET",
+            &host.url(&format!("/v1/submissions/{id}")),
+            &[("authorization", &auth)],
+            b"",
+        ));
+        if r["status"] == "succeeded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{r:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let xml = request(
+        "GET",
+        &host.url(&format!("/v1/submissions/{id}/xml")),
+        &[("authorization", &auth)],
+        b"",
+    );
+    let file = root.path().join("signed.xml");
+    std::fs::write(&file, xml.body).unwrap();
+    xmlsec_verifies(&state.join("sandbox/qtsp"), &file).unwrap();
+    assert!(host.stop(), "ecoc up --dev stops cleanly on SIGTERM");
+}

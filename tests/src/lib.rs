@@ -153,12 +153,16 @@ impl Host {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("on http://").nth(1) {
+                if let Some(url) = line
+                    .strip_prefix("ecoc: serving ")
+                    .and_then(|l| l.split(" on http://").nth(1))
+                {
                     let _ = tx.send(format!("http://{}", url.trim()));
                 }
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(120);
+        // Generous: a debug host compiles six components cold in about two minutes on two cores.
+        let deadline = Instant::now() + Duration::from_secs(400);
         loop {
             if let Ok(base) = rx.recv_timeout(Duration::from_millis(100)) {
                 return Ok(Self { child, base, log });
@@ -184,6 +188,12 @@ impl Host {
     /// What the host logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the host with SIGKILL, as a crash or an out-of-memory killer would, and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits for a clean exit; returns whether it exited successfully.

@@ -98,7 +98,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
         let token =
             tokio::task::spawn_blocking(move || crate::dev::seed(&url, &state, &admin)).await??;
         println!(
-            "ecoc: development mode: sandboxes and the demo tenant `{}`\n{}\n  demo tenant primary token: {token}\n  try: curl -H \"Authorization: Bearer {token}\" -H 'content-type: application/json' --data @components/pipeline/demo/records/m1.json http://{addr}/v1/vehicles",
+            "ecoc: development mode: sandboxes and the demo tenant `{}`\n{}\n  demo tenant primary token: {token}\n  try: curl http://{addr}/v1/vehicles -H \"Authorization: Bearer {token}\" -H 'content-type: application/json' --data @components/pipeline/demo/records/m1.json",
             crate::dev::DEMO_TENANT,
             running.describe(),
         );
