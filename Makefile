@@ -16,9 +16,9 @@ build: setup
 	cargo build --release -p ecoc
 	$(ECOC) build
 
-## Build and serve the app on http://127.0.0.1:3000.
+## Build and serve the app on http://127.0.0.1:3000 with local sandboxes and a demo tenant.
 up: build
-	$(ECOC) up
+	$(ECOC) up --dev
 
 ## Everything CI runs: formatting, lints, manifest schema, all tests.
 test: setup lint check-manifests test-rust
