@@ -44,10 +44,10 @@ fn handle(req: Request, out: ResponseOutparam) {
     };
     spin_glue::respond(out, reply("map", result.map(|(r, _)| r)));
     // The ERP has its answer; the chain goes on.
-    if let Some((tenant, id)) = follow_up.as_ref().and_then(|f| f.split_once('/')) {
-        if let Err(e) = spin_glue::call("sign", "/sign", &json!({"tenant": tenant, "id": id})) {
-            eprintln!("map: sign of {id} not started ({e}); the sweep will take it");
-        }
+    if let Some((tenant, id)) = follow_up.as_ref().and_then(|f| f.split_once('/'))
+        && let Err(e) = spin_glue::call("sign", "/sign", &json!({"tenant": tenant, "id": id}))
+    {
+        eprintln!("map: sign of {id} not started ({e}); the sweep will take it");
     }
 }
 
