@@ -501,6 +501,56 @@ fn drift_is_held_roles_hold_and_tenants_are_isolated() {
             .status,
         202
     );
+    // A ready IVI file goes through the same gate.
+    let ivi = std::fs::read(
+        workspace_root().join("components/ivi/tests/fixtures/o3-trailer/expected.xml"),
+    )
+    .unwrap();
+    let ivi_url = stack.host().url("/v1/ivi");
+    let upload_auth = format!("Bearer {upload}");
+    let sent = request(
+        "POST",
+        &ivi_url,
+        &[
+            ("authorization", &upload_auth),
+            ("content-type", "application/xml"),
+        ],
+        &ivi,
+    );
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    assert_eq!(body(&sent)["source"], "ivi");
+    let wrong_type = request(
+        "POST",
+        &ivi_url,
+        &[
+            ("authorization", &upload_auth),
+            ("content-type", "text/plain"),
+        ],
+        &ivi,
+    );
+    assert_eq!(wrong_type.status, 415, "{}", wrong_type.body);
+    let mut big = ivi.clone();
+    big.resize(1_000_001, b' ');
+    let too_big = request(
+        "POST",
+        &ivi_url,
+        &[
+            ("authorization", &upload_auth),
+            ("content-type", "application/xml"),
+        ],
+        &big,
+    );
+    assert_eq!(too_big.status, 413, "{}", too_big.body);
+    let unsigned = request(
+        "POST",
+        &stack.host().url("/v1/vehicles"),
+        &[
+            ("authorization", &upload_auth),
+            ("content-type", "application/json"),
+        ],
+        b"{\"vin\": ",
+    );
+    assert_eq!(unsigned.status, 400, "malformed JSON: {}", unsigned.body);
     // Nothing moves a held record but a sign-off.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(

@@ -237,3 +237,29 @@ fn drifted_later_stage_is_held_until_signed_off() {
         Err(Error::NotFound(_))
     ));
 }
+
+#[test]
+fn uk_approvals_pass_the_uk_profile_and_not_the_eu_one() {
+    let Some(eu) = checker() else { return };
+    let uk = ProfileValidator::new(Profile::Uk, None).unwrap();
+    let gb = fixture("m1")
+        .replace(
+            "<DesignatedTypeApprovalCountry>e4<",
+            "<DesignatedTypeApprovalCountry>g11<",
+        )
+        .replace("e4*2018/858*00123*01", "g11*2018/858*00042*00");
+    let mut approvals = approvals(&["m1"]);
+    approvals.approvals[0].approval_number = "g11*2018/858*00042*00".into();
+    let stores = setup();
+    let refused =
+        field_errors(gate::admit(&stores, &eu, &approvals, candidate(&gb), 0).unwrap_err());
+    assert!(
+        refused.iter().any(|e| e.message.contains("g11")),
+        "the EU profile refuses a GB approval: {refused:?}"
+    );
+    let record = gate::admit(&stores, &uk, &approvals, candidate(&gb), 1_000).unwrap();
+    assert_eq!(
+        (record.status, record.approval_number.as_str()),
+        (Status::Validated, "g11*2018/858*00042*00")
+    );
+}
