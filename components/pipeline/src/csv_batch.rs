@@ -188,6 +188,14 @@ impl<R: Read> CsvRows<R> {
             if text.trim().is_empty() {
                 continue;
             }
+            if looks_like_formula(text) {
+                errors.push(FieldError::new(
+                    at(),
+                    "CSV-FORMULA",
+                    "the cell starts like a spreadsheet formula (=, +, -, @ or a control character); eCoC data never does",
+                ));
+                continue;
+            }
             if let Err(message) =
                 insert(&mut root, &self.columns[i], Value::String(text.to_owned()))
             {
@@ -199,6 +207,17 @@ impl<R: Read> CsvRows<R> {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Whether a cell would run as a formula when the data is opened in a spreadsheet: it starts with
+/// `=`, `@`, a tab or carriage return, or `+`/`-` not followed by a digit (a signed number is data).
+fn looks_like_formula(text: &str) -> bool {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some('=' | '@' | '\t' | '\r') => true,
+        Some('+' | '-') => !chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
     }
 }
 

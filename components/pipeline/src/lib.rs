@@ -25,6 +25,7 @@ pub mod digest;
 mod error;
 pub mod gate;
 pub mod ids;
+pub mod json;
 pub mod kv;
 pub mod mapping;
 pub mod nap;

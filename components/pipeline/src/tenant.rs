@@ -372,8 +372,10 @@ pub const WEBHOOK_TIMESTAMP_HEADER: &str = "ecoc-timestamp";
 pub const WEBHOOK_SIGNATURE_HEADER: &str = "ecoc-signature";
 
 /// Checks a signed upload when the tenant asks for signatures: a timestamp within the replay window,
-/// a valid Ed25519 signature over `"{timestamp}.{body}"`, and a signature not seen before (kept as
-/// `t/{tenant}/seen/{hash}`; a replay is refused). Does nothing for tenants without a key.
+/// a valid Ed25519 signature over `"{timestamp}.{body}"`, and a signature not seen before (a replay is
+/// refused). Returns the key that marks the signature as used: the caller writes it with
+/// [`mark_webhook_used`] once the upload is accepted, so a refused upload changes nothing. `None` for
+/// tenants without a key.
 pub fn check_webhook(
     kv: &impl KeyValue,
     tenant: &Tenant,
@@ -381,9 +383,9 @@ pub fn check_webhook(
     signature: Option<&str>,
     body: &[u8],
     now: u64,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let Some(key) = &tenant.webhook_public_key else {
-        return Ok(());
+        return Ok(None);
     };
     let key = decode_public_key(key).map_err(|_| {
         Error::Config(format!(
@@ -425,7 +427,15 @@ pub fn check_webhook(
             "replayed webhook: this signature was already used".into(),
         ));
     }
-    kv.set(&seen, ts.trim().as_bytes())
+    Ok(Some(seen))
+}
+
+/// Marks a webhook signature as used (see [`check_webhook`]).
+pub fn mark_webhook_used(kv: &impl KeyValue, marker: Option<&str>, now: u64) -> Result<()> {
+    match marker {
+        Some(key) => kv.set(key, now.to_string().as_bytes()),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -488,7 +498,9 @@ mod tests {
         };
         let now = 1_795_275_797;
         let good = sign("1795275790", body);
-        check_webhook(&kv, &tenant, Some("1795275790"), Some(&good), body, now).unwrap();
+        let marker = check_webhook(&kv, &tenant, Some("1795275790"), Some(&good), body, now).unwrap();
+        assert!(kv.is_empty(), "checking writes nothing");
+        mark_webhook_used(&kv, marker.as_deref(), now).unwrap();
         let replay = check_webhook(&kv, &tenant, Some("1795275790"), Some(&good), body, now);
         assert!(replay.unwrap_err().to_string().contains("replayed"));
         let old = sign("1795270000", body);

@@ -148,7 +148,9 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
 /// Reads a JSON body, refusing other content types.
 pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T> {
     require_content_type(req, "application/json")?;
-    serde_json::from_slice(req.body())
+    let value = pipeline::json::parse(req.body())
+        .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    serde_json::from_value(value)
         .map_err(|e| Error::BadRequest(format!("the body is not the JSON expected: {e}")))
 }
 

@@ -101,11 +101,16 @@ fn route(req: &Request, path: &str) -> Routed {
     }
 }
 
-/// Who may upload, and the upload's signature when the tenant asks for one.
-fn uploader(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Tenant> {
+/// Who may upload, and the upload's signature when the tenant asks for one (with the marker to
+/// write once the upload is accepted).
+fn uploader(
+    req: &Request,
+    stores: &SpinStores,
+    who: &Principal,
+) -> Result<(Tenant, Option<String>)> {
     who.require(Action::Upload)?;
     let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
-    tenant::check_webhook(
+    let marker = tenant::check_webhook(
         &stores.data,
         &tenant,
         header(req, tenant::WEBHOOK_TIMESTAMP_HEADER).as_deref(),
@@ -113,7 +118,15 @@ fn uploader(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Tenan
         req.body(),
         clock::now_secs(),
     )?;
-    Ok(tenant)
+    Ok((tenant, marker))
+}
+
+/// Uses up the upload's webhook signature once the upload was accepted.
+fn accepted(stores: &SpinStores, marker: Option<String>, routed: Routed) -> Routed {
+    if routed.is_ok() {
+        tenant::mark_webhook_used(&stores.data, marker.as_deref(), clock::now_secs())?;
+    }
+    routed
 }
 
 fn load_mapping(stores: &SpinStores, tenant: &str) -> Result<Mapping> {
@@ -150,17 +163,17 @@ fn admit(tenant: &str, who: &Principal, source: &str, xml: &str) -> Routed {
 }
 
 fn vehicle(req: &Request, stores: &SpinStores, who: &Principal) -> Routed {
-    let tenant = uploader(req, stores, who)?;
+    let (tenant, marker) = uploader(req, stores, who)?;
     let record: Value = spin_glue::json_body(req)?;
     let mapped = load_mapping(stores, &tenant.id)?
         .apply(&record, std::time::SystemTime::now())
         .map_err(Error::Fields)?;
-    admit(&tenant.id, who, "json", &mapped.xml)
+    accepted(stores, marker, admit(&tenant.id, who, "json", &mapped.xml))
 }
 
 fn ivi_file(req: &Request, stores: &SpinStores, who: &Principal) -> Routed {
     spin_glue::require_content_type(req, "application/xml")?;
-    let tenant = uploader(req, stores, who)?;
+    let (tenant, marker) = uploader(req, stores, who)?;
     if req.body().len() > pipeline::gate::MAX_FILE_BYTES {
         return Err(Error::TooLarge(format!(
             "the IVI file has {} bytes; the NAP takes files under 1 MB",
@@ -169,7 +182,44 @@ fn ivi_file(req: &Request, stores: &SpinStores, who: &Principal) -> Routed {
     }
     let xml = std::str::from_utf8(req.body())
         .map_err(|e| Error::BadRequest(format!("the IVI file is not UTF-8: {e}")))?;
-    admit(&tenant.id, who, "ivi", xml)
+    accepted(stores, marker, admit(&tenant.id, who, "ivi", xml))
+}
+
+/// Where batch results go: held back until the first chunk is done (so a batch that fails whole can
+/// still be answered 422), then streamed.
+enum Sink {
+    Held(ResponseOutparam, Vec<Value>),
+    Streaming(Streaming),
+    Done,
+}
+
+impl Sink {
+    fn line(&mut self, v: Value) {
+        match self {
+            Self::Held(_, lines) => lines.push(v),
+            Self::Streaming(stream) => {
+                let mut bytes = v.to_string().into_bytes();
+                bytes.push(b'\n');
+                stream.write(bytes);
+            }
+            Self::Done => {}
+        }
+    }
+
+    /// Starts streaming what was held (a 200 with one JSON line per row).
+    fn open(&mut self) {
+        if let Self::Held(..) = self
+            && let Self::Held(out, lines) = std::mem::replace(self, Self::Done)
+        {
+            let mut stream = Streaming::start(out, 200, "application/x-ndjson");
+            for v in lines {
+                let mut bytes = v.to_string().into_bytes();
+                bytes.push(b'\n');
+                stream.write(bytes);
+            }
+            *self = Self::Streaming(stream);
+        }
+    }
 }
 
 fn batch(req: &Request, out: ResponseOutparam) {
@@ -177,31 +227,26 @@ fn batch(req: &Request, out: ResponseOutparam) {
         let stores = spin_glue::stores()?;
         let who = tenant::authenticate(&stores.data, header(req, "authorization").as_deref())?;
         spin_glue::require_content_type(req, "text/csv")?;
-        let tenant = uploader(req, &stores, &who)?;
+        let (tenant, marker) = uploader(req, &stores, &who)?;
         let mapping = load_mapping(&stores, &tenant.id)?;
         let rows = CsvRows::new(req.body()).map_err(|e| Error::Fields(vec![e]))?;
-        Ok((who, tenant, mapping, rows))
+        Ok((stores, who, tenant, marker, mapping, rows))
     })();
-    let (who, tenant, mapping, rows) = match started {
+    let (stores, who, tenant, marker, mapping, rows) = match started {
         Ok(s) => s,
         Err(e) => return spin_glue::respond(out, reply_error("map", &e)),
     };
-    let mut stream = Streaming::start(out, 200, "application/x-ndjson");
+    let mut sink = Sink::Held(out, Vec::new());
     let (mut accepted, mut refused, mut total) = (0usize, 0usize, 0usize);
     let mut pending: Vec<(usize, String)> = Vec::new();
-    let line = |stream: &mut Streaming, v: Value| {
-        let mut bytes = v.to_string().into_bytes();
-        bytes.push(b'\n');
-        stream.write(bytes)
-    };
-    let flush = |stream: &mut Streaming,
-                 pending: &mut Vec<(usize, String)>,
-                 accepted: &mut usize,
-                 refused: &mut usize| {
+    // Validates the pending files; returns how many were accepted and refused.
+    let flush = |sink: &mut Sink, pending: &mut Vec<(usize, String)>| -> (usize, usize) {
+        let (mut accepted, mut refused) = (0, 0);
         if pending.is_empty() {
-            return;
+            return (0, 0);
         }
         let items: Vec<&str> = pending.iter().map(|(_, x)| x.as_str()).collect();
+        let full_chunk = items.len() >= BATCH_CHUNK;
         let answer = spin_glue::call(
             "validate",
             "/admit-batch",
@@ -216,19 +261,22 @@ fn batch(req: &Request, out: ResponseOutparam) {
             let status = result["status"].as_u64().unwrap_or(500);
             let body = &result["body"];
             if status < 300 {
-                *accepted += 1;
-                line(
-                    stream,
-                    json!({"row": row, "status": 202, "id": body["id"], "vin": body["vin"], "state": body["status"]}),
-                );
+                accepted += 1;
+                sink.line(json!({"row": row, "status": 202, "id": body["id"], "vin": body["vin"], "state": body["status"]}));
             } else {
-                *refused += 1;
-                line(
-                    stream,
-                    json!({"row": row, "status": status, "error": body["error"], "message": body["message"], "errors": body["errors"]}),
-                );
+                refused += 1;
+                sink.line(json!({"row": row, "status": status, "error": body["error"], "message": body["message"], "errors": body["errors"], "duplicate_of": body["duplicate_of"]}));
             }
         }
+        // Once something is stored, or more rows may follow, the answer is a 200 stream.
+        if accepted > 0 || full_chunk {
+            sink.open();
+        }
+        (accepted, refused)
+    };
+    let mut add = |(a, r): (usize, usize)| {
+        accepted += a;
+        refused += r;
     };
     for row in rows {
         total += 1;
@@ -238,24 +286,29 @@ fn batch(req: &Request, out: ResponseOutparam) {
         match mapped {
             Ok(m) => pending.push((row.number, m.xml)),
             Err(errors) => {
-                refused += 1;
-                line(
-                    &mut stream,
-                    json!({"row": row.number, "status": 422, "error": "invalid_fields", "errors": errors}),
-                );
+                add((0, 1));
+                sink.line(json!({"row": row.number, "status": 422, "error": "invalid_fields", "errors": errors}));
             }
         }
         if pending.len() >= BATCH_CHUNK {
-            flush(&mut stream, &mut pending, &mut accepted, &mut refused);
+            add(flush(&mut sink, &mut pending));
         }
     }
-    flush(&mut stream, &mut pending, &mut accepted, &mut refused);
-    line(
-        &mut stream,
-        json!({"summary": {"rows": total, "accepted": accepted, "refused": refused}}),
-    );
-    drop(stream);
+    add(flush(&mut sink, &mut pending));
+    let summary = json!({"rows": total, "accepted": accepted, "refused": refused});
+    if let Sink::Held(out, lines) = sink {
+        // Every row was refused before anything was stored: the batch as a whole is refused.
+        let status = if total == 0 { 400 } else { 422 };
+        let message = if total == 0 { "the CSV has a header but no rows" } else { "no row of the batch was accepted" };
+        let body = json!({"error": "invalid_fields", "message": message, "rows": lines, "summary": summary});
+        return spin_glue::respond(out, Reply::json(status, &body));
+    }
+    sink.line(json!({ "summary": summary }));
+    drop(sink);
     if accepted > 0 {
+        if let Err(e) = tenant::mark_webhook_used(&stores.data, marker.as_deref(), clock::now_secs()) {
+            eprintln!("map: webhook signature not marked used: {e}");
+        }
         // Batch records are not leased: the sweep signs and delivers them.
         if let Err(e) = spin_glue::call("submit", "/sweep", &json!({})) {
             eprintln!("map: sweep after batch not started ({e}); the timer will run it");
