@@ -10,6 +10,7 @@ command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
 command -v xmlsec1 >/dev/null || need_apt+=(xmlsec1)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v wrk >/dev/null || need_apt+=(wrk)
+command -v curl >/dev/null || need_apt+=(curl)
 command -v make >/dev/null || need_apt+=(make)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
