@@ -66,6 +66,11 @@ struct Stack {
 
 impl Stack {
     fn start(nap_flags: &[&str]) -> Self {
+        Self::start_with(nap_flags, "4")
+    }
+
+    /// As [`Stack::start`], with `max_attempts` for failing steps.
+    fn start_with(nap_flags: &[&str], max_attempts: &str) -> Self {
         let root = tempfile::tempdir().unwrap();
         let sandboxes = root.path().join("sandboxes");
         std::fs::create_dir_all(&sandboxes).unwrap();
@@ -110,7 +115,7 @@ impl Stack {
             ("MAIL_ORIGIN", mail.base.clone()),
             ("MAIL_API_KEY", m["api_key"].as_str().unwrap().to_owned()),
             ("ADMIN_TOKEN", ADMIN.to_owned()),
-            ("MAX_ATTEMPTS", "4".to_owned()),
+            ("MAX_ATTEMPTS", max_attempts.to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (format!("SPIN_VARIABLE_{k}"), v))
@@ -204,7 +209,11 @@ impl Stack {
 
     /// Polls a record until its status is one of `wanted`.
     fn wait_for(&self, token: &str, id: &str, wanted: &[&str]) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
+        self.wait_for_long(token, id, wanted, Duration::from_secs(120))
+    }
+
+    fn wait_for_long(&self, token: &str, id: &str, wanted: &[&str], patience: Duration) -> Value {
+        let deadline = Instant::now() + patience;
         loop {
             let answer = self.get(token, &format!("/v1/submissions/{id}"));
             assert_eq!(answer.status, 200, "{}", answer.body);
@@ -1536,4 +1545,101 @@ fn hostile_inputs_get_a_reason_and_change_nothing() {
     }
     let pin_as_word = log.split(|c: char| !c.is_ascii_digit()).any(|w| w == pin);
     assert!(!pin_as_word, "the QTSP PIN is in the host log");
+}
+
+fn set_faults(base: &str, faults: Value) {
+    let a = request(
+        "POST",
+        &format!("{base}/sandbox/faults"),
+        &[("content-type", "application/json")],
+        faults.to_string().as_bytes(),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+/// QTSP failing 30 % of calls (5xx and hangs past the client's timeout), the NAP down for a stretch,
+/// the mail API down: every record still ends Succeeded, each file reaches the NAP once, and the
+/// digest goes out once the mail API is back.
+#[test]
+fn remote_failures_are_retried_until_they_pass() {
+    warm_compile_cache();
+    let stack = Stack::start_with(&[], "8");
+    let t = stack.token.clone();
+    set_faults(
+        &stack.qtsp.base,
+        json!({"error_rate_percent": 30, "error_status": 503, "hang_ms": 3000, "hang_rate_percent": 10, "seed": 7}),
+    );
+    set_faults(&stack.nap.base, json!({"down": "unavailable"}));
+    let csv = m1_batch(12);
+    let auth = format!("Bearer {t}");
+    let batch = request(
+        "POST",
+        &stack.host().url("/v1/batches"),
+        &[("authorization", &auth), ("content-type", "text/csv")],
+        &csv,
+    );
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    let ids: Vec<String> = batch
+        .body
+        .lines()
+        .filter_map(|l| {
+            serde_json::from_str::<Value>(l).ok()?["id"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(ids.len(), 12);
+    // The NAP stays down for a while: records wait, retrying, none fails.
+    std::thread::sleep(Duration::from_secs(8));
+    let waiting = body(&stack.get(&t, "/v1/submissions?status=failed"));
+    assert_eq!(
+        waiting["items"],
+        json!([]),
+        "nothing fails while retries remain"
+    );
+    let retried = body(&stack.get(&t, &format!("/v1/submissions/{}", ids[0])));
+    let notes: Vec<&str> = retried["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["note"].as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("next try in")),
+        "retries are in the timeline: {notes:?}"
+    );
+    set_faults(&stack.nap.base, json!({}));
+    for r in wait_all_final(&stack, &t, &ids) {
+        assert_eq!(r["status"], "succeeded", "{r:#}");
+    }
+    let inbox = stack.nap_inbox();
+    assert_eq!(inbox.len(), 12, "each file reached the NAP once");
+}
+
+/// A record that runs out of attempts fails with the last reason and is in that day's digest, which
+/// waits for the mail API to come back.
+#[test]
+fn exhausted_retries_fail_with_the_last_reason_into_the_digest() {
+    warm_compile_cache();
+    let stack = Stack::start_with(&[], "3");
+    let t = stack.token.clone();
+    set_faults(&stack.nap.base, json!({"down": "close"}));
+    set_faults(&stack.mail.base, json!({"down": "unavailable"}));
+    let lone = stack.post_vehicle(&t, &demo_json("records/l3e.json"));
+    let id = body(&lone)["id"].as_str().unwrap().to_owned();
+    let failed = stack.wait_for_long(&t, &id, &["failed"], Duration::from_secs(120));
+    let reason = failed["errors"][0]["message"].as_str().unwrap();
+    assert!(reason.contains("gave up after 3 attempts"), "{reason}");
+    let down = stack.call(ADMIN, "POST", "/v1/admin/digest", &json!({}));
+    assert!(
+        body(&down)["tenants"]["acme"]
+            .as_str()
+            .unwrap()
+            .starts_with("error"),
+        "{}",
+        down.body
+    );
+    set_faults(&stack.mail.base, json!({}));
+    let sent = stack.call(ADMIN, "POST", "/v1/admin/digest", &json!({}));
+    assert_eq!(body(&sent)["tenants"]["acme"], "sent", "{}", sent.body);
 }
