@@ -41,14 +41,33 @@ fn duplicate(key: &str, existing: String) -> Error {
     }
 }
 
-/// Claims `key` (`VIN/version/stage`) for `record_id`, or says who holds it.
+/// Claims `key` for `id` (a record, a run), or says who holds it.
 pub fn claim<K: KeyValue>(
     stores: &Stores<K>,
     tenant: &str,
     key: &str,
     record_id: &str,
 ) -> Result<()> {
-    if let Some(existing) = holder(stores, tenant, key)? {
+    claim_with(stores, tenant, key, record_id, &|_| Ok(true))
+}
+
+/// Claims `key` for `record_id`, where `live(holder)` says whether a holder still counts: a holder
+/// written by an admission that crashed before creating its record does not (see
+/// [`crate::gate::admit`]), and is taken over.
+pub fn claim_with<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &str,
+    key: &str,
+    record_id: &str,
+    live: &dyn Fn(&str) -> Result<bool>,
+) -> Result<()> {
+    let current = || -> Result<Option<String>> {
+        match holder(stores, tenant, key)? {
+            Some(h) if live(&h)? => Ok(Some(h)),
+            _ => Ok(None),
+        }
+    };
+    if let Some(existing) = current()? {
         return Err(duplicate(key, existing));
     }
     let prefix = format!("{tenant}/{key}/");
@@ -63,7 +82,7 @@ pub fn claim<K: KeyValue>(
         stores.claims.delete(&mine)?;
         return Err(duplicate(key, String::new()));
     }
-    if let Some(existing) = holder(stores, tenant, key)? {
+    if let Some(existing) = current()? {
         stores.claims.delete(&mine)?;
         return Err(duplicate(key, existing));
     }
@@ -118,6 +137,18 @@ mod tests {
             );
             assert!(stores.claims.is_empty());
         }
+    }
+
+    #[test]
+    fn a_dead_holder_is_taken_over() {
+        let stores = Stores::in_memory();
+        claim(&stores, "acme", "VIN/1/1", "r-crashed").unwrap();
+        let dead = |_: &str| Ok(false);
+        claim_with(&stores, "acme", "VIN/1/1", "r-new", &dead).unwrap();
+        assert_eq!(
+            holder(&stores, "acme", "VIN/1/1").unwrap().as_deref(),
+            Some("r-new")
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::claims;
 use crate::kv::{KeyValue, Stores};
-use crate::record::Record;
+use crate::record::{Record, Status};
 use crate::repo::Repo;
 use crate::tenant::{self, Tenant};
 use crate::{Error, Result};
@@ -79,7 +79,11 @@ pub fn run<K: KeyValue>(
     let mut by_tenant: std::collections::BTreeMap<String, Vec<Record>> = Default::default();
     for (tenant, id) in repo.failures_on(date)? {
         match repo.load(&tenant, &id) {
-            Ok(r) => by_tenant.entry(tenant).or_default().push(r),
+            // An index entry is written before its record: count only records that did fail.
+            Ok(r) if matches!(r.status, Status::Failed | Status::Rejected) => {
+                by_tenant.entry(tenant).or_default().push(r)
+            }
+            Ok(_) => {}
             Err(Error::NotFound(_)) => {}
             Err(e) => return Err(e),
         }

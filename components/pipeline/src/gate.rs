@@ -21,6 +21,10 @@ pub const MAX_FILE_BYTES: usize = 999_999;
 /// XML-DSig namespace.
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 
+/// How long a duplicate key held by a record that does not exist (an admission in flight, or one
+/// that crashed between claiming the key and writing the record) keeps blocking the key.
+pub const STALE_CLAIM_MS: u64 = 30_000;
+
 /// How long the step that created a record has before the resume sweep may take it over (seconds).
 pub const LEASE_SECS: u64 = 45;
 
@@ -239,7 +243,20 @@ pub fn admit<K: KeyValue>(
     }
     let id = ids::record_id(now_millis)?;
     let dup = format!("{}/{}/{}", key.vin, key.version, key.stage);
-    claims::claim(stores, candidate.tenant, &dup, &id)?;
+    // A key holder whose record does not exist was written by an admission that crashed between
+    // its claim and its record (or is being admitted right now): after STALE_CLAIM_MS it no longer
+    // blocks the key.
+    let live = |holder: &str| -> Result<bool> {
+        if repo.exists(candidate.tenant, holder)? {
+            return Ok(true);
+        }
+        let born = holder
+            .get(1..13)
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .unwrap_or(0);
+        Ok(now_millis.saturating_sub(born) < STALE_CLAIM_MS)
+    };
+    claims::claim_with(stores, candidate.tenant, &dup, &id, &live)?;
     let at = clock::rfc3339(now);
     let event = |actor: &str, status, note: Option<String>| Event {
         at: at.clone(),

@@ -89,8 +89,15 @@ mod tests {
 
     #[test]
     fn strictness() {
-        assert_eq!(parse(br#"{"a": [1, {"b": null}]}"#).ok(), Some(serde_json::json!({"a": [1, {"b": null}]})));
-        assert!(parse(br#"{"vin": "A", "vin": "B"}"#).unwrap_err().contains("duplicate key `vin`"));
+        assert_eq!(
+            parse(br#"{"a": [1, {"b": null}]}"#).ok(),
+            Some(serde_json::json!({"a": [1, {"b": null}]}))
+        );
+        assert!(
+            parse(br#"{"vin": "A", "vin": "B"}"#)
+                .unwrap_err()
+                .contains("duplicate key `vin`")
+        );
         assert!(parse(br#"{"a": {"x": 1, "x": 2}}"#).is_err());
         assert!(parse(b"1e400").is_err());
         assert!(parse(b"{} {}").is_err());

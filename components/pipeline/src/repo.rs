@@ -65,32 +65,42 @@ impl<'s, K: KeyValue> Repo<'s, K> {
 
     /// Writes a record and brings its index entries up to date (work list, day's failures).
     pub fn save(&self, record: &Record) -> Result<()> {
+        // The record's own key is the commit point. Index entries that point at it are written
+        // before it and removed after it, so a crash between two writes leaves at most an entry
+        // whose record says otherwise (read and corrected), never a record the indexes miss.
         let s = self.stores;
-        s.data
-            .set_json(&record_key(&record.tenant, &record.id), record)?;
         let work = format!("{}/{}", record.tenant, record.id);
         if record.needs_work() {
             s.work
                 .set(&work, record.not_before.to_string().as_bytes())?;
-        } else {
-            s.work.delete(&work)?;
         }
         if matches!(record.status, Status::Failed | Status::Rejected) {
             let day = record.updated_at.get(..10).unwrap_or("unknown");
             s.failures
                 .set(&format!("{day}/{}/{}", record.tenant, record.id), b"")?;
         }
+        s.data
+            .set_json(&record_key(&record.tenant, &record.id), record)?;
+        if !record.needs_work() {
+            s.work.delete(&work)?;
+        }
         Ok(())
     }
 
-    /// Writes a new record with its XML and VIN index entry.
+    /// Writes a new record with its XML and VIN index entry (index and XML first: the record's
+    /// key, written last, is what makes it exist).
     pub fn create(&self, record: &Record, mapped_xml: &[u8]) -> Result<()> {
-        self.put_xml(record, XmlKind::Mapped, mapped_xml)?;
-        self.save(record)?;
         self.stores.vins.set(
             &format!("{}/{}/{}", record.tenant, record.vin, record.id),
             record.status.as_str().as_bytes(),
-        )
+        )?;
+        self.put_xml(record, XmlKind::Mapped, mapped_xml)?;
+        self.save(record)
+    }
+
+    /// Whether a record exists.
+    pub fn exists(&self, tenant: &str, id: &str) -> Result<bool> {
+        Ok(self.stores.data.get(&record_key(tenant, id))?.is_some())
     }
 
     /// Stores a record's XML.

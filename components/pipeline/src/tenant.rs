@@ -498,7 +498,8 @@ mod tests {
         };
         let now = 1_795_275_797;
         let good = sign("1795275790", body);
-        let marker = check_webhook(&kv, &tenant, Some("1795275790"), Some(&good), body, now).unwrap();
+        let marker =
+            check_webhook(&kv, &tenant, Some("1795275790"), Some(&good), body, now).unwrap();
         assert!(kv.is_empty(), "checking writes nothing");
         mark_webhook_used(&kv, marker.as_deref(), now).unwrap();
         let replay = check_webhook(&kv, &tenant, Some("1795275790"), Some(&good), body, now);

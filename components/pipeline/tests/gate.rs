@@ -263,3 +263,29 @@ fn uk_approvals_pass_the_uk_profile_and_not_the_eu_one() {
         (Status::Validated, "g11*2018/858*00042*00")
     );
 }
+
+#[test]
+fn a_key_left_by_a_crashed_admission_is_freed_after_a_while() {
+    let Some(checker) = checker() else { return };
+    let stores = setup();
+    let approvals = approvals(&["m1"]);
+    let now: u64 = 1_795_275_797_000;
+    // A claim whose admission died before writing its record.
+    let crashed = pipeline::ids::record_id(now - 60_000).unwrap();
+    pipeline::claims::claim(&stores, "acme", "WEX1M1AB2C3456789/1/1", &crashed).unwrap();
+    let m1 = fixture("m1");
+    let record = gate::admit(&stores, &checker, &approvals, candidate(&m1), now).unwrap();
+    assert_eq!(
+        record.status,
+        Status::Validated,
+        "the dead claim was taken over"
+    );
+    // A claim of a few seconds may be an admission in flight: it still blocks.
+    let stores = setup();
+    let fresh = pipeline::ids::record_id(now - 2_000).unwrap();
+    pipeline::claims::claim(&stores, "acme", "WEX1M1AB2C3456789/1/1", &fresh).unwrap();
+    assert!(matches!(
+        gate::admit(&stores, &checker, &approvals, candidate(&m1), now),
+        Err(Error::Duplicate { .. })
+    ));
+}

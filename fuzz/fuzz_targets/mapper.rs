@@ -1,0 +1,22 @@
+//! The demo mapping on any JSON record, and any bytes as a mapping document.
+#![no_main]
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use pipeline::mapping::Mapping;
+
+static DEMO: OnceLock<Mapping> = OnceLock::new();
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let demo = DEMO.get_or_init(|| {
+        Mapping::from_json(include_bytes!("../../components/pipeline/demo/mapping.json")).expect("demo mapping")
+    });
+    if let Ok(record) = pipeline::json::parse(data) {
+        if let Ok(mapped) = demo.apply(&record, SystemTime::UNIX_EPOCH) {
+            assert!(ivi::Ivi::from_xml(mapped.xml.as_bytes()).is_ok(), "mapped XML does not read back");
+        }
+    }
+    if let Ok(mapping) = Mapping::from_json(data) {
+        let _ = mapping.apply(&serde_json::json!({"vin": "WEX1M1AB2C3456789", "a": [1, {"b": "c"}]}), SystemTime::UNIX_EPOCH);
+    }
+});
