@@ -4,7 +4,7 @@ SHARED ?= ../shared
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 ECOC := $(TARGET_DIR)/release/ecoc
 
-.PHONY: setup build up test test-rust check-manifests lint fmt bench
+.PHONY: setup build up test test-rust fuzz-short check-manifests lint fmt bench
 
 setup:
 	./scripts/setup.sh
@@ -21,10 +21,14 @@ up: build
 	$(ECOC) up --dev
 
 ## Everything CI runs: formatting, lints, manifest schema, all tests.
-test: setup lint check-manifests test-rust
+test: setup lint check-manifests test-rust fuzz-short
 
 test-rust:
 	cargo test --workspace --all-features
+
+## Every cargo-fuzz target for a bounded time (HARDENING.md); `scripts/fuzz.sh 3600` for a long run.
+fuzz-short:
+	./scripts/fuzz.sh 15
 
 check-manifests:
 	@if [ -f "$(SHARED)/spin/manifest-v2.schema.json" ]; then \

@@ -1,12 +1,14 @@
 //! The XSD validator (UK profile schema, embedded, so no file is needed) on any bytes.
 #![no_main]
-use std::sync::OnceLock;
 
-static CHECKER: OnceLock<ivi::profile::ProfileValidator> = OnceLock::new();
+thread_local! {
+    // The compiled schema is not `Sync`; libFuzzer runs the target on one thread.
+    static CHECKER: ivi::profile::ProfileValidator =
+        ivi::profile::ProfileValidator::from_sources(ivi::Profile::Uk, None).expect("UK schema compiles");
+}
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let checker = CHECKER.get_or_init(|| {
-        ivi::profile::ProfileValidator::from_sources(ivi::Profile::Uk, None).expect("UK schema compiles")
+    CHECKER.with(|checker| {
+        let _ = checker.check(data);
     });
-    let _ = checker.check(data);
 });

@@ -69,7 +69,9 @@ pub fn parse_date(text: &str) -> Option<u64> {
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let days = days_from_civil(i64::from(y), m, d);
     // Round trip rejects 2026-02-30 and friends.
-    (days >= 0 && civil(days) == (i64::from(y), m, d)).then_some(days as u64 * 86_400)
+    // `then`, not `then_some`: the product must not be computed for a date before 1970 (found by
+    // the `mapper` fuzz target: an overflow panic in debug builds).
+    (days >= 0 && civil(days) == (i64::from(y), m, d)).then(|| days as u64 * 86_400)
 }
 
 #[cfg(test)]
@@ -89,5 +91,8 @@ mod tests {
         );
         assert_eq!(parse_date("2026-02-30"), None);
         assert_eq!(parse_date("2026-1-01"), None);
+        // Regression (fuzz/artifacts/mapper): dates before the epoch are refused, not overflowed.
+        assert_eq!(parse_date("0000-01-01"), None);
+        assert_eq!(parse_date("1969-12-31"), None);
     }
 }
