@@ -299,14 +299,20 @@ fn batch(req: &Request, out: ResponseOutparam) {
     if let Sink::Held(out, lines) = sink {
         // Every row was refused before anything was stored: the batch as a whole is refused.
         let status = if total == 0 { 400 } else { 422 };
-        let message = if total == 0 { "the CSV has a header but no rows" } else { "no row of the batch was accepted" };
+        let message = if total == 0 {
+            "the CSV has a header but no rows"
+        } else {
+            "no row of the batch was accepted"
+        };
         let body = json!({"error": "invalid_fields", "message": message, "rows": lines, "summary": summary});
         return spin_glue::respond(out, Reply::json(status, &body));
     }
     sink.line(json!({ "summary": summary }));
     drop(sink);
     if accepted > 0 {
-        if let Err(e) = tenant::mark_webhook_used(&stores.data, marker.as_deref(), clock::now_secs()) {
+        if let Err(e) =
+            tenant::mark_webhook_used(&stores.data, marker.as_deref(), clock::now_secs())
+        {
             eprintln!("map: webhook signature not marked used: {e}");
         }
         // Batch records are not leased: the sweep signs and delivers them.
