@@ -41,14 +41,30 @@ fn duplicate(key: &str, existing: String) -> Error {
     }
 }
 
-/// Claims `key` for `id` (a record, a run), or says who holds it.
+/// Claims `key` for `id` (a record, a run), or says who holds it. Holders and claims count as long
+/// as their id is younger than [`crate::gate::STALE_CLAIM_MS`] when it is time-ordered
+/// ([`crate::ids::record_id`]), forever otherwise.
 pub fn claim<K: KeyValue>(
     stores: &Stores<K>,
     tenant: &str,
     key: &str,
     record_id: &str,
 ) -> Result<()> {
-    claim_with(stores, tenant, key, record_id, &|_| Ok(true))
+    let now = crate::clock::now_millis();
+    claim_with(stores, tenant, key, record_id, &|id| Ok(young(id, now)))
+}
+
+/// Whether a time-ordered id ([`crate::ids::record_id`]) is younger than
+/// [`crate::gate::STALE_CLAIM_MS`] at `now_millis`; ids of other shapes always are.
+pub fn young(id: &str, now_millis: u64) -> bool {
+    if !crate::ids::is_record_id(id) {
+        return true;
+    }
+    let born = id
+        .get(1..13)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .unwrap_or(0);
+    now_millis.saturating_sub(born) < crate::gate::STALE_CLAIM_MS
 }
 
 /// Claims `key` for `record_id`, where `live(holder)` says whether a holder still counts: a holder
@@ -73,11 +89,22 @@ pub fn claim_with<K: KeyValue>(
     let prefix = format!("{tenant}/{key}/");
     let mine = format!("{prefix}{record_id}");
     stores.claims.set(&mine, b"")?;
-    let contested = stores
-        .claims
-        .get_keys()?
-        .iter()
-        .any(|k| k.starts_with(&prefix) && *k != mine);
+    // Another live claim on the key contests ours; one left by a process killed mid-claim is not
+    // live (`live` says so) and is removed.
+    let mut contested = false;
+    for other in stores.claims.get_keys()? {
+        let Some(id) = other.strip_prefix(&prefix) else {
+            continue;
+        };
+        if other == mine {
+            continue;
+        }
+        if live(id)? {
+            contested = true;
+        } else {
+            stores.claims.delete(&other)?;
+        }
+    }
     if contested {
         stores.claims.delete(&mine)?;
         return Err(duplicate(key, String::new()));
@@ -137,6 +164,28 @@ mod tests {
             );
             assert!(stores.claims.is_empty());
         }
+    }
+
+    #[test]
+    fn a_claim_left_by_a_killed_process_does_not_block_the_key() {
+        let stores = Stores::in_memory();
+        let old = crate::ids::record_id(crate::clock::now_millis() - 120_000).unwrap();
+        stores
+            .claims
+            .set(&format!("acme/VIN/1/1/{old}"), b"")
+            .unwrap();
+        let fresh = crate::ids::record_id(crate::clock::now_millis()).unwrap();
+        claim(&stores, "acme", "VIN/1/1", &fresh).unwrap();
+        assert!(stores.claims.is_empty(), "the stale claim was removed");
+        let young_one = crate::ids::record_id(crate::clock::now_millis()).unwrap();
+        stores
+            .claims
+            .set(&format!("acme/VIN/2/1/{young_one}"), b"")
+            .unwrap();
+        assert!(
+            claim(&stores, "acme", "VIN/2/1", "r-other").is_err(),
+            "a live claim still contests"
+        );
     }
 
     #[test]

@@ -247,14 +247,7 @@ pub fn admit<K: KeyValue>(
     // its claim and its record (or is being admitted right now): after STALE_CLAIM_MS it no longer
     // blocks the key.
     let live = |holder: &str| -> Result<bool> {
-        if repo.exists(candidate.tenant, holder)? {
-            return Ok(true);
-        }
-        let born = holder
-            .get(1..13)
-            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-            .unwrap_or(0);
-        Ok(now_millis.saturating_sub(born) < STALE_CLAIM_MS)
+        Ok(repo.exists(candidate.tenant, holder)? || claims::young(holder, now_millis))
     };
     claims::claim_with(stores, candidate.tenant, &dup, &id, &live)?;
     let at = clock::rfc3339(now);

@@ -65,7 +65,12 @@ fn run(req: &Request) -> Result<Reply> {
             })
         }
     };
-    let report = digest::run(&stores, &date, &ids::uuid_v4()?, &mut send)?;
+    let report = digest::run(
+        &stores,
+        &date,
+        &ids::record_id(clock::now_millis())?,
+        &mut send,
+    )?;
     let tenants: serde_json::Map<String, serde_json::Value> =
         report.into_iter().map(|(t, r)| (t, json!(r))).collect();
     Ok(Reply::json(200, &json!({"date": date, "tenants": tenants})))
