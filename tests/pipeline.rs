@@ -203,6 +203,16 @@ impl Stack {
         )
     }
 
+    fn post_batch(&self, token: &str, csv: &[u8]) -> Answer {
+        let auth = format!("Bearer {token}");
+        request(
+            "POST",
+            &self.host().url("/v1/batches"),
+            &[("authorization", &auth), ("content-type", "text/csv")],
+            csv,
+        )
+    }
+
     fn post_vehicle(&self, token: &str, record: &Value) -> Answer {
         self.call(token, "POST", "/v1/vehicles", record)
     }
@@ -397,13 +407,7 @@ fn every_category_reaches_the_nap_signed_valid_and_once() {
 
     // A CSV batch answers one line per row, then a summary.
     let csv = std::fs::read(demo("records.csv")).unwrap();
-    let auth = format!("Bearer {t}");
-    let batch = request(
-        "POST",
-        &stack.host().url("/v1/batches"),
-        &[("authorization", &auth), ("content-type", "text/csv")],
-        &csv,
-    );
+    let batch = stack.post_batch(&t, &csv);
     assert_eq!(batch.status, 200, "{}", batch.body);
     let lines: Vec<Value> = batch
         .body
@@ -731,13 +735,7 @@ fn crash_and_recover(total: usize, kills: usize) {
     // refused as a duplicate, the rest is accepted. It waits until a key claimed by an admission the
     // kill interrupted is released (gate::STALE_CLAIM_MS, 30 s).
     std::thread::sleep(Duration::from_secs(31));
-    let url = stack.host().url("/v1/batches");
-    let again = request(
-        "POST",
-        &url,
-        &[("authorization", &auth), ("content-type", "text/csv")],
-        &csv,
-    );
+    let again = stack.post_batch(&t, &csv);
     // 200 with a line per row, or 422 when every row was refused (all were in before the crashes).
     let lines: Vec<Value> = match again.status {
         200 => again
@@ -1621,13 +1619,7 @@ fn remote_failures_are_retried_until_they_pass() {
     );
     set_faults(&stack.nap.base, json!({"down": "unavailable"}));
     let csv = m1_batch(12);
-    let auth = format!("Bearer {t}");
-    let batch = request(
-        "POST",
-        &stack.host().url("/v1/batches"),
-        &[("authorization", &auth), ("content-type", "text/csv")],
-        &csv,
-    );
+    let batch = stack.post_batch(&t, &csv);
     assert_eq!(batch.status, 200, "{}", batch.body);
     let ids: Vec<String> = batch
         .body
