@@ -28,7 +28,7 @@ test-rust:
 
 ## Every cargo-fuzz target for a bounded time (HARDENING.md); `scripts/fuzz.sh 3600` for a long run.
 fuzz-short:
-	./scripts/fuzz.sh 15
+	FUZZ_SEED=1 ./scripts/fuzz.sh 15
 
 check-manifests:
 	@if [ -f "$(SHARED)/spin/manifest-v2.schema.json" ]; then \

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target for $1 seconds (default 20). Installs cargo-fuzz when missing.
+# FUZZ_SEED fixes libFuzzer's seed (CI uses 1, so a short run is repeatable); each target's whole
+# output goes to fuzz/logs/<target>.log, and a crash prints its panic and the failing input.
 set -euo pipefail
 seconds="${1:-20}"
 cd "$(dirname "$0")/.."
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
-mkdir -p fuzz/corpus/{xml_reader,c14n,xsd_validator,mapper,csv_reader}
+mkdir -p fuzz/logs fuzz/corpus/{xml_reader,c14n,xsd_validator,mapper,csv_reader}
 for f in components/ivi/tests/fixtures/*/expected.xml; do
   for t in xml_reader c14n xsd_validator; do cp "$f" "fuzz/corpus/$t/$(echo "$f" | tr / _)"; done
 done
@@ -13,5 +15,12 @@ cp components/pipeline/demo/records/*.json fuzz/corpus/mapper/
 cp components/pipeline/demo/records.csv fuzz/corpus/csv_reader/
 for target in xml_reader c14n xsd_validator mapper csv_reader; do
   echo "fuzz: $target for ${seconds}s"
-  (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 2>&1 | tail -3)
+  log="fuzz/logs/$target.log"
+  if ! (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" \
+      -max_len=65536 -rss_limit_mb=2048 ${FUZZ_SEED:+-seed="$FUZZ_SEED"}) >"$log" 2>&1; then
+    echo "fuzz: $target FAILED (whole output in $log)"
+    grep -E -A2 "panicked at|ERROR: libFuzzer|Failing input|^Error" "$log" | grep -v '^ *[0-9]*: ' | head -30
+    exit 1
+  fi
+  tail -1 "$log" | cut -c1-160
 done

@@ -269,8 +269,8 @@ fn declared_encoding(bytes: &[u8]) -> Option<&str> {
     let decl = std::str::from_utf8(&bytes[..end]).ok()?;
     let rest = &decl[decl.find("encoding")? + "encoding".len()..];
     let rest = rest.trim_start().strip_prefix('=')?.trim_start();
-    let quote = rest.chars().next()?;
-    let rest = &rest[1..];
+    let quote = rest.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+    let rest = &rest[quote.len_utf8()..];
     Some(&rest[..rest.find(quote)?])
 }
 
@@ -677,6 +677,18 @@ mod tests {
         assert_eq!(parse(&latin).unwrap().root.text(), "Prévost");
         let err = parse(b"<?xml version='1.0' encoding='EBCDIC'?><a/>").unwrap_err();
         assert!(err.to_string().contains("EBCDIC"), "{err}");
+    }
+
+    /// Found by the `xml_reader` fuzz target: a declaration whose `encoding=` is followed by a
+    /// multi-byte character instead of a quote made the reader slice inside that character.
+    #[test]
+    fn an_unquoted_encoding_is_an_error_not_a_panic() {
+        let doc = "<?xml version=\"1.0\" encoding=\u{7a1}TF-8\" ?><a/>";
+        assert!(declared_encoding(doc.as_bytes()).is_none());
+        // Read as UTF-8 (the default when no encoding is named); what matters is no panic.
+        let _ = parse(doc.as_bytes());
+        let fuzzed = b"<?xml version=?xm#\0\0\0encoding=\xde\xa1TF-8\"\"1.0\" enco>";
+        assert!(parse(fuzzed).is_err());
     }
 
     #[test]
