@@ -412,15 +412,29 @@ impl App {
                 format!("no component named `{}`", matched.component),
             );
         };
+        let path = parts.uri.path().to_owned();
         let req = Request::from_parts(parts, body);
         let timeout = self.options.request_timeout;
+        let started = std::time::Instant::now();
         match tokio::time::timeout(
             timeout,
             self.run_component(component, req, &matched, origin),
         )
         .await
         {
-            Ok(resp) => resp,
+            Ok(resp) => {
+                // One line per request and hop when `ECOC_LOG` enables `ecoc::request=debug`
+                // (the benchmarks read per-hop latency from it).
+                tracing::debug!(
+                    target: "ecoc::request",
+                    component = %matched.component,
+                    %path,
+                    status = resp.status().as_u16(),
+                    head_us = started.elapsed().as_micros() as u64,
+                    "answered"
+                );
+                resp
+            }
             Err(_) => {
                 tracing::warn!(component = %matched.component, timeout_ms = timeout.as_millis() as u64, "component did not answer in time");
                 plain(

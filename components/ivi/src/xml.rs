@@ -451,6 +451,18 @@ fn close(stack: &mut Vec<Element>, scopes: &mut Vec<Scope>, root: &mut Option<El
     }
 }
 
+/// Whether `name` is an XML 1.0 `Name`: a letter, `_` or `:` (or any non-ASCII character), then
+/// also digits, `-` and `.`. (Non-ASCII characters are not checked against the exact ranges.)
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | ':') || !c.is_ascii())
+        && chars.all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | '.') || !c.is_ascii()
+        })
+}
+
 fn start_element(
     s: &BytesStart<'_>,
     scopes: &mut Vec<Scope>,
@@ -460,6 +472,9 @@ fn start_element(
     let qname = std::str::from_utf8(s.name().as_ref())
         .map_err(|e| e.to_string())?
         .to_owned();
+    if !is_xml_name(&qname) {
+        return Err(format!("`{}` is not an element name", qname.escape_debug()));
+    }
     let mut scope: Scope = Vec::new();
     let mut raw_attrs = Vec::new();
     for a in s.attributes().with_checks(true) {
@@ -467,6 +482,9 @@ fn start_element(
         let key = std::str::from_utf8(a.key.as_ref())
             .map_err(|e| e.to_string())?
             .to_owned();
+        if !is_xml_name(&key) {
+            return Err(format!("`{}` is not an attribute name", key.escape_debug()));
+        }
         // Attribute-value normalisation (XML 1.0 §3.3.3): literal white-space characters become spaces.
         let value = a
             .unescape_value()
@@ -677,6 +695,17 @@ mod tests {
         assert_eq!(parse(&latin).unwrap().root.text(), "Prévost");
         let err = parse(b"<?xml version='1.0' encoding='EBCDIC'?><a/>").unwrap_err();
         assert!(err.to_string().contains("EBCDIC"), "{err}");
+    }
+
+    /// Found by the `xml_reader` fuzz target: `<\r/>` was read as an element with an empty name,
+    /// which the writer could not write back.
+    #[test]
+    fn an_element_needs_a_name() {
+        for doc in ["<\r/>", "< a/>", "<1a/>", "<a 1b='x'/>", "<a\u{0}/>"] {
+            assert!(parse(doc.as_bytes()).is_err(), "{doc:?} was read");
+        }
+        assert!(parse("<a:b-c.d_e xmlns:a='urn:x' f.g='1'/>".as_bytes()).is_ok());
+        assert!(parse("<Prüfung/>".as_bytes()).is_ok());
     }
 
     /// Found by the `xml_reader` fuzz target: a declaration whose `encoding=` is followed by a

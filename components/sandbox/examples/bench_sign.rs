@@ -18,16 +18,20 @@
 //! Without `--doc` it signs the official specimen `M1-01` read from `../shared/ivi2/samples`
 //! next to the project (not copied), or a small built-in document when that folder is missing.
 
+mod common;
+
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use common::{InProcess, xmlsec1_template};
 use dsig::csc::{AuthData, CscClient, CscConfig, CscSigner, UreqTransport};
-use dsig::{Profile, SignOptions, SignatureAlgorithm, Signer, VerifyOptions};
-use sandbox::qtsp::pki::{OID_ECDSA_SHA256, OID_SHA256, OID_SHA256_WITH_RSA};
-use sandbox::qtsp::{self, EcdsaFormat, KeyType, QtspConfig, TestPki};
+use dsig::{Profile, SignOptions, SignatureAlgorithm, VerifyOptions};
+use sandbox::qtsp::{self, KeyType, QtspConfig};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -53,35 +57,6 @@ const FALLBACK_DOC: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 struct SignCli {
     #[command(flatten)]
     args: dsig::cli::SignArgs,
-}
-
-/// The sandbox's signing code, called in-process (what `signatures/signHash` runs).
-struct InProcess<'a> {
-    pki: &'a TestPki,
-    credential: &'a str,
-    algorithm: SignatureAlgorithm,
-}
-
-impl Signer for InProcess<'_> {
-    fn algorithm(&self) -> SignatureAlgorithm {
-        self.algorithm
-    }
-
-    fn sign_digest(&self, digest: &[u8; 32]) -> dsig::Result<Vec<u8>> {
-        let sign_algo = match self.algorithm {
-            SignatureAlgorithm::RsaSha256 => OID_SHA256_WITH_RSA,
-            SignatureAlgorithm::EcdsaP256Sha256 => OID_ECDSA_SHA256,
-        };
-        self.pki
-            .sign_hash(
-                self.credential,
-                digest,
-                sign_algo,
-                Some(OID_SHA256),
-                EcdsaFormat::Raw,
-            )
-            .map_err(|e| dsig::Error::Signer(e.to_string()))
-    }
 }
 
 /// Runs `op` until the time or iteration budget is spent; returns operations per second.
@@ -111,24 +86,6 @@ fn document(args: &Args) -> Result<(String, Vec<u8>)> {
             FALLBACK_DOC.as_bytes().to_vec(),
         )),
     }
-}
-
-/// Blanks `DigestValue`, `SignatureValue` and the certificates of a dsig signature: an xmlsec1
-/// template for exactly the same signature shape.
-fn xmlsec1_template(signed: &str) -> Result<String> {
-    let mut out = signed.to_owned();
-    for local in ["DigestValue", "SignatureValue", "X509Data"] {
-        let open = format!("<ds:{local}");
-        let close = format!("</ds:{local}>");
-        let mut from = 0;
-        while let Some(at) = out[from..].find(&open).map(|i| i + from) {
-            let content = out[at..].find('>').context("tag end")? + at + 1;
-            let end = out[content..].find(&close).context("closing tag")? + content;
-            out.replace_range(content..end, "");
-            from = content + close.len();
-        }
-    }
-    Ok(out)
 }
 
 fn main() -> Result<()> {

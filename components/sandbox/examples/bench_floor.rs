@@ -1,0 +1,216 @@
+//! The native floor of the end-to-end benchmark, and the hand-scripted pipeline's inputs.
+//!
+//! Runs the pipeline's own libraries in one process with no HTTP and no wasm, per ERP record: the
+//! tenant mapping (`pipeline::mapping`), the gate (`pipeline::gate::admit`: official schema, rules,
+//! type approvals, duplicate claim, record written to an in-memory store) and the sign step
+//! (`pipeline::delivery::sign_record`: dsig signs with the QTSP sandbox's own key code, verifies
+//! against the root, stores the signed XML). That is everything ecoc does for a record except
+//! HTTP, wasm, durable storage and the NAP.
+//!
+//! With `--write DIR` it also leaves, for each record, the document the gate admitted
+//! (`NNNNN.xml`, placeholder signature) and an xmlsec1 template of the same signature shape
+//! (`NNNNN.template.xml`), so `bench/ecoc_bench.py` can time `xmllint --schema` + `xmlsec1 --sign`
+//! on the same documents.
+//!
+//! ```text
+//! cargo run --release -p sandbox --example bench_floor -- --records 1000 --state-dir DIR [--write DIR]
+//! ```
+//!
+//! Prints one JSON object: records, seconds per phase, CPU seconds of the loop, key and certificate
+//! paths. Needs the official XSD (`../shared/ivi2` beside the checkout, or `ECOC_IVI2_XSD`).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use common::{InProcess, xmlsec1_template};
+use dsig::{Certificate, SignatureAlgorithm};
+use ivi::Profile;
+use ivi::profile::ProfileValidator;
+use pipeline::approvals::Approvals;
+use pipeline::delivery::{self, RetryPolicy};
+use pipeline::gate::{self, Candidate};
+use pipeline::kv::Stores;
+use pipeline::mapping::Mapping;
+use pipeline::repo::{Repo, XmlKind};
+use pipeline::tenant::{self, Tenant};
+use sandbox::qtsp::TestPki;
+
+const MAPPING: &str = include_str!("../../pipeline/demo/mapping.json");
+const APPROVALS: &str = include_str!("../../pipeline/demo/approvals.json");
+const RECORD: &str = include_str!("../../pipeline/demo/records/m1.json");
+/// The QTSP sandbox credential `ecoc up --dev` and the benchmarks sign with.
+const CREDENTIAL: &str = "p256-signer";
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Number of ERP records (the demo M1 record with VINs numbered from `--first-serial`).
+    #[arg(long, default_value_t = 1000)]
+    records: usize,
+    /// Serial number of the first VIN (its last seven characters).
+    #[arg(long, default_value_t = 1_000_000)]
+    first_serial: usize,
+    /// The QTSP sandbox's state folder (its test PKI; made there when missing).
+    #[arg(long)]
+    state_dir: PathBuf,
+    /// Write each admitted document and an xmlsec1 template here (outside the timed loop).
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+/// CPU seconds (user + system) this process has used so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5); `fields[0]` is field 3.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The demo record with VIN serial `serial`.
+fn record(template: &serde_json::Value, serial: usize) -> serde_json::Value {
+    let mut record = template.clone();
+    let vin = template["vin"].as_str().unwrap_or_default();
+    record["vin"] = format!("{}{serial:07}", &vin[..10]).into();
+    record
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let setup_started = Instant::now();
+    let pki = TestPki::load_or_create(&args.state_dir)?;
+    let credential = pki
+        .credential(CREDENTIAL)
+        .context("p256-signer credential")?;
+    let chain = vec![
+        credential.certificate_der().to_vec(),
+        pki.issuing_der().to_vec(),
+    ];
+    let anchors = vec![Certificate::from_der(pki.root_der())?];
+    let signer = InProcess {
+        pki: &pki,
+        credential: CREDENTIAL,
+        algorithm: SignatureAlgorithm::EcdsaP256Sha256,
+    };
+    let sign = |xml: &[u8], profile: dsig::Profile| -> pipeline::Result<Vec<u8>> {
+        let mut options = dsig::SignOptions::new(profile, chain.clone());
+        options.replace_existing = true;
+        dsig::sign(xml, &options, &signer).map_err(|e| pipeline::Error::Upstream {
+            service: "qtsp",
+            message: e.to_string(),
+            retryable: false,
+        })
+    };
+    if ivi::profile::official_xsd().is_none() {
+        bail!(
+            "the official IVI 2.0 XSD is needed: put ../shared/ivi2 beside the checkout or set ECOC_IVI2_XSD"
+        );
+    }
+    let checker = ProfileValidator::new(Profile::Eu, None)?;
+    let mapping = Mapping::from_json(MAPPING.as_bytes())
+        .map_err(|e| anyhow::anyhow!("demo mapping: {e:?}"))?;
+    let approvals = Approvals::from_json(APPROVALS.as_bytes())?;
+    let template: serde_json::Value = serde_json::from_str(RECORD)?;
+    let stores = Stores::in_memory();
+    let tenant = Tenant::new("bench", "Bench Vehicles");
+    tenant::create_tenant(&stores.data, &tenant, "owner", None)?;
+    let policy = RetryPolicy::default();
+    let setup = setup_started.elapsed();
+
+    let (mut map_time, mut admit_time, mut sign_time) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut ids = Vec::with_capacity(args.records);
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+    for i in 0..args.records {
+        let t0 = Instant::now();
+        let erp = record(&template, args.first_serial + i);
+        let mapped = mapping
+            .apply(&erp, SystemTime::now())
+            .map_err(|e| anyhow::anyhow!("mapping record {i}: {e:?}"))?;
+        let t1 = Instant::now();
+        let now_ms = u64::try_from(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)?
+                .as_millis(),
+        )?;
+        let admitted = gate::admit(
+            &stores,
+            &checker,
+            &approvals,
+            Candidate {
+                tenant: &tenant.id,
+                actor: "token:bench",
+                source: "json",
+                xml: mapped.xml.as_bytes(),
+                leased: true,
+            },
+            now_ms,
+        )?;
+        let t2 = Instant::now();
+        let signed = delivery::sign_record(
+            &stores,
+            &tenant,
+            &admitted.id,
+            &sign,
+            &anchors,
+            &policy,
+            now_ms / 1000,
+        )?;
+        if signed.status != pipeline::record::Status::Signed {
+            bail!("record {i} ended {:?}, not signed", signed.status);
+        }
+        let t3 = Instant::now();
+        map_time += t1 - t0;
+        admit_time += t2 - t1;
+        sign_time += t3 - t2;
+        ids.push(admitted.id);
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
+
+    if let Some(dir) = &args.write {
+        std::fs::create_dir_all(dir)?;
+        let repo = Repo::new(&stores);
+        for (i, id) in ids.iter().enumerate() {
+            let admitted = repo
+                .xml(&tenant.id, id, XmlKind::Mapped)?
+                .context("admitted XML")?;
+            let signed = repo
+                .xml(&tenant.id, id, XmlKind::Signed)?
+                .context("signed XML")?;
+            std::fs::write(dir.join(format!("{i:05}.xml")), admitted)?;
+            let template = xmlsec1_template(std::str::from_utf8(&signed)?)?;
+            std::fs::write(dir.join(format!("{i:05}.template.xml")), template)?;
+        }
+    }
+    let entry = &credential.entry();
+    let summary = serde_json::json!({
+        "records": args.records,
+        "setup_s": setup.as_secs_f64(),
+        "wall_s": elapsed.as_secs_f64(),
+        "cpu_s": cpu,
+        "map_s": map_time.as_secs_f64(),
+        "admit_s": admit_time.as_secs_f64(),
+        "sign_s": sign_time.as_secs_f64(),
+        "key_pem": args.state_dir.join(&entry.key),
+        "certificate_pem": args.state_dir.join(&entry.certificate),
+        "issuing_ca_pem": args.state_dir.join(&pki.description().issuing_ca),
+        "root_ca_pem": args.state_dir.join(&pki.description().root_ca),
+    });
+    println!("{summary}");
+    Ok(())
+}
