@@ -631,6 +631,7 @@ pub struct CscSigner<'c, T> {
     algorithm: SignatureAlgorithm,
     sign_algo: String,
     certificates: Vec<Vec<u8>>,
+    multisign: u32,
 }
 
 impl<T> std::fmt::Debug for CscSigner<'_, T> {
@@ -699,12 +700,18 @@ impl<'c, T: HttpTransport> CscSigner<'c, T> {
             algorithm,
             sign_algo: sign_algo.to_owned(),
             certificates: info.certificates,
+            multisign: info.multisign,
         })
     }
 
     /// The certificate chain the QTSP reported, signing certificate first (for [`crate::SignOptions`]).
     pub fn certificates(&self) -> &[Vec<u8>] {
         &self.certificates
+    }
+
+    /// How many hashes one authorisation may cover (`multisign` of `credentials/info`, at least 1).
+    pub fn multisign(&self) -> u32 {
+        self.multisign.max(1)
     }
 
     /// Signs several digests with one authorisation (up to the credential's `multisign`).

@@ -189,6 +189,27 @@ impl Document {
     }
 }
 
+/// XML 1.0 (fifth edition) `NameStartChar`.
+fn is_name_start(c: char) -> bool {
+    matches!(c,
+        ':' | 'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 `Name`: a `NameStartChar`, then `NameChar`s. quick-xml does not check names, and a
+/// name such as `a/` would not survive canonicalisation.
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start)
+        && chars.all(|c| {
+            is_name_start(c)
+                || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+        })
+}
+
 fn xml_err(position: u64, reason: impl Into<String>) -> Error {
     Error::Xml {
         position,
@@ -388,6 +409,9 @@ impl Builder {
             });
         }
         let qname = utf8(e.name().as_ref(), pos)?.to_owned();
+        if !is_name(&qname) {
+            return Err(xml_err(pos, format!("{qname:?} is not an element name")));
+        }
         let mut ns_decls: Vec<(String, Rc<str>)> = Vec::new();
         let mut raw_attrs: Vec<(String, String)> = Vec::new();
         let mut attrs_iter = e.attributes();
@@ -401,6 +425,9 @@ impl Builder {
                 });
             }
             let key = utf8(a.key.as_ref(), pos)?.to_owned();
+            if !is_name(&key) {
+                return Err(xml_err(pos, format!("{key:?} is not an attribute name")));
+            }
             let value = normalize_attr(utf8(&a.value, pos)?, pos)?;
             if key == "xmlns" {
                 ns_decls.push((String::new(), Rc::from(value)));

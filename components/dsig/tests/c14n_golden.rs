@@ -117,3 +117,23 @@ fn depth_limit_is_enforced() {
     let err = canonicalize(deep.as_bytes(), &C14nMethod::exclusive()).expect_err("depth");
     assert!(err.to_string().contains("max_depth"), "{err}");
 }
+
+/// Found by the `c14n` fuzz target: `<iesn//>` was read as an element named `iesn/`, and its
+/// canonical form did not read back. A name that is not an XML `Name` is refused.
+#[test]
+fn element_and_attribute_names_must_be_xml_names() {
+    let method = C14nMethod::Inclusive {
+        with_comments: false,
+    };
+    for doc in ["<iesn//>", "<1a/>", "<a b/='1'/>", "<a -b='1'/>"] {
+        assert!(
+            canonicalize(doc.as_bytes(), &method).is_err(),
+            "{doc} was read"
+        );
+    }
+    let ok = canonicalize("<é:a-b.c xmlns:é='urn:x' d·e='1'/>".as_bytes(), &method).unwrap();
+    assert_eq!(
+        String::from_utf8(ok).unwrap(),
+        "<é:a-b.c xmlns:é=\"urn:x\" d·e=\"1\"></é:a-b.c>"
+    );
+}

@@ -641,6 +641,10 @@ fn build_engine(options: &HostOptions) -> Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    if std::env::var_os("ECOC_PERFMAP").is_some() {
+        // Names JIT code in `perf report` (/tmp/perf-<pid>.map); for profiling runs only.
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let mut pooling = wasmtime::PoolingAllocationConfig::default();
     pooling
         .total_component_instances(options.max_instances)

@@ -54,6 +54,9 @@ impl RetryPolicy {
     }
 }
 
+/// Most hashes sent in one `signatures/signHash` call.
+pub const MAX_HASHES_PER_CALL: usize = 50;
+
 /// Poll interval for submissions the NAP is still processing (seconds).
 pub const POLL_SECS: u64 = 2;
 
@@ -125,19 +128,84 @@ impl<T: HttpTransport> CscSigning<T> {
 
     /// Signs `xml` (replacing its placeholder signature) with `profile`.
     pub fn sign(&self, xml: &[u8], profile: dsig::Profile) -> Result<Vec<u8>> {
+        self.sign_many(&[xml], profile)
+            .pop()
+            .unwrap_or_else(|| Err(Error::Internal("no signature made".into())))
+    }
+
+    /// Signs several documents: one token and `credentials/info` for all, then one
+    /// `credentials/authorize` + `signatures/signHash` per [`MAX_HASHES_PER_CALL`] hashes (fewer
+    /// when the credential's `multisign` says so). One answer per document, in order.
+    pub fn sign_many(&self, xmls: &[&[u8]], profile: dsig::Profile) -> Vec<Result<Vec<u8>>> {
         let auth = AuthData {
             pin: Some(self.pin.clone()),
             otp: None,
         };
-        let signer = CscSigner::new(&self.client, &self.credential_id, auth).map_err(qtsp_error)?;
+        let signer = match CscSigner::new(&self.client, &self.credential_id, auth) {
+            Ok(s) => s,
+            Err(e) => {
+                let e = qtsp_error(e);
+                return xmls.iter().map(|_| Err(e.clone())).collect();
+            }
+        };
         let mut options = dsig::SignOptions::new(profile, signer.certificates().to_vec());
         options.replace_existing = true;
-        dsig::sign(xml, &options, &signer).map_err(qtsp_error)
+        let mut answers: Vec<Result<Vec<u8>>> = Vec::with_capacity(xmls.len());
+        let mut prepared = Vec::new();
+        for xml in xmls {
+            match dsig::prepare(xml, &options) {
+                Ok(p) => {
+                    prepared.push((answers.len(), p));
+                    answers.push(Err(Error::Internal("not signed".into())));
+                }
+                Err(e) => answers.push(Err(qtsp_error(e))),
+            }
+        }
+        let per_call = usize::try_from(signer.multisign())
+            .unwrap_or(1)
+            .clamp(1, MAX_HASHES_PER_CALL);
+        let mut rest = prepared.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<_> = rest.by_ref().take(per_call).collect();
+            let digests: Vec<[u8; 32]> = chunk.iter().map(|(_, p)| p.digest()).collect();
+            match signer.sign_digests(&digests) {
+                Ok(values) if values.len() == chunk.len() => {
+                    for ((at, p), value) in chunk.into_iter().zip(values) {
+                        answers[at] = p.finish(&value).map_err(qtsp_error);
+                    }
+                }
+                Ok(values) => {
+                    let e = Error::Upstream {
+                        service: "qtsp",
+                        message: format!(
+                            "signatures/signHash answered {} values for {} hashes",
+                            values.len(),
+                            chunk.len()
+                        ),
+                        retryable: true,
+                    };
+                    for (at, _) in chunk {
+                        answers[at] = Err(e.clone());
+                    }
+                }
+                Err(e) => {
+                    let e = qtsp_error(e);
+                    for (at, _) in chunk {
+                        answers[at] = Err(e.clone());
+                    }
+                }
+            }
+        }
+        answers
     }
 }
 
 /// Signs XML with a profile (the QTSP in production, a local key in tests).
 pub type SignFn<'a> = dyn Fn(&[u8], dsig::Profile) -> Result<Vec<u8>> + 'a;
+
+/// Signs several documents at once with one profile: one answer per document, in order (the QTSP
+/// signs all their hashes under one authorisation).
+pub type SignManyFn<'a> = dyn Fn(&[&[u8]], dsig::Profile) -> Vec<Result<Vec<u8>>> + 'a;
 
 /// The `sign` step: signs a validated record, verifies the signature against the tenant's trust
 /// anchors before anything else sees it, stores the signed XML.
@@ -150,49 +218,86 @@ pub fn sign_record<K: KeyValue>(
     policy: &RetryPolicy,
     now: u64,
 ) -> Result<Record> {
+    let one_by_one = |xmls: &[&[u8]], profile| xmls.iter().map(|x| sign(x, profile)).collect();
+    let mut records = sign_records(stores, tenant, &[id], &one_by_one, anchors, policy, now)?;
+    records
+        .pop()
+        .ok_or_else(|| Error::Internal("sign_records answered nothing".into()))
+}
+
+/// [`sign_record`] for several records of one tenant, with one call to `sign` for all of those still
+/// `validated` (the others are answered as they stand). A record that cannot be read fails the
+/// whole call; a signature that fails or does not verify fails (or retries) only its record.
+pub fn sign_records<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &Tenant,
+    ids: &[&str],
+    sign: &SignManyFn<'_>,
+    anchors: &[Certificate],
+    policy: &RetryPolicy,
+    now: u64,
+) -> Result<Vec<Record>> {
     let repo = Repo::new(stores);
-    let mut record = repo.load(&tenant.id, id)?;
-    if record.status != Status::Validated {
-        return Ok(record);
-    }
     let profile: dsig::Profile = tenant
         .signature_profile
         .parse()
         .map_err(|e| Error::Config(format!("tenant {}: {e}", tenant.id)))?;
-    let mapped = repo
-        .xml(&tenant.id, id, XmlKind::Mapped)?
-        .ok_or_else(|| Error::corrupt("record XML", format!("{id} has none")))?;
-    let signed = sign(&mapped, profile).and_then(|signed| {
-        let options = dsig::VerifyOptions {
-            trust_anchors: anchors.to_vec(),
-            ..Default::default()
-        };
-        let verified = dsig::verify(&signed, &options).map_err(|e| Error::Upstream {
-            service: "qtsp",
-            message: format!("the signature made does not verify: {e}"),
-            retryable: false,
-        })?;
-        Ok((signed, verified))
-    });
-    match signed {
-        Ok((signed, verified)) => {
-            repo.put_xml(&record, XmlKind::Signed, &signed)?;
-            let subject = verified.signer.subject();
-            record.advance(
-                Status::Signed,
-                "sign",
-                Some(format!(
-                    "{} signature by {subject}, verified",
-                    verified.profile.name()
-                )),
-                now,
-            )?;
-            record.not_before = now + LEASE_SECS;
+    let mut records = Vec::with_capacity(ids.len());
+    let mut pending = Vec::new();
+    for id in ids {
+        let record = repo.load(&tenant.id, id)?;
+        if record.status == Status::Validated {
+            let mapped = repo
+                .xml(&tenant.id, id, XmlKind::Mapped)?
+                .ok_or_else(|| Error::corrupt("record XML", format!("{id} has none")))?;
+            pending.push((records.len(), mapped));
         }
-        Err(e) => fail_or_retry(&mut record, "sign", &e, policy, now)?,
+        records.push(record);
     }
-    repo.save(&record)?;
-    Ok(record)
+    if pending.is_empty() {
+        return Ok(records);
+    }
+    let xmls: Vec<&[u8]> = pending.iter().map(|(_, x)| x.as_slice()).collect();
+    let mut answers = sign(&xmls, profile);
+    answers.resize_with(xmls.len(), || {
+        Err(Error::Internal(
+            "the signer gave fewer answers than documents".into(),
+        ))
+    });
+    let options = dsig::VerifyOptions {
+        trust_anchors: anchors.to_vec(),
+        ..Default::default()
+    };
+    for ((at, _), answer) in pending.iter().zip(answers) {
+        let record = &mut records[*at];
+        let verified = answer.and_then(|signed| {
+            let verified = dsig::verify(&signed, &options).map_err(|e| Error::Upstream {
+                service: "qtsp",
+                message: format!("the signature made does not verify: {e}"),
+                retryable: false,
+            })?;
+            Ok((signed, verified))
+        });
+        match verified {
+            Ok((signed, verified)) => {
+                repo.put_xml(record, XmlKind::Signed, &signed)?;
+                let subject = verified.signer.subject();
+                record.advance(
+                    Status::Signed,
+                    "sign",
+                    Some(format!(
+                        "{} signature by {subject}, verified",
+                        verified.profile.name()
+                    )),
+                    now,
+                )?;
+                record.not_before = now + LEASE_SECS;
+            }
+            Err(e) => fail_or_retry(record, "sign", &e, policy, now)?,
+        }
+        repo.save(record)?;
+    }
+    Ok(records)
 }
 
 fn finish(record: &mut Record, tenant: &Tenant) {
@@ -403,41 +508,44 @@ pub struct SweepReport {
     pub remaining: usize,
 }
 
-/// The resume sweep: every record whose time has come gets its next step. `sign` runs the sign step
-/// (through the `sign` component); the rest runs here. Stops when `budget_left` says so.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the sweep's collaborators, each used once"
+/// Which step a [`Batch`] of the sweep runs.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
-pub fn sweep<K: KeyValue>(
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// Validated records, for the `sign` component (which then hands them to `submit`).
+    Sign,
+    /// Signed, submitted or processing records, for [`deliver_records`].
+    Deliver,
+}
+
+/// Records of one tenant due for the same step: one unit of sweep work, which the `submit`
+/// component hands to another instance so several run at once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Batch {
+    /// The step.
+    pub step: Step,
+    /// The tenant.
+    pub tenant: String,
+    /// Record ids, oldest first.
+    pub ids: Vec<String>,
+}
+
+/// Plans a sweep: every record whose time has come (at most `limit`), grouped by tenant and step
+/// into batches of at most `batch_size`. Validated records are leased for [`LEASE_SECS`] as they
+/// are planned, so a sweep running at the same time leaves them alone.
+pub fn plan_sweep<K: KeyValue>(
     stores: &Stores<K>,
-    nap: &dyn Nap,
-    erp: Option<(&dyn HttpTransport, &str)>,
-    sign: &mut dyn FnMut(&str, &str) -> Result<()>,
-    policy: &RetryPolicy,
     limit: usize,
-    now: &dyn Fn() -> u64,
-    budget_left: &dyn Fn() -> bool,
-) -> Result<SweepReport> {
+    batch_size: usize,
+    now: u64,
+) -> Result<Vec<Batch>> {
     let repo = Repo::new(stores);
-    let due = repo.due(now(), limit)?;
-    let mut report = SweepReport::default();
-    let mut tenants: std::collections::HashMap<String, Tenant> = Default::default();
-    for (i, (tenant_id, id)) in due.iter().enumerate() {
-        if !budget_left() {
-            report.remaining = due.len() - i;
-            break;
-        }
-        report.visited += 1;
-        let tenant = match tenants.get(tenant_id) {
-            Some(t) => t.clone(),
-            None => {
-                let t = tenant::load_tenant(&stores.data, tenant_id)?;
-                tenants.insert(tenant_id.clone(), t.clone());
-                t
-            }
-        };
-        let mut record = match repo.load(tenant_id, id) {
+    let mut open: std::collections::BTreeMap<(String, Step), Vec<String>> = Default::default();
+    let mut batches = Vec::new();
+    for (tenant_id, id) in repo.due(now, limit)? {
+        let mut record = match repo.load(&tenant_id, &id) {
             Ok(r) => r,
             Err(Error::NotFound(_)) => {
                 stores.work.delete(&format!("{tenant_id}/{id}"))?;
@@ -445,23 +553,121 @@ pub fn sweep<K: KeyValue>(
             }
             Err(e) => return Err(e),
         };
-        let result = if record.status == Status::Validated {
-            // Lease the record to the sign call, so a parallel sweep leaves it alone.
-            record.not_before = now() + LEASE_SECS;
+        let step = if record.status == Status::Validated {
+            record.not_before = now + LEASE_SECS;
             repo.save(&record)?;
-            report.signed += 1;
-            sign(tenant_id, id)
+            Step::Sign
         } else {
-            report.delivered += 1;
-            deliver_record(stores, &tenant, id, nap, erp, policy, now()).map(|r| {
-                if r.status.is_final() && !r.needs_work() {
-                    report.finished += 1;
-                }
-            })
+            Step::Deliver
         };
-        if result.is_err() {
-            report.errors += 1;
+        let ids = open.entry((tenant_id.clone(), step)).or_default();
+        ids.push(id);
+        if ids.len() >= batch_size.max(1) {
+            batches.push(Batch {
+                step,
+                tenant: tenant_id,
+                ids: std::mem::take(ids),
+            });
+        }
+    }
+    batches.extend(
+        open.into_iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|((tenant, step), ids)| Batch { step, tenant, ids }),
+    );
+    Ok(batches)
+}
+
+/// [`deliver_record`] for several records of one tenant (one NAP session); one answer per id.
+pub fn deliver_records<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &Tenant,
+    ids: &[&str],
+    nap: &dyn Nap,
+    erp: Option<(&dyn HttpTransport, &str)>,
+    policy: &RetryPolicy,
+    now: u64,
+) -> Vec<Result<Record>> {
+    ids.iter()
+        .map(|id| deliver_record(stores, tenant, id, nap, erp, policy, now))
+        .collect()
+}
+
+/// The resume sweep, run in this process: every record whose time has come gets its next step,
+/// batch after batch ([`plan_sweep`]). `sign` runs the sign step for a batch (through the `sign`
+/// component); the rest runs here. Stops when `budget_left` says so.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the sweep's collaborators, each its own kind"
+)]
+pub fn sweep<K: KeyValue>(
+    stores: &Stores<K>,
+    nap: &dyn Nap,
+    erp: Option<(&dyn HttpTransport, &str)>,
+    sign: &mut dyn FnMut(&str, &[String]) -> Result<()>,
+    policy: &RetryPolicy,
+    limit: usize,
+    now: &dyn Fn() -> u64,
+    budget_left: &dyn Fn() -> bool,
+) -> Result<SweepReport> {
+    let batches = plan_sweep(stores, limit, SWEEP_BATCH, now())?;
+    let mut report = SweepReport::default();
+    let mut tenants: std::collections::HashMap<String, Tenant> = Default::default();
+    for (i, batch) in batches.iter().enumerate() {
+        if !budget_left() {
+            report.remaining = batches[i..].iter().map(|b| b.ids.len()).sum();
+            break;
+        }
+        report.visited += batch.ids.len();
+        match batch.step {
+            Step::Sign => {
+                report.signed += batch.ids.len();
+                if sign(&batch.tenant, &batch.ids).is_err() {
+                    report.errors += batch.ids.len();
+                }
+            }
+            Step::Deliver => {
+                let tenant = match tenants.get(&batch.tenant) {
+                    Some(t) => t.clone(),
+                    None => {
+                        let t = tenant::load_tenant(&stores.data, &batch.tenant)?;
+                        tenants.insert(batch.tenant.clone(), t.clone());
+                        t
+                    }
+                };
+                report.delivered += batch.ids.len();
+                let ids: Vec<&str> = batch.ids.iter().map(String::as_str).collect();
+                for result in deliver_records(stores, &tenant, &ids, nap, erp, policy, now()) {
+                    match result {
+                        Ok(r) if r.status.is_final() && !r.needs_work() => report.finished += 1,
+                        Ok(_) => {}
+                        Err(_) => report.errors += 1,
+                    }
+                }
+            }
         }
     }
     Ok(report)
+}
+
+/// Records per sweep batch: one QTSP authorisation, one NAP session, one chained call.
+pub const SWEEP_BATCH: usize = 25;
+
+/// The key the running sweep holds (see [`sweep_lock`]).
+const SWEEP_LOCK: (&str, &str) = ("_ecoc", "sweep");
+
+/// Takes the sweep lock for `run_id` (a [`crate::ids::record_id`]): `false` when another sweep
+/// younger than [`crate::gate::STALE_CLAIM_MS`] holds it. Timers and outside schedulers may start
+/// sweeps while one runs; only one works at a time.
+pub fn sweep_lock<K: KeyValue>(stores: &Stores<K>, run_id: &str) -> Result<bool> {
+    match crate::claims::claim(stores, SWEEP_LOCK.0, SWEEP_LOCK.1, run_id) {
+        Ok(()) => Ok(true),
+        Err(Error::Duplicate { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Gives the sweep lock back.
+pub fn sweep_unlock<K: KeyValue>(stores: &Stores<K>, run_id: &str) -> Result<()> {
+    crate::claims::release(stores, SWEEP_LOCK.0, SWEEP_LOCK.1, run_id)
 }

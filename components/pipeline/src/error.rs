@@ -3,7 +3,7 @@
 use crate::FieldError;
 
 /// Everything that can go wrong in the pipeline, grouped by who must act.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// No token, or a token nobody issued.
     #[error("{0}")]

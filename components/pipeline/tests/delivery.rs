@@ -334,8 +334,8 @@ fn the_sweep_resumes_interrupted_records() {
         &stores,
         &nap,
         None,
-        &mut |tenant: &str, id: &str| {
-            asked.push(format!("{tenant}/{id}"));
+        &mut |tenant: &str, ids: &[String]| {
+            asked.extend(ids.iter().map(|id| format!("{tenant}/{id}")));
             Ok(())
         },
         &POLICY,
@@ -356,7 +356,7 @@ fn the_sweep_resumes_interrupted_records() {
         &stores,
         &nap,
         None,
-        &mut |_: &str, _: &str| panic!("signed twice"),
+        &mut |_: &str, _: &[String]| panic!("signed twice"),
         &POLICY,
         100,
         &|| 51,

@@ -102,18 +102,47 @@ pub fn call(
     path: &str,
     body: &serde_json::Value,
 ) -> Result<(u16, serde_json::Value)> {
-    let resp = SpinHttp
-        .send(HttpRequest {
-            method: "POST".into(),
-            url: format!("http://{component}.spin.internal{path}"),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string().into_bytes(),
-        })
+    spin_sdk::http::run(call_async(component, path, body))
+}
+
+/// Several [`call`]s, at most `in_flight` at a time (each in its own instance of the callee, so
+/// they run in parallel on the host); one answer per call, in order.
+pub fn call_all(
+    calls: &[(&str, &str, serde_json::Value)],
+    in_flight: usize,
+) -> Vec<Result<(u16, serde_json::Value)>> {
+    use futures::stream::{self, StreamExt};
+    spin_sdk::http::run(
+        stream::iter(
+            calls
+                .iter()
+                .map(|(component, path, body)| call_async(component, path, body)),
+        )
+        .buffered(in_flight.max(1))
+        .collect(),
+    )
+}
+
+async fn call_async(
+    component: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<(u16, serde_json::Value)> {
+    let request = Request::builder()
+        .method(Method::Post)
+        .uri(format!("http://{component}.spin.internal{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string().into_bytes())
+        .build();
+    let resp: Response = spin_sdk::http::send(request)
+        .await
         .map_err(|e| Error::Internal(format!("chained call to {component}{path}: {e}")))?;
-    let value = serde_json::from_slice(&resp.body).unwrap_or_else(|_| {
-        serde_json::json!({"error": "internal", "message": String::from_utf8_lossy(&resp.body)})
-    });
-    Ok((resp.status, value))
+    let status = *resp.status();
+    let body = resp.into_body();
+    let value = serde_json::from_slice(&body).unwrap_or_else(
+        |_| serde_json::json!({"error": "internal", "message": String::from_utf8_lossy(&body)}),
+    );
+    Ok((status, value))
 }
 
 /// Turns a chained call's error answer back into the pipeline error it was made from, so the caller

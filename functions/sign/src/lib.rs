@@ -26,12 +26,18 @@ fn handle(req: Request, out: ResponseOutparam) {
     spin_glue::respond(out, reply("sign", result));
 }
 
+/// The record ids of a `{tenant, id}` or `{tenant, ids: [...]}` body.
+fn ids_of(body: &Value) -> Vec<&str> {
+    match body["ids"].as_array() {
+        Some(ids) => ids.iter().filter_map(Value::as_str).collect(),
+        None => body["id"].as_str().into_iter().collect(),
+    }
+}
+
 fn sign(req: &Request) -> Result<Reply> {
     let body: Value = spin_glue::json_body(req)?;
-    let (tenant_id, id) = (
-        body["tenant"].as_str().unwrap_or_default(),
-        body["id"].as_str().unwrap_or_default(),
-    );
+    let tenant_id = body["tenant"].as_str().unwrap_or_default();
+    let ids = ids_of(&body);
     let stores = spin_glue::stores()?;
     let tenant = pipeline::tenant::load_tenant(&stores.data, tenant_id)?;
     let anchors = dsig::parse_pem_certificates(&variable("trust_anchors")?)
@@ -49,22 +55,43 @@ fn sign(req: &Request) -> Result<Reply> {
         &variable("qtsp_credential")?,
         &variable("qtsp_pin")?,
     );
-    let record = delivery::sign_record(
+    let records = delivery::sign_records(
         &stores,
         &tenant,
-        id,
-        &|xml, profile| signing.sign(xml, profile),
+        &ids,
+        &|xmls, profile| signing.sign_many(xmls, profile),
         &anchors,
         &RetryPolicy::default(),
         clock::now_secs(),
     )?;
-    if record.status == Status::Signed {
-        let (status, answer) = spin_glue::call(
+    let signed: Vec<&str> = records
+        .iter()
+        .filter(|r| r.status == Status::Signed)
+        .map(|r| r.id.as_str())
+        .collect();
+    // Delivery follows at once; what it cannot do now, the sweep does later.
+    let delivered = if signed.is_empty() {
+        None
+    } else {
+        Some(spin_glue::call(
             "submit",
             "/deliver",
-            &json!({"tenant": tenant_id, "id": id}),
-        )?;
-        return Ok(Reply::json(status, &answer));
+            &json!({"tenant": tenant_id, "ids": signed}),
+        )?)
+    };
+    if body.get("ids").is_none() {
+        // One record asked for: answer it as it now stands.
+        return match delivered {
+            Some((status, answer)) => Ok(Reply::json(
+                status,
+                answer["records"].get(0).unwrap_or(&answer),
+            )),
+            None => Ok(Reply::json(
+                200,
+                &records.first().map(|r| r.to_view()).unwrap_or_default(),
+            )),
+        };
     }
-    Ok(Reply::json(200, &record.to_view()))
+    let views: Vec<Value> = records.iter().map(|r| r.to_view()).collect();
+    Ok(Reply::json(200, &json!({ "records": views })))
 }

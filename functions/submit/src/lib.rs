@@ -49,51 +49,108 @@ fn policy() -> RetryPolicy {
     policy
 }
 
+fn erp_transport(secret: Option<&str>) -> Option<(&dyn HttpTransport, &str)> {
+    secret.map(|s| (&SpinHttp as &dyn HttpTransport, s))
+}
+
+/// `POST /deliver` `{tenant, id}` (answers the record) or `{tenant, ids: [...]}` (answers
+/// `{records: [...]}`): delivers, polls or writes back each record, whichever is its next step.
 fn deliver(req: &Request) -> Result<Reply> {
     let body: Value = spin_glue::json_body(req)?;
     let stores = spin_glue::stores()?;
     let tenant =
         pipeline::tenant::load_tenant(&stores.data, body["tenant"].as_str().unwrap_or_default())?;
     let secret = optional_variable("callback_secret");
-    let erp = secret
-        .as_deref()
-        .map(|s| (&SpinHttp as &dyn HttpTransport, s));
-    let record = delivery::deliver_record(
+    let ids: Vec<&str> = match body["ids"].as_array() {
+        Some(ids) => ids.iter().filter_map(Value::as_str).collect(),
+        None => vec![body["id"].as_str().unwrap_or_default()],
+    };
+    let mut results = delivery::deliver_records(
         &stores,
         &tenant,
-        body["id"].as_str().unwrap_or_default(),
+        &ids,
         &nap()?,
-        erp,
+        erp_transport(secret.as_deref()),
         &policy(),
         clock::now_secs(),
-    )?;
-    Ok(Reply::json(200, &record.to_view()))
+    );
+    if body.get("ids").is_none() {
+        let record = results
+            .pop()
+            .unwrap_or_else(|| Err(Error::Internal("nothing delivered".into())))?;
+        return Ok(Reply::json(200, &record.to_view()));
+    }
+    let views: Vec<Value> = results
+        .into_iter()
+        .map(|r| r.map_or_else(|e| e.to_json(), |r| r.to_view()))
+        .collect();
+    Ok(Reply::json(200, &json!({ "records": views })))
 }
 
+/// Chained calls a sweep keeps in flight at once.
+const SWEEP_IN_FLIGHT: usize = 4;
+
+/// `POST /sweep`: plans the due work ([`delivery::plan_sweep`]) and hands each batch to a `sign`
+/// or `submit` instance, several at a time. One sweep works at a time (the others answer
+/// `{"busy": true}` at once).
 fn sweep() -> Result<Reply> {
     let stores = spin_glue::stores()?;
     let started = clock::now_millis();
-    let secret = optional_variable("callback_secret");
-    let erp = secret
-        .as_deref()
-        .map(|s| (&SpinHttp as &dyn HttpTransport, s));
-    let mut sign = |tenant: &str, id: &str| -> Result<()> {
-        let (status, body) =
-            spin_glue::call("sign", "/sign", &json!({"tenant": tenant, "id": id}))?;
-        if status >= 400 {
-            return Err(spin_glue::relay(status, body));
+    let run_id = pipeline::ids::record_id(started)?;
+    if !delivery::sweep_lock(&stores, &run_id)? {
+        return Ok(Reply::json(200, &json!({"busy": true})));
+    }
+    let outcome = run_sweep(&stores, started);
+    delivery::sweep_unlock(&stores, &run_id)?;
+    outcome
+}
+
+fn run_sweep(stores: &pipeline::kv::Stores<spin_glue::SpinKv>, started: u64) -> Result<Reply> {
+    let mut report = delivery::SweepReport::default();
+    let batches = delivery::plan_sweep(stores, 20_000, delivery::SWEEP_BATCH, clock::now_secs())?;
+    let mut rest = batches.as_slice();
+    while !rest.is_empty() {
+        if clock::now_millis().saturating_sub(started) >= SWEEP_BUDGET_MS {
+            report.remaining = rest.iter().map(|b| b.ids.len()).sum();
+            break;
         }
-        Ok(())
-    };
-    let report = delivery::sweep(
-        &stores,
-        &nap()?,
-        erp,
-        &mut sign,
-        &policy(),
-        5_000,
-        &clock::now_secs,
-        &|| clock::now_millis().saturating_sub(started) < SWEEP_BUDGET_MS,
-    )?;
+        let (now, later) = rest.split_at(rest.len().min(SWEEP_IN_FLIGHT * 2));
+        rest = later;
+        let calls: Vec<(&str, &str, Value)> = now
+            .iter()
+            .map(|b| {
+                let target = match b.step {
+                    delivery::Step::Sign => "sign",
+                    delivery::Step::Deliver => "submit",
+                };
+                let path = match b.step {
+                    delivery::Step::Sign => "/sign",
+                    delivery::Step::Deliver => "/deliver",
+                };
+                (target, path, json!({"tenant": b.tenant, "ids": b.ids}))
+            })
+            .collect();
+        for (batch, answer) in now.iter().zip(spin_glue::call_all(&calls, SWEEP_IN_FLIGHT)) {
+            report.visited += batch.ids.len();
+            match batch.step {
+                delivery::Step::Sign => report.signed += batch.ids.len(),
+                delivery::Step::Deliver => report.delivered += batch.ids.len(),
+            }
+            match answer {
+                Ok((status, body)) if status < 400 => {
+                    let finished = body["records"].as_array().map_or(0, |records| {
+                        records
+                            .iter()
+                            .filter(|r| {
+                                matches!(r["status"].as_str(), Some("succeeded" | "failed"))
+                            })
+                            .count()
+                    });
+                    report.finished += finished;
+                }
+                _ => report.errors += batch.ids.len(),
+            }
+        }
+    }
     Ok(Reply::json(200, &json!(report)))
 }
