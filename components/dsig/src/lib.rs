@@ -57,4 +57,4 @@ pub use error::{Error, Result};
 pub use keys::{LocalSigner, PublicKey, SignatureAlgorithm, Signer, ecdsa_der_to_raw};
 pub use sign::{Prepared, Profile, SignOptions, prepare, sign};
 pub use verify::{VerifiedSignature, VerifyOptions, verify};
-pub use x509::{Certificate, parse_pem_certificates};
+pub use x509::{Certificate, LinkCache, parse_pem_certificates};

@@ -304,11 +304,39 @@ pub fn parse_pem_certificates(pem: &str) -> Result<Vec<Certificate>> {
 
 /// Validates a path from `leaf` through `pool` (certificates carried in the signature) to one of
 /// `anchors`, at `at`. Returns the path, leaf first, anchor last.
+/// Certificate signatures already found good, shared by the clones of one
+/// [`crate::VerifyOptions`]: verifying a batch of documents signed with the same chain checks each
+/// link's signature once instead of once per document. Only successes are kept, keyed by both
+/// certificates' DER, so a different certificate is always checked.
+#[derive(Debug, Clone, Default)]
+pub struct LinkCache(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>>);
+
+impl LinkCache {
+    fn signed_by(&self, cert: &Certificate, issuer: &Certificate) -> bool {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update((cert.der.len() as u64).to_be_bytes());
+        hasher.update(&cert.der);
+        hasher.update(&issuer.der);
+        let key: [u8; 32] = hasher.finalize().into();
+        let known = |set: &std::collections::HashSet<[u8; 32]>| set.contains(&key);
+        if self.0.lock().is_ok_and(|set| known(&set)) {
+            return true;
+        }
+        let good = cert.verify_signed_by(issuer).is_ok();
+        if good && let Ok(mut set) = self.0.lock() {
+            set.insert(key);
+        }
+        good
+    }
+}
+
 pub(crate) fn validate_chain(
     leaf: &Certificate,
     pool: &[Certificate],
     anchors: &[Certificate],
     at: SystemTime,
+    links: &LinkCache,
 ) -> Result<Vec<Certificate>> {
     if anchors.is_empty() {
         return Err(Error::Chain("no trust anchors given".into()));
@@ -345,7 +373,7 @@ pub(crate) fn validate_chain(
         // but must still be valid now-or-then and be CAs).
         for anchor in anchors {
             if Certificate::name_der(anchor.cert.tbs_certificate().subject()) == issuer_name
-                && current.verify_signed_by(anchor).is_ok()
+                && links.signed_by(&current, anchor)
             {
                 anchor.check_validity(at, "trust anchor")?;
                 check_ca(anchor)?;
@@ -356,7 +384,7 @@ pub(crate) fn validate_chain(
         let next = pool.iter().find(|c| {
             *c != &current
                 && Certificate::name_der(c.cert.tbs_certificate().subject()) == issuer_name
-                && current.verify_signed_by(c).is_ok()
+                && links.signed_by(&current, c)
         });
         let Some(next) = next else {
             return Err(Error::Chain(format!(

@@ -339,3 +339,50 @@ fn corrupted_documents_are_refused_without_panics() {
     // Only bytes outside the signed content (e.g. the XML declaration) may be changed harmlessly.
     assert!(accepted < 20, "{accepted} corrupted documents verified");
 }
+
+/// One `VerifyOptions` reused for a batch remembers the certificate links it checked; a document
+/// whose chain differs is still checked in full: an issuing CA of the same name but another key
+/// does not pass on the strength of the cached link.
+#[test]
+fn a_reused_options_value_still_checks_a_different_chain() {
+    let p = pki();
+    let shared = opts();
+    for _ in 0..3 {
+        let signed = sign_with(&p.p256_leaf, Profile::XmlDsig, IVI_LIKE);
+        dsig::verify(&signed, &shared).expect("verifies");
+    }
+    // A forged issuing CA: same name, another key, signing a leaf of its own.
+    let forged_ca = common::issue(
+        common::ISSUING_NAME,
+        &common::Key::p256(91),
+        None,
+        true,
+        x509_cert::ext::pkix::KeyUsage(x509_cert::ext::pkix::KeyUsages::KeyCertSign.into()),
+        (
+            SystemTime::now() - common::years(1),
+            SystemTime::now() + common::years(1),
+        ),
+        5,
+    );
+    let key = common::Key::p256(92);
+    let leaf = common::issue(
+        "CN=forged signer,C=NL",
+        &key,
+        Some((common::ISSUING_NAME, &forged_ca.key)),
+        false,
+        x509_cert::ext::pkix::KeyUsage(x509_cert::ext::pkix::KeyUsages::DigitalSignature.into()),
+        (
+            SystemTime::now() - common::years(1),
+            SystemTime::now() + common::years(1),
+        ),
+        6,
+    );
+    let chain = vec![leaf.der.clone(), forged_ca.der.clone()];
+    let signed = dsig::sign(
+        IVI_LIKE.as_bytes(),
+        &SignOptions::new(Profile::XmlDsig, chain),
+        &leaf.key.signer(),
+    )
+    .expect("sign");
+    expect_err(&signed, &shared, "chain does not lead to a trust anchor");
+}

@@ -160,23 +160,33 @@ impl SqliteBackend {
         .map_err(other)?
     }
 
+    /// A point read on the calling thread: an indexed lookup in a WAL database takes
+    /// microseconds, less than handing it to a blocking thread and back (which `read` does for
+    /// listings, whose time grows with the store).
+    fn read_inline<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> KvResult<T> {
+        let pooled = self.readers.lock().map_err(other)?.pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_connection(&self.path).map_err(KvError::Other)?,
+        };
+        let result = f(&conn).map_err(other);
+        self.readers.lock().map_err(other)?.push(conn);
+        result
+    }
+
     async fn get(&self, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
-        let (store, key) = (store.to_owned(), key.to_owned());
-        self.read(move |c| {
+        self.read_inline(|c| {
             c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .query_row(params![store, key], |row| row.get(0))
                 .optional()
         })
-        .await
     }
 
     async fn exists(&self, store: &str, key: &str) -> KvResult<bool> {
-        let (store, key) = (store.to_owned(), key.to_owned());
-        self.read(move |c| {
+        self.read_inline(|c| {
             c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .exists(params![store, key])
         })
-        .await
     }
 
     async fn keys(&self, store: &str) -> KvResult<Vec<String>> {

@@ -20,8 +20,6 @@
 
 mod common;
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
