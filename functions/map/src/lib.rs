@@ -31,6 +31,9 @@ use spin_sdk::http_component;
 /// Files per `validate` call in a batch (one schema compile each).
 const BATCH_CHUNK: usize = 50;
 
+/// `validate` calls a batch keeps in flight (one per core of a small host).
+const ADMIT_IN_FLIGHT: usize = 2;
+
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
     let path = req.path().to_owned();
@@ -245,18 +248,29 @@ fn batch(req: &Request, out: ResponseOutparam) {
         if pending.is_empty() {
             return (0, 0);
         }
-        let items: Vec<&str> = pending.iter().map(|(_, x)| x.as_str()).collect();
-        let full_chunk = items.len() >= BATCH_CHUNK;
-        let answer = spin_glue::call(
-            "validate",
-            "/admit-batch",
-            &json!({"tenant": tenant.id, "actor": who.actor(), "source": "csv", "items": items, "leased": false}),
-        );
-        let results = match answer {
-            Ok((200, body)) => body["results"].as_array().cloned().unwrap_or_default(),
-            Ok((status, body)) => vec![json!({"status": status, "body": body}); pending.len()],
-            Err(e) => vec![json!({"status": e.status(), "body": e.to_json()}); pending.len()],
-        };
+        let full_chunk = pending.len() >= BATCH_CHUNK;
+        // Chunks go to several `validate` instances at once; answers come back in order.
+        let calls: Vec<(&str, &str, Value)> = pending
+            .chunks(BATCH_CHUNK)
+            .map(|chunk| {
+                let items: Vec<&str> = chunk.iter().map(|(_, x)| x.as_str()).collect();
+                (
+                    "validate",
+                    "/admit-batch",
+                    json!({"tenant": tenant.id, "actor": who.actor(), "source": "csv", "items": items, "leased": false}),
+                )
+            })
+            .collect();
+        let answers = spin_glue::call_all(&calls, ADMIT_IN_FLIGHT);
+        let results: Vec<Value> = pending
+            .chunks(BATCH_CHUNK)
+            .zip(answers)
+            .flat_map(|(chunk, answer)| match answer {
+                Ok((200, body)) => body["results"].as_array().cloned().unwrap_or_default(),
+                Ok((status, body)) => vec![json!({"status": status, "body": body}); chunk.len()],
+                Err(e) => vec![json!({"status": e.status(), "body": e.to_json()}); chunk.len()],
+            })
+            .collect();
         for ((row, _), result) in pending.drain(..).zip(results) {
             let status = result["status"].as_u64().unwrap_or(500);
             let body = &result["body"];
@@ -290,7 +304,7 @@ fn batch(req: &Request, out: ResponseOutparam) {
                 sink.line(json!({"row": row.number, "status": 422, "error": "invalid_fields", "errors": errors}));
             }
         }
-        if pending.len() >= BATCH_CHUNK {
+        if pending.len() >= BATCH_CHUNK * ADMIT_IN_FLIGHT {
             add(flush(&mut sink, &mut pending));
         }
     }

@@ -105,52 +105,66 @@ fn sweep() -> Result<Reply> {
     outcome
 }
 
+/// Planning rounds per sweep: records that became due while a round ran (new uploads, polls)
+/// are taken in the next round instead of waiting for the next timer tick.
+const SWEEP_ROUNDS: usize = 10;
+
 fn run_sweep(stores: &pipeline::kv::Stores<spin_glue::SpinKv>, started: u64) -> Result<Reply> {
     let mut report = delivery::SweepReport::default();
-    let batches = delivery::plan_sweep(stores, 20_000, delivery::SWEEP_BATCH, clock::now_secs())?;
-    let mut rest = batches.as_slice();
-    while !rest.is_empty() {
-        if clock::now_millis().saturating_sub(started) >= SWEEP_BUDGET_MS {
-            report.remaining = rest.iter().map(|b| b.ids.len()).sum();
-            break;
+    let budget_left = || clock::now_millis().saturating_sub(started) < SWEEP_BUDGET_MS;
+    for _ in 0..SWEEP_ROUNDS {
+        let batches =
+            delivery::plan_sweep(stores, 20_000, delivery::SWEEP_BATCH, clock::now_secs())?;
+        let errors_before = report.errors;
+        let mut rest = batches.as_slice();
+        while !rest.is_empty() {
+            if !budget_left() {
+                report.remaining += rest.iter().map(|b| b.ids.len()).sum::<usize>();
+                return Ok(Reply::json(200, &json!(report)));
+            }
+            let (now, later) = rest.split_at(rest.len().min(SWEEP_IN_FLIGHT * 2));
+            rest = later;
+            dispatch(now, &mut report);
         }
-        let (now, later) = rest.split_at(rest.len().min(SWEEP_IN_FLIGHT * 2));
-        rest = later;
-        let calls: Vec<(&str, &str, Value)> = now
-            .iter()
-            .map(|b| {
-                let target = match b.step {
-                    delivery::Step::Sign => "sign",
-                    delivery::Step::Deliver => "submit",
-                };
-                let path = match b.step {
-                    delivery::Step::Sign => "/sign",
-                    delivery::Step::Deliver => "/deliver",
-                };
-                (target, path, json!({"tenant": b.tenant, "ids": b.ids}))
-            })
-            .collect();
-        for (batch, answer) in now.iter().zip(spin_glue::call_all(&calls, SWEEP_IN_FLIGHT)) {
-            report.visited += batch.ids.len();
-            match batch.step {
-                delivery::Step::Sign => report.signed += batch.ids.len(),
-                delivery::Step::Deliver => report.delivered += batch.ids.len(),
-            }
-            match answer {
-                Ok((status, body)) if status < 400 => {
-                    let finished = body["records"].as_array().map_or(0, |records| {
-                        records
-                            .iter()
-                            .filter(|r| {
-                                matches!(r["status"].as_str(), Some("succeeded" | "failed"))
-                            })
-                            .count()
-                    });
-                    report.finished += finished;
-                }
-                _ => report.errors += batch.ids.len(),
-            }
+        // Nothing was due, or something failed: the next timer tick goes on.
+        if batches.is_empty() || report.errors > errors_before || !budget_left() {
+            break;
         }
     }
     Ok(Reply::json(200, &json!(report)))
+}
+
+/// Hands batches to `sign` / `submit` instances, [`SWEEP_IN_FLIGHT`] at a time.
+fn dispatch(batches: &[delivery::Batch], report: &mut delivery::SweepReport) {
+    let calls: Vec<(&str, &str, Value)> = batches
+        .iter()
+        .map(|b| {
+            let (target, path) = match b.step {
+                delivery::Step::Sign => ("sign", "/sign"),
+                delivery::Step::Deliver => ("submit", "/deliver"),
+            };
+            (target, path, json!({"tenant": b.tenant, "ids": b.ids}))
+        })
+        .collect();
+    for (batch, answer) in batches
+        .iter()
+        .zip(spin_glue::call_all(&calls, SWEEP_IN_FLIGHT))
+    {
+        report.visited += batch.ids.len();
+        match batch.step {
+            delivery::Step::Sign => report.signed += batch.ids.len(),
+            delivery::Step::Deliver => report.delivered += batch.ids.len(),
+        }
+        match answer {
+            Ok((status, body)) if status < 400 => {
+                report.finished += body["records"].as_array().map_or(0, |records| {
+                    records
+                        .iter()
+                        .filter(|r| matches!(r["status"].as_str(), Some("succeeded" | "failed")))
+                        .count()
+                });
+            }
+            _ => report.errors += batch.ids.len(),
+        }
+    }
 }
