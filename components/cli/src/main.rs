@@ -29,6 +29,9 @@ enum Command {
     Sign(dsig::cli::SignArgs),
     /// Verify signed IVI files: references, signature value, certificate validity and chain.
     Verify(dsig::cli::VerifyArgs),
+    /// Pre-initialise a component: run its `wizer-initialize` export once and write the snapshot
+    /// (`ecoc build` does this for components with `[component.<id>.tool.ecoc] preinit = true`).
+    Preinit(PreinitArgs),
     /// Run a WASI 0.2 command component (benchmarks of libraries compiled to wasm).
     #[command(name = "wasi-run")]
     WasiRun(WasiRunArgs),
@@ -58,6 +61,15 @@ struct BuildArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct PreinitArgs {
+    /// The component (`.wasm`) to pre-initialise.
+    input: PathBuf,
+    /// Where to write the result (default: over the input).
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
 struct WasiRunArgs {
     /// The command component (`.wasm`).
     wasm: PathBuf,
@@ -76,6 +88,7 @@ fn main() -> ExitCode {
         Command::Up(args) => up::run(args),
         Command::Build(args) => build(&args),
         Command::WasiRun(args) => wasi_run(&args),
+        Command::Preinit(args) => preinit(&args),
         Command::Validate(args) => {
             ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
         }
@@ -114,6 +127,25 @@ where
         .enable_all()
         .build()?;
     runtime.block_on(async { serve().await })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn preinit(args: &PreinitArgs) -> anyhow::Result<ExitCode> {
+    let output = args.output.as_ref().unwrap_or(&args.input);
+    let started = std::time::Instant::now();
+    match ecoc_host::preinit::preinit_blocking(&args.input, output)? {
+        ecoc_host::preinit::Preinit::Done => println!(
+            "pre-initialised {} -> {} in {} ms",
+            args.input.display(),
+            output.display(),
+            started.elapsed().as_millis()
+        ),
+        ecoc_host::preinit::Preinit::NotApplicable => println!(
+            "{}: no `{}` export (not made for pre-initialisation, or done already): left as it is",
+            args.input.display(),
+            ecoc_host::preinit::INIT_EXPORT
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -47,6 +47,14 @@ pub fn build_all(manifest_path: &Path, only: &[String]) -> Result<Vec<BuildOutco
                 break;
             }
         }
+        if result.is_ok()
+            && decl.preinit()
+            && let crate::manifest::ComponentSource::Local(source) = &decl.source
+        {
+            let path = manifest.base_dir.join(source);
+            tracing::info!(component = %id, path = %path.display(), "pre-initialising");
+            result = crate::preinit::preinit_blocking(&path, &path).map(|_| ());
+        }
         outcomes.push(BuildOutcome {
             component: id.clone(),
             result,

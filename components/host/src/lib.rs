@@ -29,6 +29,7 @@ pub mod error;
 pub mod kv;
 pub mod manifest;
 pub mod outbound;
+pub mod preinit;
 mod platform;
 pub mod routing;
 pub mod runtime_config;

@@ -93,6 +93,21 @@ pub struct ComponentDecl {
     pub environment: BTreeMap<String, String>,
     #[serde(default)]
     pub build: Option<BuildDecl>,
+    /// `[component.<id>.tool.*]`: settings for tools; Spin ignores them. `tool.ecoc.preinit = true`
+    /// makes `ecoc build` pre-initialise the component after building it (see `crate::preinit`).
+    #[serde(default)]
+    pub tool: BTreeMap<String, toml::Table>,
+}
+
+impl ComponentDecl {
+    /// Whether `[component.<id>.tool.ecoc] preinit = true`.
+    pub fn preinit(&self) -> bool {
+        self.tool
+            .get("ecoc")
+            .and_then(|t| t.get("preinit"))
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

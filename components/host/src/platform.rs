@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime::component::{HasData, Linker, Resource};
 
 use crate::app::RequestState;
 use crate::kv::Backend;
@@ -28,37 +28,101 @@ pub struct OpenStore {
     backend: Arc<Backend>,
 }
 
+/// What a store's owner decides for the Spin interfaces; the calls themselves are shared.
+pub(crate) trait Platform: Send {
+    /// The store's resource table.
+    fn table(&mut self) -> &mut wasmtime::component::ResourceTable;
+    /// Opens key-value store `label`, or says why not.
+    fn open_store(&mut self, label: String) -> Result<OpenStore, key_value::Error>;
+    /// The value of variable `name`.
+    fn variable(&mut self, name: &str) -> Result<String, variables::Error>;
+}
+
+/// A store's state seen through [`Platform`] (the interfaces' calls are written once for all).
+pub(crate) struct View<'a, T>(&'a mut T);
+
+struct Viewed<T>(std::marker::PhantomData<T>);
+
+impl<T: 'static> HasData for Viewed<T> {
+    type Data<'a> = View<'a, T>;
+}
+
 /// Adds both interfaces to `linker`.
-pub fn add_to_linker(linker: &mut Linker<RequestState>) -> wasmtime::Result<()> {
-    key_value::add_to_linker::<RequestState, HasSelf<RequestState>>(linker, |s| s)?;
-    variables::add_to_linker::<RequestState, HasSelf<RequestState>>(linker, |s| s)?;
+pub(crate) fn add_to_linker<T: Platform + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    fn view<T>(state: &mut T) -> View<'_, T> {
+        View(state)
+    }
+    key_value::add_to_linker::<T, Viewed<T>>(linker, view)?;
+    variables::add_to_linker::<T, Viewed<T>>(linker, view)?;
     Ok(())
 }
 
-fn kv_error(e: crate::kv::KvError) -> key_value::Error {
-    key_value::Error::Other(e.to_string())
-}
+impl Platform for RequestState {
+    fn table(&mut self) -> &mut wasmtime::component::ResourceTable {
+        &mut self.table
+    }
 
-impl key_value::Host for RequestState {}
-
-impl key_value::HostStore for RequestState {
-    async fn open(
-        &mut self,
-        label: String,
-    ) -> wasmtime::Result<Result<Resource<OpenStore>, key_value::Error>> {
+    fn open_store(&mut self, label: String) -> Result<OpenStore, key_value::Error> {
         if !self.component.kv_labels.contains(&label) {
             tracing::warn!(
                 component = %self.component.id,
                 label = %label,
                 "key-value store not declared in key_value_stores: access denied"
             );
-            return Ok(Err(key_value::Error::AccessDenied));
+            return Err(key_value::Error::AccessDenied);
         }
-        let Some(backend) = self.app.store_backend(&label) else {
-            return Ok(Err(key_value::Error::NoSuchStore));
-        };
-        let handle = self.table.push(OpenStore { label, backend })?;
-        Ok(Ok(handle))
+        let backend = self
+            .app
+            .store_backend(&label)
+            .ok_or(key_value::Error::NoSuchStore)?;
+        Ok(OpenStore { label, backend })
+    }
+
+    fn variable(&mut self, name: &str) -> Result<String, variables::Error> {
+        use crate::variables::GetError;
+        self.app
+            .variables()
+            .get(&self.component.id, name)
+            .map_err(|e| match e {
+                GetError::InvalidName(m) => variables::Error::InvalidName(m),
+                GetError::Undefined(m) => variables::Error::Undefined(m),
+            })
+    }
+}
+
+/// A component being pre-initialised (`ecoc preinit`) reaches no store and no variable: nothing
+/// of a deployment may end up in its snapshot.
+impl Platform for crate::preinit::InitState {
+    fn table(&mut self) -> &mut wasmtime::component::ResourceTable {
+        &mut self.table
+    }
+
+    fn open_store(&mut self, _label: String) -> Result<OpenStore, key_value::Error> {
+        Err(key_value::Error::AccessDenied)
+    }
+
+    fn variable(&mut self, name: &str) -> Result<String, variables::Error> {
+        Err(variables::Error::Undefined(format!(
+            "`{name}`: no variables while pre-initialising"
+        )))
+    }
+}
+
+fn kv_error(e: crate::kv::KvError) -> key_value::Error {
+    key_value::Error::Other(e.to_string())
+}
+
+impl<T: Platform> key_value::Host for View<'_, T> {}
+
+impl<T: Platform> key_value::HostStore for View<'_, T> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<OpenStore>, key_value::Error>> {
+        match self.0.open_store(label) {
+            Ok(store) => Ok(Ok(self.0.table().push(store)?)),
+            Err(e) => Ok(Err(e)),
+        }
     }
 
     async fn get(
@@ -66,7 +130,7 @@ impl key_value::HostStore for RequestState {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, key_value::Error>> {
-        let s = self.table.get(&store)?;
+        let s = self.0.table().get(&store)?;
         Ok(s.backend.get(&s.label, &key).await.map_err(kv_error))
     }
 
@@ -76,7 +140,7 @@ impl key_value::HostStore for RequestState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
-        let s = self.table.get(&store)?;
+        let s = self.0.table().get(&store)?;
         Ok(s.backend.set(&s.label, &key, value).await.map_err(kv_error))
     }
 
@@ -85,7 +149,7 @@ impl key_value::HostStore for RequestState {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), key_value::Error>> {
-        let s = self.table.get(&store)?;
+        let s = self.0.table().get(&store)?;
         Ok(s.backend.delete(&s.label, &key).await.map_err(kv_error))
     }
 
@@ -94,7 +158,7 @@ impl key_value::HostStore for RequestState {
         store: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, key_value::Error>> {
-        let s = self.table.get(&store)?;
+        let s = self.0.table().get(&store)?;
         Ok(s.backend.exists(&s.label, &key).await.map_err(kv_error))
     }
 
@@ -102,26 +166,18 @@ impl key_value::HostStore for RequestState {
         &mut self,
         store: Resource<OpenStore>,
     ) -> wasmtime::Result<Result<Vec<String>, key_value::Error>> {
-        let s = self.table.get(&store)?;
+        let s = self.0.table().get(&store)?;
         Ok(s.backend.get_keys(&s.label).await.map_err(kv_error))
     }
 
     async fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
-        self.table.delete(store)?;
+        self.0.table().delete(store)?;
         Ok(())
     }
 }
 
-impl variables::Host for RequestState {
+impl<T: Platform> variables::Host for View<'_, T> {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
-        use crate::variables::GetError;
-        Ok(self
-            .app
-            .variables()
-            .get(&self.component.id, &name)
-            .map_err(|e| match e {
-                GetError::InvalidName(m) => variables::Error::InvalidName(m),
-                GetError::Undefined(m) => variables::Error::Undefined(m),
-            }))
+        Ok(self.0.variable(&name))
     }
 }

@@ -23,6 +23,58 @@ mod official {
     include!(concat!(env!("OUT_DIR"), "/official_schema.rs"));
 }
 
+/// Pre-initialisation: `ecoc preinit` runs this export once at build time and snapshots the
+/// instance, so every request starts with both profiles' schemas already compiled (compiling the
+/// official set is most of an uncompiled `/admit`'s time). A component that was not pre-initialised
+/// compiles the schema its request needs, as before.
+mod preinit {
+    spin_sdk::wit_bindgen::generate!({
+        inline: "package ecoc:preinit; world preinit { export wizer-initialize: func(); }",
+        runtime_path: "spin_sdk::wit_bindgen::rt",
+    });
+
+    struct Preinit;
+
+    impl Guest for Preinit {
+        fn wizer_initialize() {
+            for profile in [ivi::Profile::Eu, ivi::Profile::Uk] {
+                // A profile that cannot compile (no official XSD embedded) is compiled, and
+                // refused, per request as before.
+                let _ = super::with_checker(profile, |_| ());
+            }
+        }
+    }
+
+    export!(Preinit);
+}
+
+thread_local! {
+    /// Compiled schemas of this instance (or of its pre-initialised snapshot), per profile.
+    static CHECKERS: std::cell::RefCell<Vec<(ivi::Profile, &'static ProfileValidator)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the compiled schema of `profile`, compiling it on first use in this instance.
+fn with_checker<T>(profile: ivi::Profile, f: impl FnOnce(&ProfileValidator) -> T) -> Result<T> {
+    let known = CHECKERS.with_borrow(|c| c.iter().find(|(p, _)| *p == profile).map(|(_, v)| *v));
+    let checker = match known {
+        Some(v) => v,
+        None => {
+            let compiled =
+                ProfileValidator::from_sources(profile, official::OFFICIAL).map_err(|e| {
+                    Error::Config(format!(
+                        "{e}; build the validate component with ECOC_IVI2_XSD set to the official ivi-2.0.xsd"
+                    ))
+                })?;
+            // Kept for the instance's life (a request, or the snapshot's every request).
+            let leaked: &'static ProfileValidator = Box::leak(Box::new(compiled));
+            CHECKERS.with_borrow_mut(|c| c.push((profile, leaked)));
+            leaked
+        }
+    };
+    Ok(f(checker))
+}
+
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
     let result = match req.path() {
@@ -51,11 +103,17 @@ fn admit(req: &Request, batch: bool) -> Result<Reply> {
         .profile
         .parse()
         .map_err(|e| Error::Config(format!("tenant {}: {e}", tenant.id)))?;
-    let checker = ProfileValidator::from_sources(profile, official::OFFICIAL).map_err(|e| {
-        Error::Config(format!(
-            "{e}; build the validate component with ECOC_IVI2_XSD set to the official ivi-2.0.xsd"
-        ))
-    })?;
+    with_checker(profile, |checker| admit_with(&body, &stores, &tenant, &approvals, checker, batch))?
+}
+
+fn admit_with(
+    body: &Value,
+    stores: &pipeline::kv::Stores<spin_glue::SpinKv>,
+    tenant: &pipeline::tenant::Tenant,
+    approvals: &Approvals,
+    checker: &ProfileValidator,
+    batch: bool,
+) -> Result<Reply> {
     let base = Candidate {
         tenant: &tenant.id,
         actor: body["actor"].as_str().unwrap_or("unknown"),
@@ -69,9 +127,9 @@ fn admit(req: &Request, batch: bool) -> Result<Reply> {
             ..base
         };
         gate::admit(
-            &stores,
-            &checker,
-            &approvals,
+            stores,
+            checker,
+            approvals,
             candidate,
             clock::now_millis(),
         )
@@ -84,7 +142,7 @@ fn admit(req: &Request, batch: bool) -> Result<Reply> {
         }
     };
     if !batch {
-        let xml = field(&body, "xml")?;
+        let xml = field(body, "xml")?;
         let (status, value) = answer(admit_one(xml));
         return Ok(Reply::json(status, &value));
     }
