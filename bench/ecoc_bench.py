@@ -73,6 +73,8 @@ def build() -> None:
     packages = [x for f in FUNCTIONS for x in ("-p", f)]
     run("cargo", "build", "--release", "--target", "wasm32-wasip2", *packages)
     run("cargo", "build", "--release", "-p", "sandbox", "--example", "bench_floor")
+    # As `ecoc build` ships it (spin.toml: [component.validate.tool.ecoc] preinit = true).
+    run(str(ECOC), "preinit", str(WASM_DIR / "validate.wasm"))
 
 
 def free_port() -> int:

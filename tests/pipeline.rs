@@ -13,7 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ecoc_tests::{
-    Answer, Host, SandboxProcess, build_component, request, shared_ivi2, target_dir, workspace_root,
+    Answer, Host, SandboxProcess, build_component, ecoc, request, shared_ivi2, target_dir,
+    workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -34,7 +35,30 @@ fn app_dir(root: &Path) -> PathBuf {
     let built = BUILT.get_or_init(|| {
         FUNCTIONS
             .iter()
-            .map(|f| (f.to_string(), build_component(f)))
+            .map(|f| {
+                let wasm = build_component(f);
+                if *f != "validate" {
+                    return (f.to_string(), wasm);
+                }
+                // As `ecoc build` ships it (spin.toml: tool.ecoc.preinit): schemas compiled into
+                // the snapshot, so these tests run the pre-initialised component.
+                let preinit = target_dir().join("ecoc-test-cache/validate.preinit.wasm");
+                std::fs::create_dir_all(preinit.parent().unwrap()).unwrap();
+                let (ok, out, err) = ecoc(
+                    &[
+                        "preinit",
+                        wasm.to_str().unwrap(),
+                        "-o",
+                        preinit.to_str().unwrap(),
+                    ],
+                    &[],
+                );
+                assert!(
+                    ok && out.contains("pre-initialised"),
+                    "ecoc preinit: {out}{err}"
+                );
+                (f.to_string(), preinit)
+            })
             .collect()
     });
     let app = root.join("app");

@@ -103,7 +103,9 @@ fn admit(req: &Request, batch: bool) -> Result<Reply> {
         .profile
         .parse()
         .map_err(|e| Error::Config(format!("tenant {}: {e}", tenant.id)))?;
-    with_checker(profile, |checker| admit_with(&body, &stores, &tenant, &approvals, checker, batch))?
+    with_checker(profile, |checker| {
+        admit_with(&body, &stores, &tenant, &approvals, checker, batch)
+    })?
 }
 
 fn admit_with(
@@ -126,13 +128,7 @@ fn admit_with(
             xml: xml.as_bytes(),
             ..base
         };
-        gate::admit(
-            stores,
-            checker,
-            approvals,
-            candidate,
-            clock::now_millis(),
-        )
+        gate::admit(stores, checker, approvals, candidate, clock::now_millis())
     };
     let answer = |result: Result<pipeline::record::Record>| match result {
         Ok(record) => (201, record.to_view()),
