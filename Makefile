@@ -43,9 +43,10 @@ lint:
 fmt:
 	cargo fmt --all
 
-## Benchmarks print figures; they assert nothing.
+## Benchmarks print figures; they assert nothing (BENCHMARKS.md). `oha` comes from crates.io.
 bench: setup
-	cargo build --release -p ecoc
+	command -v oha >/dev/null || cargo install oha --locked
+	./bench/ecoc_bench.py all
 	cargo build --release -p ecoc-host --example native_reference
 	cargo build --release --target wasm32-wasip2 -p probe
 	./scripts/bench_host.py

@@ -656,6 +656,11 @@ pub const SWEEP_BATCH: usize = 25;
 /// The key the running sweep holds (see [`sweep_lock`]).
 const SWEEP_LOCK: (&str, &str) = ("_ecoc", "sweep");
 
+/// Whether any record is due at `now` (read-only: an idle sweep writes nothing).
+pub fn anything_due<K: KeyValue>(stores: &Stores<K>, now: u64) -> Result<bool> {
+    Ok(!Repo::new(stores).due(now, 1)?.is_empty())
+}
+
 /// Takes the sweep lock for `run_id` (a [`crate::ids::record_id`]): `false` when another sweep
 /// younger than [`crate::gate::STALE_CLAIM_MS`] holds it. Timers and outside schedulers may start
 /// sweeps while one runs; only one works at a time.

@@ -96,6 +96,9 @@ const SWEEP_IN_FLIGHT: usize = 4;
 fn sweep() -> Result<Reply> {
     let stores = spin_glue::stores()?;
     let started = clock::now_millis();
+    if !delivery::anything_due(&stores, clock::now_secs())? {
+        return Ok(Reply::json(200, &json!(delivery::SweepReport::default())));
+    }
     let run_id = pipeline::ids::record_id(started)?;
     if !delivery::sweep_lock(&stores, &run_id)? {
         return Ok(Reply::json(200, &json!({"busy": true})));
