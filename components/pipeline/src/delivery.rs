@@ -338,7 +338,12 @@ pub fn deliver_record<K: KeyValue>(
                     record.advance(Status::Submitted, "submit", Some(note), now)?;
                     record.not_before = now + POLL_SECS;
                 }
-                Err(e) => fail_or_retry(&mut record, "submit", &e, policy, now)?,
+                Err(e) => {
+                    if e.is_retryable() {
+                        mark_nap_outage(stores, now)?;
+                    }
+                    fail_or_retry(&mut record, "submit", &e, policy, now)?;
+                }
             }
         }
         Status::Submitted | Status::Processing => {
@@ -655,6 +660,44 @@ pub const SWEEP_BATCH: usize = 25;
 
 /// The key the running sweep holds (see [`sweep_lock`]).
 const SWEEP_LOCK: (&str, &str) = ("_ecoc", "sweep");
+
+/// Key of the NAP-outage marker: written when a delivery fails for a reason that may pass.
+const NAP_OUTAGE: &str = "nap/outage";
+
+fn mark_nap_outage<K: KeyValue>(stores: &Stores<K>, now: u64) -> Result<()> {
+    if stores.data.get(NAP_OUTAGE)?.is_none() {
+        stores.data.set(NAP_OUTAGE, now.to_string().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// After a NAP outage, once `nap` answers again: every waiting record is due now instead of at the
+/// end of its backoff (which grows to minutes in a long outage), so the backlog drains at once.
+/// Returns how many records were brought forward; does nothing (and reads one key) when no outage
+/// was seen or the NAP still does not answer.
+pub fn drain_after_outage<K: KeyValue>(
+    stores: &Stores<K>,
+    nap: &dyn Nap,
+    now: u64,
+) -> Result<usize> {
+    if stores.data.get(NAP_OUTAGE)?.is_none() || !nap.reachable() {
+        return Ok(0);
+    }
+    let mut brought = 0;
+    for key in stores.work.get_keys()? {
+        let due = stores
+            .work
+            .get(&key)?
+            .and_then(|v| String::from_utf8(v).ok()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        if due > now {
+            stores.work.set(&key, now.to_string().as_bytes())?;
+            brought += 1;
+        }
+    }
+    stores.data.delete(NAP_OUTAGE)?;
+    Ok(brought)
+}
 
 /// Whether any record is due at `now` (read-only: an idle sweep writes nothing).
 pub fn anything_due<K: KeyValue>(stores: &Stores<K>, now: u64) -> Result<bool> {

@@ -16,6 +16,10 @@ pub trait Nap {
     fn submit(&self, signed_xml: &[u8]) -> Result<Submitted>;
     /// The NAP's current status of a submission.
     fn status(&self, submission_id: &str) -> Result<Receipt>;
+    /// Whether the NAP answers again after an outage (a cheap call, no file sent).
+    fn reachable(&self) -> bool {
+        true
+    }
 }
 
 /// The answer to a delivery.
@@ -152,6 +156,12 @@ fn receipt_from(body: &[u8]) -> Result<Receipt> {
 }
 
 impl<T: HttpTransport> Nap for VcaNap<T> {
+    fn reachable(&self) -> bool {
+        // A fresh token: the token endpoint answers exactly when the API does.
+        self.token.borrow_mut().take();
+        self.token().is_ok()
+    }
+
     fn submit(&self, signed_xml: &[u8]) -> Result<Submitted> {
         let url = format!("{}/ecoc/v1/submissions", self.base_url);
         let resp = self.authorised(&|token| HttpRequest {

@@ -365,3 +365,47 @@ fn the_sweep_resumes_interrupted_records() {
     assert!(next.is_ok());
     let _ = stores.data.get_keys().unwrap();
 }
+
+/// A NAP outage leaves records in growing backoff; once the NAP answers again the sweep makes
+/// them all due at once instead of at the end of each pause.
+#[test]
+fn a_nap_back_from_an_outage_drains_the_backlog_at_once() {
+    let (stores, t) = setup(None);
+    let records: Vec<Record> = (0..3)
+        .map(|i| signed_record(&stores, "acme", &format!("WVWZZZ1JZXW00010{i}")))
+        .collect();
+    let nap = ScriptedNap::default();
+    for _ in &records {
+        nap.submits.borrow_mut().push(Err(down()));
+    }
+    for r in &records {
+        delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 100).unwrap();
+    }
+    let repo = Repo::new(&stores);
+    assert!(
+        repo.due(100, 10).unwrap().is_empty(),
+        "all wait out their backoff"
+    );
+    // Still down: nothing changes.
+    struct Down;
+    impl Nap for Down {
+        fn submit(&self, _: &[u8]) -> Result<Submitted> {
+            Err(down())
+        }
+        fn status(&self, _: &str) -> Result<Receipt> {
+            Err(down())
+        }
+        fn reachable(&self) -> bool {
+            false
+        }
+    }
+    assert_eq!(
+        delivery::drain_after_outage(&stores, &Down, 100).unwrap(),
+        0
+    );
+    assert!(repo.due(100, 10).unwrap().is_empty());
+    // Back: every waiting record is due now, once.
+    assert_eq!(delivery::drain_after_outage(&stores, &nap, 100).unwrap(), 3);
+    assert_eq!(repo.due(100, 10).unwrap().len(), 3);
+    assert_eq!(delivery::drain_after_outage(&stores, &nap, 100).unwrap(), 0);
+}

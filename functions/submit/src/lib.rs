@@ -96,6 +96,8 @@ const SWEEP_IN_FLIGHT: usize = 4;
 fn sweep() -> Result<Reply> {
     let stores = spin_glue::stores()?;
     let started = clock::now_millis();
+    // After a NAP outage, the waiting records are due as soon as it answers again.
+    delivery::drain_after_outage(&stores, &nap()?, clock::now_secs())?;
     if !delivery::anything_due(&stores, clock::now_secs())? {
         return Ok(Reply::json(200, &json!(delivery::SweepReport::default())));
     }
