@@ -42,7 +42,8 @@ fn app_dir(root: &Path) -> PathBuf {
                 }
                 // As `ecoc build` ships it (spin.toml: tool.ecoc.preinit): schemas compiled into
                 // the snapshot, so these tests run the pre-initialised component.
-                let preinit = target_dir().join("ecoc-test-cache/validate.preinit.wasm");
+                // Not under ecoc-test-cache: wasmtime's cache cleanup deletes files it did not write.
+                let preinit = target_dir().join("ecoc-test-preinit/validate.wasm");
                 std::fs::create_dir_all(preinit.parent().unwrap()).unwrap();
                 let (ok, out, err) = ecoc(
                     &[
