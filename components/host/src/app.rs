@@ -412,7 +412,8 @@ impl App {
                 format!("no component named `{}`", matched.component),
             );
         };
-        let path = parts.uri.path().to_owned();
+        // Cheap (shared bytes): kept for the per-request debug line.
+        let uri = parts.uri.clone();
         let req = Request::from_parts(parts, body);
         let timeout = self.options.request_timeout;
         let started = std::time::Instant::now();
@@ -428,7 +429,7 @@ impl App {
                 tracing::debug!(
                     target: "ecoc::request",
                     component = %matched.component,
-                    %path,
+                    path = %uri.path(),
                     status = resp.status().as_u16(),
                     head_us = started.elapsed().as_micros() as u64,
                     "answered"

@@ -146,32 +146,16 @@ impl SqliteBackend {
     ) -> KvResult<T> {
         let readers = self.readers.clone();
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().map_err(other)?.pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => open_connection(&path).map_err(KvError::Other)?,
-            };
-            let result = f(&conn).map_err(other);
-            readers.lock().map_err(other)?.push(conn);
-            result
-        })
-        .await
-        .map_err(other)?
+        tokio::task::spawn_blocking(move || with_reader(&readers, &path, f))
+            .await
+            .map_err(other)?
     }
 
     /// A point read on the calling thread: an indexed lookup in a WAL database takes
     /// microseconds, less than handing it to a blocking thread and back (which `read` does for
     /// listings, whose time grows with the store).
     fn read_inline<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> KvResult<T> {
-        let pooled = self.readers.lock().map_err(other)?.pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => open_connection(&self.path).map_err(KvError::Other)?,
-        };
-        let result = f(&conn).map_err(other);
-        self.readers.lock().map_err(other)?.push(conn);
-        result
+        with_reader(&self.readers, &self.path, f)
     }
 
     async fn get(&self, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
@@ -199,6 +183,22 @@ impl SqliteBackend {
         })
         .await
     }
+}
+
+/// Runs `f` on a pooled reader connection (opened on first need) and puts it back.
+fn with_reader<T>(
+    readers: &Mutex<Vec<Connection>>,
+    path: &Path,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> KvResult<T> {
+    let pooled = readers.lock().map_err(other)?.pop();
+    let conn = match pooled {
+        Some(c) => c,
+        None => open_connection(path).map_err(KvError::Other)?,
+    };
+    let result = f(&conn).map_err(other);
+    readers.lock().map_err(other)?.push(conn);
+    result
 }
 
 fn open_connection(path: &Path) -> std::result::Result<Connection, String> {

@@ -168,28 +168,31 @@ impl<T: HttpTransport> CscSigning<T> {
         while rest.peek().is_some() {
             let chunk: Vec<_> = rest.by_ref().take(per_call).collect();
             let digests: Vec<[u8; 32]> = chunk.iter().map(|(_, p)| p.digest()).collect();
-            match signer.sign_digests(&digests) {
-                Ok(values) if values.len() == chunk.len() => {
+            let values = signer
+                .sign_digests(&digests)
+                .map_err(qtsp_error)
+                .and_then(|values| {
+                    if values.len() == chunk.len() {
+                        Ok(values)
+                    } else {
+                        Err(Error::Upstream {
+                            service: "qtsp",
+                            message: format!(
+                                "signatures/signHash answered {} values for {} hashes",
+                                values.len(),
+                                chunk.len()
+                            ),
+                            retryable: true,
+                        })
+                    }
+                });
+            match values {
+                Ok(values) => {
                     for ((at, p), value) in chunk.into_iter().zip(values) {
                         answers[at] = p.finish(&value).map_err(qtsp_error);
                     }
                 }
-                Ok(values) => {
-                    let e = Error::Upstream {
-                        service: "qtsp",
-                        message: format!(
-                            "signatures/signHash answered {} values for {} hashes",
-                            values.len(),
-                            chunk.len()
-                        ),
-                        retryable: true,
-                    };
-                    for (at, _) in chunk {
-                        answers[at] = Err(e.clone());
-                    }
-                }
                 Err(e) => {
-                    let e = qtsp_error(e);
                     for (at, _) in chunk {
                         answers[at] = Err(e.clone());
                     }

@@ -145,6 +145,18 @@ async fn call_async(
     Ok((status, value))
 }
 
+/// The record ids of a chained call's body: `{"ids": [...]}`, or `{"id": ...}` as a list of one
+/// (empty when missing, so the lookup answers 404). `single` says which form was used.
+pub fn record_ids(body: &serde_json::Value) -> (Vec<&str>, bool) {
+    match body["ids"].as_array() {
+        Some(ids) => (
+            ids.iter().filter_map(serde_json::Value::as_str).collect(),
+            false,
+        ),
+        None => (vec![body["id"].as_str().unwrap_or_default()], true),
+    }
+}
+
 /// Turns a chained call's error answer back into the pipeline error it was made from, so the caller
 /// answers its own client with the same status and body.
 pub fn relay(status: u16, body: serde_json::Value) -> Error {

@@ -26,18 +26,10 @@ fn handle(req: Request, out: ResponseOutparam) {
     spin_glue::respond(out, reply("sign", result));
 }
 
-/// The record ids of a `{tenant, id}` or `{tenant, ids: [...]}` body.
-fn ids_of(body: &Value) -> Vec<&str> {
-    match body["ids"].as_array() {
-        Some(ids) => ids.iter().filter_map(Value::as_str).collect(),
-        None => body["id"].as_str().into_iter().collect(),
-    }
-}
-
 fn sign(req: &Request) -> Result<Reply> {
     let body: Value = spin_glue::json_body(req)?;
     let tenant_id = body["tenant"].as_str().unwrap_or_default();
-    let ids = ids_of(&body);
+    let (ids, single) = spin_glue::record_ids(&body);
     let stores = spin_glue::stores()?;
     let tenant = pipeline::tenant::load_tenant(&stores.data, tenant_id)?;
     let anchors = dsig::parse_pem_certificates(&variable("trust_anchors")?)
@@ -79,7 +71,7 @@ fn sign(req: &Request) -> Result<Reply> {
             &json!({"tenant": tenant_id, "ids": signed}),
         )?)
     };
-    if body.get("ids").is_none() {
+    if single {
         // One record asked for: answer it as it now stands.
         return match delivered {
             Some((status, answer)) => Ok(Reply::json(

@@ -61,10 +61,7 @@ fn deliver(req: &Request) -> Result<Reply> {
     let tenant =
         pipeline::tenant::load_tenant(&stores.data, body["tenant"].as_str().unwrap_or_default())?;
     let secret = optional_variable("callback_secret");
-    let ids: Vec<&str> = match body["ids"].as_array() {
-        Some(ids) => ids.iter().filter_map(Value::as_str).collect(),
-        None => vec![body["id"].as_str().unwrap_or_default()],
-    };
+    let (ids, single) = spin_glue::record_ids(&body);
     let mut results = delivery::deliver_records(
         &stores,
         &tenant,
@@ -74,7 +71,7 @@ fn deliver(req: &Request) -> Result<Reply> {
         &policy(),
         clock::now_secs(),
     );
-    if body.get("ids").is_none() {
+    if single {
         let record = results
             .pop()
             .unwrap_or_else(|| Err(Error::Internal("nothing delivered".into())))?;
