@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use dsig::csc::{HttpRequest, HttpTransport, UreqTransport};
+use transport::http::Method;
+use transport::{Transport, UreqTransport};
 
 /// The demo tenant's id.
 pub const DEMO_TENANT: &str = "demo";
@@ -120,39 +121,41 @@ fn admin_token(state_dir: &Path) -> anyhow::Result<String> {
 pub fn seed(app_url: &str, state_dir: &Path, admin: &str) -> anyhow::Result<String> {
     let token = kept_token(state_dir, "demo-token")?;
     let http = UreqTransport::default();
-    let call = |method: &str, path: &str, bearer: &str, body: String| {
-        http.send(HttpRequest {
-            method: method.into(),
-            url: format!("{app_url}{path}"),
-            headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("authorization".into(), format!("Bearer {bearer}")),
+    let call = |method: Method, path: &str, bearer: &str, body: String| {
+        let authorization = format!("Bearer {bearer}");
+        let request = transport::request(
+            method.clone(),
+            &format!("{app_url}{path}"),
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &authorization),
             ],
-            body: body.into_bytes(),
-        })
-        .map_err(|e| anyhow::anyhow!("{method} {path}: {e}"))
+            body.into_bytes(),
+        )?;
+        http.send(request)
+            .map_err(|e| anyhow::anyhow!("{method} {path}: {e}"))
     };
     let tenant = format!(
         r#"{{"tenant": {{"id": "{DEMO_TENANT}", "name": "Demo Motors", "digest_to": ["quality@demo-motors.example"], "callback_url": null}}, "token_name": "demo-primary", "token": "{token}"}}"#
     );
-    let created = call("POST", "/v1/admin/tenants", admin, tenant)?;
-    if created.status != 201 && created.status != 409 {
+    let created = call(Method::POST, "/v1/admin/tenants", admin, tenant)?;
+    if created.status() != 201 && created.status() != 409 {
         anyhow::bail!(
             "creating the demo tenant answered {}: {}",
-            created.status,
-            String::from_utf8_lossy(&created.body)
+            created.status().as_u16(),
+            String::from_utf8_lossy(created.body())
         );
     }
     for (path, body) in [
         ("/v1/tenant/mapping", DEMO_MAPPING),
         ("/v1/tenant/approvals", DEMO_APPROVALS),
     ] {
-        let resp = call("PUT", path, &token, body.to_owned())?;
-        if resp.status != 200 {
+        let resp = call(Method::PUT, path, &token, body.to_owned())?;
+        if resp.status() != 200 {
             anyhow::bail!(
                 "seeding {path} answered {}: {}",
-                resp.status,
-                String::from_utf8_lossy(&resp.body)
+                resp.status().as_u16(),
+                String::from_utf8_lossy(resp.body())
             );
         }
     }

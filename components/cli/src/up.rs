@@ -78,7 +78,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let app = App::load(options).await?;
     let server = Server::bind(app.clone(), &args.listen).await?;
-    app.start_timers();
+    ecoc_host::timer::start(&app);
     let addr = server.local_addr()?;
     for (label, summary) in app.store_summaries() {
         tracing::info!(store = %label, backend = %summary, "key-value store");

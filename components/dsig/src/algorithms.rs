@@ -1,7 +1,7 @@
 //! Algorithm identifiers (URIs from XML-DSig 1.0/1.1 and RFC 6931, OIDs from RFC 5754/5758).
 
-/// XML-DSig namespace.
-pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+/// XML-DSig namespace, as the IVI library defines it.
+pub use ivi::DSIG_NS;
 /// XAdES 1.3.2 namespace (ETSI EN 319 132-1).
 pub const XADES_NS: &str = "http://uri.etsi.org/01903/v1.3.2#";
 /// `Reference/@Type` of the XAdES signed-properties reference.

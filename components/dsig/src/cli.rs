@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::csc::{AuthData, CscClient, CscConfig, CscSigner, UreqTransport};
+use transport::UreqTransport;
+
+use crate::csc::{AuthData, CscClient, CscConfig, CscSigner};
 use crate::{Certificate, Error, Profile, Result, SignOptions, VerifyOptions};
 
 /// The signature profile, as a command-line value.

@@ -1,8 +1,10 @@
 //! A client for the Cloud Signature Consortium API v2 (CSC API 2.0), the HTTP interface through
 //! which a QTSP signs a hash with a key that never leaves it.
 //!
-//! HTTP goes through [`HttpTransport`], a small synchronous trait: a Spin function implements it
-//! over its outbound HTTP, the CLI and tests use [`UreqTransport`] (feature `native-http`).
+//! HTTP goes through [`transport::Transport`], the workspace's small blocking trait over
+//! `http::Request<Vec<u8>>`: a Spin function passes `transport::SpinTransport`, the CLI and tests
+//! `transport::UreqTransport` (feature `native-http` of this crate switches on `transport/native`).
+//! Any HTTP status is an answer; only a request that got none is retried as a transport failure.
 //!
 //! Flow for one signature ([`CscSigner`]): `oauth2/token` (client credentials grant, client
 //! authenticated by HTTP Basic as RFC 6749 section 2.3.1 requires servers to support; reused until it
@@ -21,74 +23,13 @@ use std::time::{Duration, SystemTime};
 use base64ct::{Base64, Encoding};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use transport::http::Method;
+use transport::{Request, Response, Transport};
 
 use crate::algorithms;
 use crate::keys::{SignatureAlgorithm, Signer};
 use crate::x509::Certificate;
 use crate::{Error, Result};
-
-/// An HTTP request, as plain data.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HttpRequest {
-    /// `GET` or `POST`.
-    pub method: String,
-    /// Absolute URL.
-    pub url: String,
-    /// Header names and values.
-    pub headers: Vec<(String, String)>,
-    /// Body bytes.
-    pub body: Vec<u8>,
-}
-
-impl std::fmt::Debug for HttpRequest {
-    // Bodies and headers carry secrets (client secret, PIN, bearer token): never print them.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpRequest")
-            .field("method", &self.method)
-            .field("url", &self.url)
-            .field("body_len", &self.body.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// An HTTP response, as plain data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResponse {
-    /// Status code.
-    pub status: u16,
-    /// Body bytes.
-    pub body: Vec<u8>,
-    /// Header names (lower case) and values, for callers that need them (`Retry-After`,
-    /// `X-Duplicate-Of`); may be empty.
-    pub headers: Vec<(String, String)>,
-}
-
-impl HttpResponse {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A transport failure (no HTTP answer at all).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct TransportError(pub String);
-
-/// Sends one HTTP request and returns the answer, whatever its status.
-pub trait HttpTransport {
-    /// Sends `req`. Non-2xx answers are `Ok`; only failures to get an answer are `Err`.
-    fn send(&self, req: HttpRequest) -> std::result::Result<HttpResponse, TransportError>;
-}
-
-impl<T: HttpTransport + ?Sized> HttpTransport for &T {
-    fn send(&self, req: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
-        (**self).send(req)
-    }
-}
 
 /// How to reach and authenticate to a QTSP.
 #[derive(Clone)]
@@ -221,7 +162,7 @@ struct Token {
 /// Renew an access token this long before it expires.
 pub const TOKEN_MARGIN: Duration = Duration::from_secs(10);
 
-/// A CSC API v2 client over an [`HttpTransport`].
+/// A CSC API v2 client over a [`Transport`].
 pub struct CscClient<T> {
     transport: T,
     config: CscConfig,
@@ -262,39 +203,50 @@ fn url_encode(s: &str) -> String {
     out
 }
 
+/// A request that could not be built (a bad base URL, say): as the transport failure it would
+/// have been.
+fn unsendable(e: transport::Error) -> Error {
+    Error::Transport(e.0)
+}
+
+fn success(resp: &Response) -> bool {
+    resp.status().is_success()
+}
+
 /// Maps a non-2xx answer to [`Error::Csc`], reading the CSC error body when there is one.
-fn csc_error(resp: &HttpResponse) -> Error {
+fn csc_error(resp: &Response) -> Error {
     #[derive(Deserialize)]
     struct Body {
         error: String,
         #[serde(default)]
         error_description: String,
     }
-    match serde_json::from_slice::<Body>(&resp.body) {
+    let status = resp.status().as_u16();
+    match serde_json::from_slice::<Body>(resp.body()) {
         Ok(b) => Error::Csc {
-            status: resp.status,
+            status,
             error: b.error,
             description: b.error_description,
         },
         Err(_) => {
-            let text: String = String::from_utf8_lossy(&resp.body)
+            let text: String = String::from_utf8_lossy(resp.body())
                 .chars()
                 .take(200)
                 .collect();
             Error::Csc {
-                status: resp.status,
-                error: format!("http_{}", resp.status),
+                status,
+                error: format!("http_{status}"),
                 description: text,
             }
         }
     }
 }
 
-fn retryable_status(status: u16) -> bool {
-    status == 429 || (500..=599).contains(&status)
+fn retryable_status(status: transport::http::StatusCode) -> bool {
+    status == transport::http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
-impl<T: HttpTransport> CscClient<T> {
+impl<T: Transport> CscClient<T> {
     /// A client; time comes from [`SystemTime::now`].
     pub fn new(transport: T, config: CscConfig) -> Self {
         Self::with_clock(transport, config, SystemTime::now)
@@ -316,13 +268,13 @@ impl<T: HttpTransport> CscClient<T> {
         &self.config
     }
 
-    fn send_with_retries(&self, make: &dyn Fn() -> Result<HttpRequest>) -> Result<HttpResponse> {
+    fn send_with_retries(&self, make: &dyn Fn() -> Result<Request>) -> Result<Response> {
         let mut attempt = 0u32;
         loop {
             let result = self.transport.send(make()?);
             let retry = match &result {
                 Err(_) => true,
-                Ok(r) => retryable_status(r.status),
+                Ok(r) => retryable_status(r.status()),
             };
             if !retry || attempt >= self.config.retries {
                 return match result {
@@ -341,32 +293,29 @@ impl<T: HttpTransport> CscClient<T> {
         let payload = serde_json::to_vec(body).map_err(|e| protocol(e.to_string()))?;
         let mut renewed = false;
         loop {
-            let make = || -> Result<HttpRequest> {
+            let make = || -> Result<Request> {
+                let bearer = match auth {
+                    Auth::Bearer => Some(format!("Bearer {}", self.access_token()?)),
+                    Auth::None => None,
+                };
                 let mut headers = vec![
-                    ("Content-Type".to_owned(), "application/json".to_owned()),
-                    ("Accept".to_owned(), "application/json".to_owned()),
+                    ("content-type", "application/json"),
+                    ("accept", "application/json"),
                 ];
-                if auth == Auth::Bearer {
-                    headers.push((
-                        "Authorization".to_owned(),
-                        format!("Bearer {}", self.access_token()?),
-                    ));
+                if let Some(bearer) = &bearer {
+                    headers.push(("authorization", bearer.as_str()));
                 }
-                Ok(HttpRequest {
-                    method: "POST".into(),
-                    url: url.clone(),
-                    headers,
-                    body: payload.clone(),
-                })
+                transport::request(Method::POST, &url, &headers, payload.clone())
+                    .map_err(unsendable)
             };
             let resp = self.send_with_retries(&make)?;
-            if (200..300).contains(&resp.status) {
-                return serde_json::from_slice(&resp.body)
+            if success(&resp) {
+                return serde_json::from_slice(resp.body())
                     .map_err(|e| protocol(format!("{method}: answer is not json: {e}")));
             }
             let err = csc_error(&resp);
             // CSC v2 section 10: 401 invalid_token when the access token expired or was revoked.
-            if auth == Auth::Bearer && resp.status == 401 && !renewed {
+            if auth == Auth::Bearer && resp.status() == 401 && !renewed {
                 renewed = true;
                 self.forget_token();
                 continue;
@@ -427,23 +376,22 @@ impl<T: HttpTransport> CscClient<T> {
             )
             .as_bytes(),
         );
+        let authorization = format!("Basic {basic}");
         let make = || {
-            Ok(HttpRequest {
-                method: "POST".into(),
-                url: url.clone(),
-                headers: vec![
-                    (
-                        "Content-Type".to_owned(),
-                        "application/x-www-form-urlencoded".to_owned(),
-                    ),
-                    ("Accept".to_owned(), "application/json".to_owned()),
-                    ("Authorization".to_owned(), format!("Basic {basic}")),
+            transport::request(
+                Method::POST,
+                &url,
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("accept", "application/json"),
+                    ("authorization", &authorization),
                 ],
-                body: b"grant_type=client_credentials".to_vec(),
-            })
+                b"grant_type=client_credentials".to_vec(),
+            )
+            .map_err(unsendable)
         };
         let resp = self.send_with_retries(&make)?;
-        if !(200..300).contains(&resp.status) {
+        if !success(&resp) {
             return Err(csc_error(&resp));
         }
         #[derive(Deserialize)]
@@ -453,7 +401,7 @@ impl<T: HttpTransport> CscClient<T> {
             token_type: String,
             expires_in: Option<u64>,
         }
-        let a: TokenAnswer = serde_json::from_slice(&resp.body)
+        let a: TokenAnswer = serde_json::from_slice(resp.body())
             .map_err(|e| protocol(format!("oauth2/token answer: {e}")))?;
         if !a.token_type.is_empty() && !a.token_type.eq_ignore_ascii_case("bearer") {
             return Err(protocol(format!(
@@ -644,7 +592,7 @@ impl<T> std::fmt::Debug for CscSigner<'_, T> {
     }
 }
 
-impl<'c, T: HttpTransport> CscSigner<'c, T> {
+impl<'c, T: Transport> CscSigner<'c, T> {
     /// Reads the credential (`credentials/info`): its certificate chain and the algorithm to ask
     /// for. Refuses a disabled key or a certificate the QTSP reports as not valid.
     pub fn new(client: &'c CscClient<T>, credential_id: &str, auth: AuthData) -> Result<Self> {
@@ -740,7 +688,7 @@ impl<'c, T: HttpTransport> CscSigner<'c, T> {
     }
 }
 
-impl<T: HttpTransport> Signer for CscSigner<'_, T> {
+impl<T: Transport> Signer for CscSigner<'_, T> {
     fn algorithm(&self) -> SignatureAlgorithm {
         self.algorithm
     }
@@ -750,73 +698,5 @@ impl<T: HttpTransport> Signer for CscSigner<'_, T> {
         values
             .pop()
             .ok_or_else(|| protocol("signatures/signHash: empty answer"))
-    }
-}
-
-/// A blocking transport over `ureq` (feature `native-http`).
-#[cfg(feature = "native-http")]
-#[derive(Debug, Clone)]
-pub struct UreqTransport {
-    agent: ureq::Agent,
-}
-
-#[cfg(feature = "native-http")]
-impl UreqTransport {
-    /// A transport with a global per-request timeout.
-    pub fn new(timeout: Duration) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Self { agent }
-    }
-}
-
-#[cfg(feature = "native-http")]
-impl Default for UreqTransport {
-    fn default() -> Self {
-        Self::new(Duration::from_secs(30))
-    }
-}
-
-#[cfg(feature = "native-http")]
-impl HttpTransport for UreqTransport {
-    fn send(&self, req: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
-        let mut builder = ureq::http::Request::builder()
-            .method(req.method.as_str())
-            .uri(&req.url);
-        for (k, v) in &req.headers {
-            builder = builder.header(k, v);
-        }
-        let request = builder
-            .body(req.body)
-            .map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.url)))?;
-        let mut resp = self
-            .agent
-            .run(request)
-            .map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.url)))?;
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(4 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| {
-                TransportError(format!(
-                    "{} {}: reading the answer: {e}",
-                    req.method, req.url
-                ))
-            })?;
-        Ok(HttpResponse {
-            status,
-            body,
-            headers,
-        })
     }
 }

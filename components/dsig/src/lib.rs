@@ -7,8 +7,9 @@
 //! - signature assembly split around a remote signature ([`prepare`] -> [`Prepared::digest`] ->
 //!   [`Prepared::finish`]) for two profiles: enveloped XML-DSig as the EUCARIS setup manual asks
 //!   ([`Profile::XmlDsig`]) and XAdES-B-B ([`Profile::Xades`], ETSI EN 319 132-1);
-//! - a CSC API v2 client ([`csc`]) that reaches a QTSP through a small [`csc::HttpTransport`]
-//!   trait, so a Spin function can pass its outbound HTTP;
+//! - a CSC API v2 client ([`csc`]) that reaches a QTSP through the workspace's HTTP vocabulary,
+//!   the [`transport::Transport`] trait, so a Spin function can pass its outbound HTTP
+//!   (`transport::SpinTransport`) and the CLI a blocking one (`transport::UreqTransport`);
 //! - a strict verifier ([`verify()`]): reference digests, signature value, certificate validity and
 //!   chain to given trust anchors, and the structure (one `Signature`, child of the root).
 //!

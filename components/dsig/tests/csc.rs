@@ -1,4 +1,4 @@
-//! The CSC API v2 client against an in-process fake QTSP behind `HttpTransport`: request shapes,
+//! The CSC API v2 client against an in-process fake QTSP behind `transport::Transport`: request shapes,
 //! token reuse and renewal, retries, SAD handling, error mapping, and a signature that verifies.
 
 mod common;
@@ -8,12 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use base64ct::{Base64, Encoding};
 use common::{IVI_LIKE, Issued, pki};
-use dsig::csc::{
-    AuthData, CscClient, CscConfig, CscSigner, HttpRequest, HttpResponse, HttpTransport,
-    TransportError,
-};
+use dsig::csc::{AuthData, CscClient, CscConfig, CscSigner};
 use dsig::{Certificate, Error, Profile, SignOptions, Signer, VerifyOptions};
 use serde_json::{Value, json};
+use transport::http::{Method, StatusCode};
+use transport::{Request, Response, Transport};
 
 #[derive(Default)]
 struct Faults {
@@ -37,21 +36,26 @@ struct Fake {
     sads: RefCell<Vec<(String, Vec<String>)>>,
 }
 
-fn ok(v: Value) -> HttpResponse {
-    HttpResponse {
-        status: 200,
-        body: serde_json::to_vec(&v).expect("json"),
-        headers: Vec::new(),
-    }
+fn answer(status: u16, v: &Value) -> Response {
+    let mut resp = Response::new(serde_json::to_vec(v).expect("json"));
+    *resp.status_mut() = StatusCode::from_u16(status).expect("status");
+    resp
 }
 
-fn err(status: u16, code: &str, description: &str) -> HttpResponse {
-    HttpResponse {
+fn ok(v: Value) -> Response {
+    answer(200, &v)
+}
+
+fn err(status: u16, code: &str, description: &str) -> Response {
+    answer(
         status,
-        body: serde_json::to_vec(&json!({"error": code, "error_description": description}))
-            .expect("json"),
-        headers: Vec::new(),
-    }
+        &json!({"error": code, "error_description": description}),
+    )
+}
+
+/// A request header as text (names are case-insensitive).
+fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 impl Fake {
@@ -77,26 +81,24 @@ impl Fake {
     }
 }
 
-impl HttpTransport for Fake {
-    fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let path = req
-            .url
-            .strip_prefix("http://qtsp.test")
-            .expect("base url")
-            .to_owned();
+impl Transport for Fake {
+    fn send(&self, req: Request) -> transport::Result<Response> {
+        assert_eq!(req.uri().authority().map(|a| a.as_str()), Some("qtsp.test"));
+        let path = req.uri().path().to_owned();
         self.log.borrow_mut().push(path.clone());
         {
             let mut f = self.faults.borrow_mut();
             if f.transport > 0 {
                 f.transport -= 1;
-                return Err(TransportError("connection reset".into()));
+                return Err(transport::Error("connection reset".into()));
             }
             if f.unavailable > 0 {
                 f.unavailable -= 1;
                 return Ok(err(503, "temporarily_unavailable", "try later"));
             }
         }
-        assert_eq!(req.method, "POST");
+        assert_eq!(req.method(), Method::POST);
+        assert_eq!(header(&req, "accept"), Some("application/json"));
         if path == "/csc/v2/info" {
             return Ok(ok(
                 json!({"specs": "2.0.0.0", "name": "fake", "authType": ["oauth2client"],
@@ -104,14 +106,15 @@ impl HttpTransport for Fake {
             ));
         }
         if path == "/oauth2/token" {
-            let body = String::from_utf8(req.body).expect("utf8");
+            assert_eq!(
+                header(&req, "Content-Type"),
+                Some("application/x-www-form-urlencoded")
+            );
+            let body = String::from_utf8(req.body().clone()).expect("utf8");
             assert_eq!(body, "grant_type=client_credentials");
             // HTTP Basic over the form-urlencoded id and secret (RFC 6749 section 2.3.1).
-            let basic = req
-                .headers
-                .iter()
-                .find(|(k, _)| k == "Authorization")
-                .and_then(|(_, v)| v.strip_prefix("Basic "))
+            let basic = header(&req, "Authorization")
+                .and_then(|v| v.strip_prefix("Basic "))
                 .map(|b| String::from_utf8(Base64::decode_vec(b).expect("b64")).expect("utf8"))
                 .unwrap_or_default();
             if basic != "client-1:s%26cret" {
@@ -122,17 +125,13 @@ impl HttpTransport for Fake {
             return Ok(ok(json!({"access_token": t, "token_type": "Bearer",
                 "expires_in": self.faults.borrow().token_lifetime})));
         }
-        let bearer = req
-            .headers
-            .iter()
-            .find(|(k, _)| k == "Authorization")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+        assert_eq!(header(&req, "content-type"), Some("application/json"));
+        let bearer = header(&req, "authorization").unwrap_or_default().to_owned();
         let last = self.tokens.borrow().last().cloned().unwrap_or_default();
         if bearer != format!("Bearer {last}") {
             return Ok(err(401, "invalid_token", "expired"));
         }
-        let body: Value = serde_json::from_slice(&req.body).expect("json body");
+        let body: Value = serde_json::from_slice(req.body()).expect("json body");
         match path.as_str() {
             "/csc/v2/credentials/list" => Ok(ok(json!({"credentialIDs": ["cred-1"]}))),
             "/csc/v2/credentials/info" => {
@@ -362,4 +361,19 @@ fn the_token_clock_is_the_callers() {
     client.credentials_list().expect("list");
     client.credentials_list().expect("list");
     assert_eq!(fake.count("/oauth2/token"), 1);
+}
+
+#[test]
+fn a_base_url_no_request_can_be_built_for_is_a_transport_error() {
+    let fake = Fake::new(&pki().rsa_leaf);
+    let client = CscClient::new(
+        &fake,
+        CscConfig::new("qtsp.test/csc v2", "client-1", "s&cret"),
+    );
+    let err = client.info().expect_err("no request");
+    assert!(
+        matches!(err, Error::Transport(ref m) if m.contains("qtsp.test/csc v2/info")),
+        "{err}"
+    );
+    assert!(fake.log.borrow().is_empty(), "nothing was sent");
 }

@@ -13,20 +13,24 @@
 //! store (Spin's SQLite store, one Redis) rules out: each `set` is visible to every later `get`.
 
 use crate::kv::{KeyValue, Stores};
-use crate::repo::dup_key;
-use crate::{Error, Result};
+use crate::{Error, Result, keys};
+
+/// How long a claim or key holder that is a time-ordered id keeps counting when nothing else says
+/// it is alive: a duplicate key held by a record that does not exist (an admission in flight, or
+/// one that crashed between claiming the key and writing the record), a digest marker, the sweep
+/// lock of a sweep killed mid-run.
+pub const STALE_CLAIM_MS: u64 = 30_000;
 
 /// The holder of a duplicate key, if any.
 pub fn holder<K: KeyValue>(stores: &Stores<K>, tenant: &str, key: &str) -> Result<Option<String>> {
     Ok(stores
         .data
-        .get(&dup_key(tenant, key))?
+        .get(&keys::duplicate_holder(tenant, key))?
         .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
 fn duplicate(key: &str, existing: String) -> Error {
-    let (vin, rest) = key.split_once('/').unwrap_or((key, ""));
-    let (version, stage) = rest.split_once('/').unwrap_or((rest, ""));
+    let (vin, version, stage) = keys::split_duplicate_key(key);
     Error::Duplicate {
         message: if existing.is_empty() {
             format!(
@@ -42,7 +46,7 @@ fn duplicate(key: &str, existing: String) -> Error {
 }
 
 /// Claims `key` for `id` (a record, a run), or says who holds it. Holders and claims count as long
-/// as their id is younger than [`crate::gate::STALE_CLAIM_MS`] when it is time-ordered
+/// as their id is younger than [`STALE_CLAIM_MS`] when it is time-ordered
 /// ([`crate::ids::record_id`]), forever otherwise.
 pub fn claim<K: KeyValue>(
     stores: &Stores<K>,
@@ -55,7 +59,7 @@ pub fn claim<K: KeyValue>(
 }
 
 /// Whether a time-ordered id ([`crate::ids::record_id`]) is younger than
-/// [`crate::gate::STALE_CLAIM_MS`] at `now_millis`; ids of other shapes always are.
+/// [`STALE_CLAIM_MS`] at `now_millis`; ids of other shapes always are.
 pub fn young(id: &str, now_millis: u64) -> bool {
     if !crate::ids::is_record_id(id) {
         return true;
@@ -64,12 +68,12 @@ pub fn young(id: &str, now_millis: u64) -> bool {
         .get(1..13)
         .and_then(|hex| u64::from_str_radix(hex, 16).ok())
         .unwrap_or(0);
-    now_millis.saturating_sub(born) < crate::gate::STALE_CLAIM_MS
+    now_millis.saturating_sub(born) < STALE_CLAIM_MS
 }
 
 /// Claims `key` for `record_id`, where `live(holder)` says whether a holder still counts: a holder
 /// written by an admission that crashed before creating its record does not (see
-/// [`crate::gate::admit`]), and is taken over.
+/// [`crate::validate::admit`]), and is taken over.
 pub fn claim_with<K: KeyValue>(
     stores: &Stores<K>,
     tenant: &str,
@@ -86,8 +90,8 @@ pub fn claim_with<K: KeyValue>(
     if let Some(existing) = current()? {
         return Err(duplicate(key, existing));
     }
-    let prefix = format!("{tenant}/{key}/");
-    let mine = format!("{prefix}{record_id}");
+    let prefix = keys::claim_prefix(tenant, key);
+    let mine = keys::claim(tenant, key, record_id);
     stores.claims.set(&mine, b"")?;
     // Another live claim on the key contests ours; one left by a process killed mid-claim is not
     // live (`live` says so) and is removed.
@@ -115,7 +119,7 @@ pub fn claim_with<K: KeyValue>(
     }
     stores
         .data
-        .set(&dup_key(tenant, key), record_id.as_bytes())?;
+        .set(&keys::duplicate_holder(tenant, key), record_id.as_bytes())?;
     stores.claims.delete(&mine)
 }
 
@@ -127,7 +131,7 @@ pub fn release<K: KeyValue>(
     record_id: &str,
 ) -> Result<()> {
     if holder(stores, tenant, key)?.as_deref() == Some(record_id) {
-        stores.data.delete(&dup_key(tenant, key))?;
+        stores.data.delete(&keys::duplicate_holder(tenant, key))?;
     }
     Ok(())
 }

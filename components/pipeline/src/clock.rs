@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ivi::model::Date;
+use ivi::model::{Date, Value};
 
 /// Seconds since the Unix epoch, now.
 pub fn now_secs() -> u64 {
@@ -24,17 +24,6 @@ fn civil(secs: u64) -> Date {
     Date::from_unix_days(i64::try_from(secs / 86_400).unwrap_or(i64::MAX))
 }
 
-/// Day number since 1970-01-01 of a civil date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `2026-11-21T15:43:17Z`.
 pub fn rfc3339(secs: u64) -> String {
     let s = secs % 86_400;
@@ -49,8 +38,7 @@ pub fn rfc3339(secs: u64) -> String {
 
 /// `2026-11-21` (UTC).
 pub fn date(secs: u64) -> String {
-    let d = civil(secs);
-    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+    civil(secs).format()
 }
 
 /// Seconds at 00:00:00 UTC of `YYYY-MM-DD`, if it is a real date.
@@ -62,8 +50,7 @@ pub fn parse_date(text: &str) -> Option<u64> {
     let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<u32>().ok();
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     // `Date::new` refuses 2026-02-30 and friends.
-    Date::new(i32::try_from(y).ok()?, m, d)?;
-    let days = days_from_civil(i64::from(y), m, d);
+    let days = Date::new(i32::try_from(y).ok()?, m, d)?.to_unix_days();
     // `then`, not `then_some`: the product must not be computed for a date before 1970 (found by
     // the `mapper` fuzz target: an overflow panic in debug builds).
     (days >= 0).then(|| days as u64 * 86_400)

@@ -34,6 +34,27 @@ pub fn is_record_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// A record id that came from outside (a URL path), checked: one that cannot be a record id is a
+/// 404, as an unknown one is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordId(String);
+
+impl RecordId {
+    /// Checks `id`.
+    pub fn parse(id: &str) -> Result<Self> {
+        if is_record_id(id) {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(Error::NotFound(format!("no submission `{id}`")))
+        }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A random UUID version 4, lower case.
 pub fn uuid_v4() -> Result<String> {
     let mut b = random::<16>()?;

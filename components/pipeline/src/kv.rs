@@ -5,7 +5,7 @@
 //! the index it needs (see [`Stores`]).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::{Error, Result};
 
@@ -40,35 +40,111 @@ pub trait KeyValue {
     }
 }
 
-/// The store labels the pipeline uses; each must be declared in `spin.toml` (`key_value_stores`) and,
-/// except `default`, configured in `runtime-config.toml`.
+/// The store labels the pipeline uses; a component declares in `spin.toml` (`key_value_stores`)
+/// only those it touches, and every label but `default` is configured in `runtime-config.toml`.
 #[derive(Debug)]
 pub struct Stores<K> {
     /// `default`: tenants, tokens, mappings, approvals, records, XML, duplicate keys.
-    pub data: K,
-    /// `claims`: in-flight duplicate-key claims only (see [`crate::claims`]).
-    pub claims: K,
-    /// `work`: one key per record that still needs work (`{tenant}/{record}`): the resume sweep's list.
-    pub work: K,
-    /// `vins`: one key per record, `{tenant}/{VIN}/{record}`: VIN search without reading records.
-    pub vins: K,
-    /// `failures`: one key per failure, `{date}/{tenant}/{record}`: the day's digest.
-    pub failures: K,
+    pub data: LazyStore<K>,
+    /// `claims`: in-flight claims only (see [`crate::claims`]).
+    pub claims: LazyStore<K>,
+    /// `work`: one key per record that still needs work: the resume sweep's list.
+    pub work: LazyStore<K>,
+    /// `vins`: one key per record: VIN search without reading records.
+    pub vins: LazyStore<K>,
+    /// `failures`: one key per failure and day: the day's digest.
+    pub failures: LazyStore<K>,
 }
 
 /// Label names, in [`Stores`] field order.
 pub const STORE_LABELS: [&str; 5] = ["default", "claims", "work", "vins", "failures"];
 
+/// How a label is opened.
+pub type Opener<K> = fn(&str) -> Result<K>;
+
+/// One label, opened the first time it is used: a component that never touches a label never
+/// opens it, so it needs only the labels it uses (Spin refuses a label a component did not declare).
+pub struct LazyStore<K> {
+    label: &'static str,
+    open: Opener<K>,
+    opened: OnceLock<K>,
+}
+
+impl<K> std::fmt::Debug for LazyStore<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyStore")
+            .field("label", &self.label)
+            .field("opened", &self.opened.get().is_some())
+            .finish()
+    }
+}
+
+impl<K> LazyStore<K> {
+    /// A label that `open` opens on first use.
+    pub fn new(label: &'static str, open: Opener<K>) -> Self {
+        Self {
+            label,
+            open,
+            opened: OnceLock::new(),
+        }
+    }
+
+    /// A label already open.
+    pub fn opened(label: &'static str, store: K) -> Self {
+        let opened = OnceLock::new();
+        let _ = opened.set(store);
+        Self {
+            label,
+            open: |label| Err(Error::Store(format!("store `{label}` cannot be reopened"))),
+            opened,
+        }
+    }
+
+    /// The label.
+    pub fn label(&self) -> &'static str {
+        self.label
+    }
+
+    /// The open store, opening it now if this is its first use.
+    pub fn store(&self) -> Result<&K> {
+        if let Some(store) = self.opened.get() {
+            return Ok(store);
+        }
+        let store = (self.open)(self.label)?;
+        // Another thread may have opened it meanwhile: either store is fine.
+        let _ = self.opened.set(store);
+        self.opened
+            .get()
+            .ok_or_else(|| Error::Store(format!("store `{}` did not open", self.label)))
+    }
+}
+
+impl<K: KeyValue> KeyValue for LazyStore<K> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.store()?.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.store()?.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<()> {
+        self.store()?.delete(key)
+    }
+    fn get_keys(&self) -> Result<Vec<String>> {
+        self.store()?.get_keys()
+    }
+}
+
 impl<K> Stores<K> {
-    /// Opens every label with `open`.
-    pub fn open_with(mut open: impl FnMut(&str) -> Result<K>) -> Result<Self> {
-        Ok(Self {
-            data: open(STORE_LABELS[0])?,
-            claims: open(STORE_LABELS[1])?,
-            work: open(STORE_LABELS[2])?,
-            vins: open(STORE_LABELS[3])?,
-            failures: open(STORE_LABELS[4])?,
-        })
+    /// Every label, each opened with `open` when first used.
+    pub fn lazy(open: Opener<K>) -> Self {
+        let [data, claims, work, vins, failures] = STORE_LABELS;
+        Self {
+            data: LazyStore::new(data, open),
+            claims: LazyStore::new(claims, open),
+            work: LazyStore::new(work, open),
+            vins: LazyStore::new(vins, open),
+            failures: LazyStore::new(failures, open),
+        }
     }
 }
 
@@ -116,12 +192,47 @@ impl KeyValue for MemoryKv {
 impl Stores<MemoryKv> {
     /// Five empty in-memory stores.
     pub fn in_memory() -> Self {
+        let [data, claims, work, vins, failures] =
+            STORE_LABELS.map(|label| LazyStore::opened(label, MemoryKv::default()));
         Self {
-            data: MemoryKv::default(),
-            claims: MemoryKv::default(),
-            work: MemoryKv::default(),
-            vins: MemoryKv::default(),
-            failures: MemoryKv::default(),
+            data,
+            claims,
+            work,
+            vins,
+            failures,
         }
+    }
+}
+
+impl LazyStore<MemoryKv> {
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.store().map(MemoryKv::len).unwrap_or(0)
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[test]
+    fn a_label_opens_on_first_use_only() {
+        let stores: Stores<MemoryKv> = Stores::lazy(|label| match label {
+            "default" => Ok(MemoryKv::default()),
+            other => Err(Error::Store(format!("access to `{other}` denied"))),
+        });
+        stores.data.set("k", b"v").unwrap();
+        assert_eq!(stores.data.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+        let refused = stores.failures.get_keys().unwrap_err();
+        assert!(
+            refused.to_string().contains("`failures` denied"),
+            "{refused}"
+        );
     }
 }

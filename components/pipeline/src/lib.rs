@@ -1,39 +1,59 @@
-//! The ecoc pipeline's logic, shared by the functions in `functions/` (map, validate, sign, submit,
-//! notify, status). Plain Rust with no Spin dependency: each function is a short handler over this
-//! crate (through `components/spin-glue`), and `cargo test` reaches all of it natively.
+//! The ecoc pipeline's logic, shared by the functions in `functions/`. Plain Rust with no Spin
+//! dependency: each function is a short handler over this crate (through `components/spin-glue`),
+//! and `cargo test` reaches all of it natively. The modules are the pipeline:
 //!
-//! | module | what |
-//! |---|---|
-//! | [`kv`] | the key-value operations Spin offers, per store label; an in-memory store for tests |
-//! | [`tenant`] | tenants, hashed API tokens with roles (primary, upload, view), Ed25519 webhook signatures |
-//! | [`mapping`], [`csv_batch`] | the tenant's declarative ERP -> IVI mapping; CSV batches, one vehicle per row |
-//! | [`approvals`] | type-approval records and the check that a vehicle stays inside its approval |
-//! | [`gate`] | the `validate` step: schema, rules, approvals, multi-stage drift, the duplicate claim |
-//! | [`claims`] | claiming the duplicate key without compare-and-swap |
-//! | [`record`], [`repo`] | the record's state machine and timeline; key layout and indexes; search |
-//! | [`delivery`] | sign, submit, poll, ERP write-back, retries with backoff, the resume sweep |
-//! | [`nap`] | NAP adapters (the VCA eCoC API first) |
-//! | [`digest`] | the end-of-day failure digest |
-//! | [`Error`] | the one error type, and its mapping to HTTP answers |
+//! | step | module | what |
+//! |---|---|---|
+//! | map | [`mapping`], [`csv_batch`], [`batch`] | the tenant's declarative ERP -> IVI mapping; CSV batches, one vehicle per row, streamed results |
+//! | validate | [`validate`] | schema, rules, [`approvals`], multi-stage drift, the duplicate [`claims`]; creates the record |
+//! | sign | [`sign`] | the QTSP signs over the CSC API v2 (one session per batch); every signature verified |
+//! | submit | [`submit`], [`nap`] | delivery to the NAP, status polls, the outage drain |
+//! | submit | [`callback`] | the ERP write-back, HMAC-signed |
+//! | (every step) | [`retry`] | capped exponential backoff with jitter; when a record fails |
+//! | submit | [`sweep`] | the resume sweep: planning, rounds, budget, report |
+//! | notify | [`notify`] | the end-of-day digest of failures, through an HTTP email API |
+//!
+//! Beside them: [`calls`], the typed requests and answers between the steps; [`record`] and [`repo`],
+//! the record's state machine and where records live; [`keys`], every key-value key; [`kv`], the
+//! store labels; [`tenant`], tenants, settings, tokens and roles, webhook signatures; [`Error`], the
+//! one error type and its HTTP answer.
+//!
+//! ```
+//! use pipeline::kv::{KeyValue, Stores};
+//! use pipeline::tenant::{self, Tenant};
+//!
+//! let stores = Stores::in_memory();
+//! let token = tenant::create_tenant(&stores.data, &Tenant::new("acme", "Acme"), "owner", None)?;
+//! let who = tenant::authenticate(&stores.data, Some(&format!("Bearer {token}")))?;
+//! assert_eq!(who.tenant, "acme");
+//! # Ok::<(), pipeline::Error>(())
+//! ```
 
 pub mod approvals;
+pub mod batch;
+pub mod callback;
+pub mod calls;
 pub mod claims;
 pub mod clock;
 pub mod csv_batch;
-pub mod delivery;
-pub mod digest;
 mod error;
-pub mod gate;
 pub mod ids;
 pub mod json;
+pub mod keys;
 pub mod kv;
 pub mod mapping;
 pub mod nap;
+pub mod notify;
 pub mod record;
 pub mod repo;
+pub mod retry;
+pub mod sign;
+pub mod submit;
+pub mod sweep;
 pub mod tenant;
+pub mod validate;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorBody, Result, Service};
 
 /// One problem with one field of an input, as the ERP sees it in a 422 answer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -27,7 +27,7 @@ use ivi::xml::{Element, Node};
 use ivi::{IVI_NS, Ivi};
 use serde_json::{Map, Value};
 
-use crate::{FieldError, clock, gate, ids};
+use crate::{FieldError, clock, ids, validate};
 
 /// Longest value written into one element.
 pub const MAX_VALUE_CHARS: usize = 4096;
@@ -822,7 +822,7 @@ impl Mapping {
         }
         // The schema requires a Signature; `sign` replaces this one (`replace_existing`).
         root.children
-            .push(Node::Element(gate::placeholder_signature()));
+            .push(Node::Element(validate::placeholder_signature()));
         let ivi = Ivi::from_element(&root)
             .map_err(|e| vec![FieldError::new("/", "MAP-IVI", e.to_string())])?;
         Ok(Mapped {

@@ -4,10 +4,11 @@
 
 use std::cell::RefCell;
 
-use dsig::csc::{HttpRequest, HttpResponse, HttpTransport};
+use transport::http::Method;
+use transport::{Request, Response, Transport};
 
 use crate::record::Receipt;
-use crate::{Error, Result};
+use crate::{Error, Result, Service};
 
 /// What the pipeline needs from a NAP.
 pub trait Nap {
@@ -43,30 +44,32 @@ pub struct VcaNap<T> {
 
 fn upstream(message: String, retryable: bool) -> Error {
     Error::Upstream {
-        service: "nap",
+        service: Service::Nap,
         message,
         retryable,
     }
 }
 
 /// The `message` (or `error_description`) of an error body, else the start of the body.
-fn reason(resp: &HttpResponse) -> String {
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-    parsed
-        .as_ref()
-        .and_then(|v| v.get("message").or_else(|| v.get("error_description")))
-        .and_then(|m| m.as_str())
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(&resp.body[..resp.body.len().min(200)]).into_owned()
-        })
+fn reason(resp: &Response) -> String {
+    /// The NAP's error body (its own `message`, or OAuth2's `error_description`).
+    #[derive(serde::Deserialize)]
+    struct Refusal {
+        message: Option<String>,
+        error_description: Option<String>,
+    }
+    let body = resp.body();
+    serde_json::from_slice::<Refusal>(body)
+        .ok()
+        .and_then(|r| r.message.or(r.error_description))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
 }
 
 fn retryable_status(status: u16) -> bool {
     status >= 500 || status == 429 || status == 408
 }
 
-impl<T: HttpTransport> VcaNap<T> {
+impl<T: Transport> VcaNap<T> {
     /// An adapter for the API at `base_url` (e.g. `https://nap.example`; the paths `/oauth2/token` and
     /// `/ecoc/v1/submissions` are appended).
     pub fn new(transport: T, base_url: &str, client_id: &str, client_secret: &str) -> Self {
@@ -79,8 +82,9 @@ impl<T: HttpTransport> VcaNap<T> {
         }
     }
 
-    fn send(&self, req: HttpRequest) -> Result<HttpResponse> {
-        let what = format!("{} {}", req.method, req.url);
+    fn send(&self, req: transport::Result<Request>) -> Result<Response> {
+        let req = req.map_err(|e| Error::Config(format!("nap_url: {e}")))?;
+        let what = format!("{} {}", req.method(), req.uri());
         self.transport
             .send(req)
             .map_err(|e| upstream(format!("{what}: {e}"), true))
@@ -95,35 +99,35 @@ impl<T: HttpTransport> VcaNap<T> {
             form_escape(&self.client_id),
             form_escape(&self.client_secret)
         );
-        let resp = self.send(HttpRequest {
-            method: "POST".into(),
-            url: format!("{}/oauth2/token", self.base_url),
-            headers: vec![(
-                "content-type".into(),
-                "application/x-www-form-urlencoded".into(),
-            )],
-            body: body.into_bytes(),
-        })?;
-        if resp.status != 200 {
+        let resp = self.send(transport::request(
+            Method::POST,
+            &format!("{}/oauth2/token", self.base_url),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            body.into_bytes(),
+        ))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
             return Err(upstream(
-                format!("token endpoint answered {}: {}", resp.status, reason(&resp)),
-                retryable_status(resp.status),
+                format!("token endpoint answered {status}: {}", reason(&resp)),
+                retryable_status(status),
             ));
         }
-        let v: serde_json::Value = serde_json::from_slice(&resp.body)
-            .map_err(|e| upstream(format!("token answer is not JSON: {e}"), true))?;
-        let token = v["access_token"]
-            .as_str()
-            .ok_or_else(|| upstream("token answer has no access_token".into(), true))?
-            .to_owned();
+        /// OAuth2's token answer (RFC 6749 section 5.1), as much as is used.
+        #[derive(serde::Deserialize)]
+        struct TokenAnswer {
+            access_token: String,
+        }
+        let token = serde_json::from_slice::<TokenAnswer>(resp.body())
+            .map_err(|e| upstream(format!("token answer is not the JSON expected: {e}"), true))?
+            .access_token;
         *self.token.borrow_mut() = Some(token.clone());
         Ok(token)
     }
 
     /// Sends with a bearer token; fetches a new token once when the NAP says it expired.
-    fn authorised(&self, make: &dyn Fn(String) -> HttpRequest) -> Result<HttpResponse> {
+    fn authorised(&self, make: &dyn Fn(String) -> transport::Result<Request>) -> Result<Response> {
         let resp = self.send(make(self.token()?))?;
-        if resp.status != 401 {
+        if resp.status() != 401 {
             return Ok(resp);
         }
         self.token.borrow_mut().take();
@@ -143,19 +147,23 @@ fn form_escape(text: &str) -> String {
 }
 
 fn receipt_from(body: &[u8]) -> Result<Receipt> {
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| upstream(format!("answer is not JSON: {e}"), true))?;
+    /// The VCA's submission answer.
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        submission_id: String,
+        status: Option<String>,
+        reason: Option<String>,
+    }
+    let answer: Answer = serde_json::from_slice(body)
+        .map_err(|e| upstream(format!("answer is not the receipt expected: {e}"), true))?;
     Ok(Receipt {
-        submission_id: v["submission_id"]
-            .as_str()
-            .ok_or_else(|| upstream("answer has no submission_id".into(), true))?
-            .to_owned(),
-        status: v["status"].as_str().unwrap_or("Received").to_owned(),
-        reason: v["reason"].as_str().map(str::to_owned),
+        submission_id: answer.submission_id,
+        status: answer.status.unwrap_or_else(|| "Received".into()),
+        reason: answer.reason,
     })
 }
 
-impl<T: HttpTransport> Nap for VcaNap<T> {
+impl<T: Transport> Nap for VcaNap<T> {
     fn reachable(&self) -> bool {
         // A fresh token: the token endpoint answers exactly when the API does.
         self.token.borrow_mut().take();
@@ -164,22 +172,24 @@ impl<T: HttpTransport> Nap for VcaNap<T> {
 
     fn submit(&self, signed_xml: &[u8]) -> Result<Submitted> {
         let url = format!("{}/ecoc/v1/submissions", self.base_url);
-        let resp = self.authorised(&|token| HttpRequest {
-            method: "POST".into(),
-            url: url.clone(),
-            headers: vec![
-                ("authorization".into(), format!("Bearer {token}")),
-                ("content-type".into(), "application/xml".into()),
-            ],
-            body: signed_xml.to_vec(),
+        let resp = self.authorised(&|token| {
+            transport::request(
+                Method::POST,
+                &url,
+                &[
+                    ("authorization", &format!("Bearer {token}")),
+                    ("content-type", "application/xml"),
+                ],
+                signed_xml.to_vec(),
+            )
         })?;
-        match resp.status {
+        match resp.status().as_u16() {
             200..=202 => Ok(Submitted {
-                receipt: receipt_from(&resp.body)?,
+                receipt: receipt_from(resp.body())?,
                 already_there: false,
             }),
             409 => {
-                let earlier = resp.header("x-duplicate-of").map(str::to_owned);
+                let earlier = transport::header(&resp, "x-duplicate-of").map(str::to_owned);
                 match earlier {
                     Some(id) => Ok(Submitted {
                         receipt: Receipt {
@@ -204,22 +214,24 @@ impl<T: HttpTransport> Nap for VcaNap<T> {
 
     fn status(&self, submission_id: &str) -> Result<Receipt> {
         let url = format!("{}/ecoc/v1/submissions/{submission_id}", self.base_url);
-        let resp = self.authorised(&|token| HttpRequest {
-            method: "GET".into(),
-            url: url.clone(),
-            headers: vec![("authorization".into(), format!("Bearer {token}"))],
-            body: Vec::new(),
+        let resp = self.authorised(&|token| {
+            transport::request(
+                Method::GET,
+                &url,
+                &[("authorization", &format!("Bearer {token}"))],
+                Vec::new(),
+            )
         })?;
-        if resp.status != 200 {
+        let status = resp.status().as_u16();
+        if status != 200 {
             return Err(upstream(
                 format!(
-                    "status of {submission_id} answered {}: {}",
-                    resp.status,
+                    "status of {submission_id} answered {status}: {}",
                     reason(&resp)
                 ),
-                retryable_status(resp.status),
+                retryable_status(status),
             ));
         }
-        receipt_from(&resp.body)
+        receipt_from(resp.body())
     }
 }

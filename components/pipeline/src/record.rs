@@ -1,7 +1,11 @@
 //! A record: one vehicle file (VIN + version + stage) on its way to the NAP, with its state machine
 //! and timeline.
 
-use crate::{Error, FieldError, Result, clock};
+use crate::{Error, FieldError, Result, clock, keys};
+
+/// How long the step that took a record on (its admission, a sign-off, a sweep's plan, a signature)
+/// has before the resume sweep may take it over (seconds).
+pub const LEASE_SECS: u64 = 45;
 
 /// Where a record is. Users see the VCA's names ([`Status::vca_name`]) beside ours.
 #[derive(
@@ -203,7 +207,7 @@ pub struct Record {
 impl Record {
     /// The duplicate key as stored: `VIN/version/stage`.
     pub fn duplicate_key(&self) -> String {
-        format!("{}/{}/{}", self.vin, self.version, self.stage)
+        keys::duplicate_key(&self.vin, self.version, self.stage)
     }
 
     /// Moves to `to`, recording the event. Returns `false` (and changes nothing) when the record is
@@ -264,13 +268,34 @@ impl Record {
     }
 
     /// The record as users see it: ours plus the VCA status name.
-    pub fn to_view(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(self).unwrap_or_default();
-        v["vca_status"] = serde_json::json!(self.status.vca_name());
-        if let Some(map) = v.as_object_mut() {
-            map.remove("not_before");
+    pub fn to_view(&self) -> RecordView {
+        RecordView {
+            record: self.clone(),
         }
-        v
+    }
+}
+
+/// A record as users and the other steps see it: every field of the [`Record`] but the sweep's
+/// schedule (`not_before`), plus `vca_status`, the VCA's name for its status. Reads back with
+/// `not_before` 0.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct RecordView {
+    /// The record.
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+impl serde::Serialize for RecordView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut value = serde_json::to_value(&self.record).map_err(serde::ser::Error::custom)?;
+        if let Some(map) = value.as_object_mut() {
+            map.remove("not_before");
+            map.insert(
+                "vca_status".into(),
+                self.record.status.vca_name().to_owned().into(),
+            );
+        }
+        value.serialize(serializer)
     }
 }
 
@@ -332,5 +357,17 @@ mod tests {
         );
         assert!(held.needs_work());
         assert_eq!("FAILED".parse::<Status>().unwrap(), Status::Failed);
+    }
+
+    #[test]
+    fn the_view_hides_the_schedule_and_names_the_vca_status() {
+        let mut r = sample("r1", "WVWZZZ1JZXW000001");
+        r.status = Status::Submitted;
+        r.not_before = 99;
+        let json = serde_json::to_value(r.to_view()).unwrap();
+        assert_eq!(json["vca_status"], "Received");
+        assert!(json.get("not_before").is_none());
+        let back: RecordView = serde_json::from_value(json).unwrap();
+        assert_eq!((back.record.id.as_str(), back.record.not_before), ("r1", 0));
     }
 }

@@ -1,17 +1,16 @@
 //! Where records live, and the indexes that keep reads from scanning every key.
 //!
-//! Store `default`: `t/{tenant}/r/{id}` the [`Record`] (JSON); `t/{tenant}/x/{id}/mapped` and
-//! `.../signed` the XML (kept apart so listings stay small); `t/{tenant}/dup/{VIN}/{version}/{stage}`
-//! the record holding a duplicate key. Index stores (see [`crate::kv::Stores`]): `vins`
-//! `{tenant}/{VIN}/{id}`, `work` `{tenant}/{id}` while a record needs work, `failures`
-//! `{date}/{tenant}/{id}` for each record that failed or was rejected that day.
+//! The record itself and its XML live in `default` (kept apart so listings stay small); the index
+//! stores (see [`crate::kv::Stores`]) are `vins` (every record by VIN), `work` (records that still
+//! need work, with their due time) and `failures` (records that failed or were rejected, by day).
+//! The keys are built in [`crate::keys`].
 //!
 //! Each index entry is its own key, written by whoever changes the record: no read-modify-write of a
 //! shared document, so concurrent writers cannot lose entries without compare-and-swap.
 
 use crate::kv::{KeyValue, Stores};
 use crate::record::{Record, Status};
-use crate::{Error, Result, clock, ids};
+use crate::{Error, Result, clock, ids, keys};
 
 /// Which XML of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,21 +21,18 @@ pub enum XmlKind {
     Signed,
 }
 
-fn record_key(tenant: &str, id: &str) -> String {
-    format!("t/{tenant}/r/{id}")
+impl XmlKind {
+    /// The word in the XML's key: `mapped` or `signed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mapped => "mapped",
+            Self::Signed => "signed",
+        }
+    }
 }
 
 fn xml_key(tenant: &str, id: &str, kind: XmlKind) -> String {
-    let which = match kind {
-        XmlKind::Mapped => "mapped",
-        XmlKind::Signed => "signed",
-    };
-    format!("t/{tenant}/x/{id}/{which}")
-}
-
-/// The key of a duplicate-key holder.
-pub(crate) fn dup_key(tenant: &str, key: &str) -> String {
-    format!("t/{tenant}/dup/{key}")
+    keys::xml(tenant, id, kind.as_str())
 }
 
 /// Record access over the pipeline's [`Stores`].
@@ -59,7 +55,7 @@ impl<'s, K: KeyValue> Repo<'s, K> {
         }
         self.stores
             .data
-            .get_json(&record_key(tenant, id))?
+            .get_json(&keys::record(tenant, id))?
             .ok_or_else(|| Error::NotFound(format!("no submission `{id}`")))
     }
 
@@ -69,7 +65,7 @@ impl<'s, K: KeyValue> Repo<'s, K> {
         // before it and removed after it, so a crash between two writes leaves at most an entry
         // whose record says otherwise (read and corrected), never a record the indexes miss.
         let s = self.stores;
-        let work = format!("{}/{}", record.tenant, record.id);
+        let work = keys::work(&record.tenant, &record.id);
         if record.needs_work() {
             s.work
                 .set(&work, record.not_before.to_string().as_bytes())?;
@@ -77,10 +73,10 @@ impl<'s, K: KeyValue> Repo<'s, K> {
         if matches!(record.status, Status::Failed | Status::Rejected) {
             let day = record.updated_at.get(..10).unwrap_or("unknown");
             s.failures
-                .set(&format!("{day}/{}/{}", record.tenant, record.id), b"")?;
+                .set(&keys::failure(day, &record.tenant, &record.id), b"")?;
         }
         s.data
-            .set_json(&record_key(&record.tenant, &record.id), record)?;
+            .set_json(&keys::record(&record.tenant, &record.id), record)?;
         if !record.needs_work() {
             s.work.delete(&work)?;
         }
@@ -91,7 +87,7 @@ impl<'s, K: KeyValue> Repo<'s, K> {
     /// key, written last, is what makes it exist).
     pub fn create(&self, record: &Record, mapped_xml: &[u8]) -> Result<()> {
         self.stores.vins.set(
-            &format!("{}/{}/{}", record.tenant, record.vin, record.id),
+            &keys::vin_entry(&record.tenant, &record.vin, &record.id),
             record.status.as_str().as_bytes(),
         )?;
         self.put_xml(record, XmlKind::Mapped, mapped_xml)?;
@@ -100,7 +96,7 @@ impl<'s, K: KeyValue> Repo<'s, K> {
 
     /// Whether a record exists.
     pub fn exists(&self, tenant: &str, id: &str) -> Result<bool> {
-        Ok(self.stores.data.get(&record_key(tenant, id))?.is_some())
+        Ok(self.stores.data.get(&keys::record(tenant, id))?.is_some())
     }
 
     /// Stores a record's XML.
@@ -125,9 +121,15 @@ impl<'s, K: KeyValue> Repo<'s, K> {
             .ok_or_else(|| Error::NotFound(format!("submission `{id}` has no XML")))
     }
 
+    /// The XML of `tenant`'s record `id` as stored (signed when it is); 404 for an unknown record.
+    pub fn record_xml(&self, tenant: &str, id: &str) -> Result<(XmlKind, Vec<u8>)> {
+        self.load(tenant, id)?;
+        self.latest_xml(tenant, id)
+    }
+
     /// Ids of `tenant`'s records with exactly this VIN, oldest first.
     pub fn ids_for_vin(&self, tenant: &str, vin: &str) -> Result<Vec<String>> {
-        let prefix = format!("{tenant}/{vin}/");
+        let prefix = keys::vin_prefix(tenant, vin);
         let mut ids: Vec<String> = self
             .stores
             .vins
@@ -145,7 +147,7 @@ impl<'s, K: KeyValue> Repo<'s, K> {
         let mut keys = self.stores.work.get_keys()?;
         keys.sort_by(|a, b| a.rsplit('/').next().cmp(&b.rsplit('/').next()));
         for key in keys {
-            let Some((tenant, id)) = key.split_once('/') else {
+            let Some((tenant, id)) = keys::split_work(&key) else {
                 continue;
             };
             let not_before = self
@@ -166,15 +168,13 @@ impl<'s, K: KeyValue> Repo<'s, K> {
 
     /// Ids of records that failed or were rejected on `date` (YYYY-MM-DD), per tenant.
     pub fn failures_on(&self, date: &str) -> Result<Vec<(String, String)>> {
-        let prefix = format!("{date}/");
         let mut out: Vec<(String, String)> = self
             .stores
             .failures
             .get_keys()?
             .into_iter()
             .filter_map(|k| {
-                let rest = k.strip_prefix(&prefix)?;
-                let (tenant, id) = rest.split_once('/')?;
+                let (tenant, id) = keys::split_failure(&k, date)?;
                 Some((tenant.to_owned(), id.to_owned()))
             })
             .collect();
@@ -184,14 +184,13 @@ impl<'s, K: KeyValue> Repo<'s, K> {
 
     /// Searches `tenant`'s records.
     pub fn search(&self, tenant: &str, query: &Query) -> Result<Page> {
-        let prefix = format!("{tenant}/");
         let mut hits: Vec<(String, String)> = self
             .stores
             .vins
             .get_keys()?
             .into_iter()
             .filter_map(|k| {
-                let (vin, id) = k.strip_prefix(&prefix)?.split_once('/')?;
+                let (vin, id) = keys::split_vin_entry(&k, tenant)?;
                 let matches = query.vin.as_deref().is_none_or(|p| glob_match(p, vin));
                 matches.then(|| (id.to_owned(), vin.to_owned()))
             })

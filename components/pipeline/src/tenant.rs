@@ -9,9 +9,12 @@
 
 use base64ct::Encoding;
 
+use crate::approvals::Approvals;
 use crate::clock;
 use crate::ids;
+use crate::keys;
 use crate::kv::KeyValue;
+use crate::mapping::Mapping;
 use crate::{Error, Result};
 
 /// A role of a token.
@@ -215,24 +218,80 @@ impl Principal {
     }
 }
 
-fn tenant_key(id: &str) -> String {
-    format!("tenant/{id}")
-}
-
-fn tokens_key(id: &str) -> String {
-    format!("t/{id}/tokens")
-}
-
 /// Reads a tenant.
 pub fn load_tenant(kv: &impl KeyValue, id: &str) -> Result<Tenant> {
-    kv.get_json(&tenant_key(id))?
+    kv.get_json(&keys::tenant(id))?
         .ok_or_else(|| Error::NotFound(format!("no tenant `{id}`")))
 }
 
 /// Writes a tenant's settings (after [`Tenant::check`]).
 pub fn save_tenant(kv: &impl KeyValue, tenant: &Tenant) -> Result<()> {
     tenant.check()?;
-    kv.set_json(&tenant_key(&tenant.id), tenant)
+    kv.set_json(&keys::tenant(&tenant.id), tenant)
+}
+
+/// The tenant's ERP mapping; 409 when a primary user has not set one yet.
+pub fn load_mapping(kv: &impl KeyValue, tenant: &str) -> Result<Mapping> {
+    let bytes = kv.get(&keys::mapping(tenant))?.ok_or_else(|| {
+        Error::Conflict(
+            "the tenant has no mapping yet: a primary user sets it with PUT /v1/tenant/mapping"
+                .into(),
+        )
+    })?;
+    Mapping::from_json(&bytes).map_err(|e| {
+        Error::Internal(format!(
+            "the stored mapping cannot be read: {} error(s)",
+            e.len()
+        ))
+    })
+}
+
+/// Checks and stores a mapping (JSON as the primary user wrote it; every error is listed).
+pub fn save_mapping(kv: &impl KeyValue, tenant: &str, json: &[u8]) -> Result<Mapping> {
+    let mapping = Mapping::from_json(json).map_err(Error::Fields)?;
+    kv.set(&keys::mapping(tenant), json)?;
+    Ok(mapping)
+}
+
+/// The tenant's type-approval records (none yet: empty, and the gate says so).
+pub fn load_approvals(kv: &impl KeyValue, tenant: &str) -> Result<Approvals> {
+    Ok(kv.get_json(&keys::approvals(tenant))?.unwrap_or_default())
+}
+
+/// Checks and stores type-approval records; returns how many there are.
+pub fn save_approvals(kv: &impl KeyValue, tenant: &str, json: &[u8]) -> Result<usize> {
+    let approvals = Approvals::from_json(json)?;
+    kv.set_json(&keys::approvals(tenant), &approvals)?;
+    Ok(approvals.approvals.len())
+}
+
+/// A setting document as stored (`mapping` or `approvals`), for `GET`; 404 when not set yet.
+pub fn setting_json(kv: &impl KeyValue, tenant: &str, what: Setting) -> Result<serde_json::Value> {
+    let key = match what {
+        Setting::Mapping => keys::mapping(tenant),
+        Setting::Approvals => keys::approvals(tenant),
+    };
+    kv.get_json(&key)?
+        .ok_or_else(|| Error::NotFound(format!("the tenant has no {} yet", what.as_str())))
+}
+
+/// A tenant's setting document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// The ERP mapping.
+    Mapping,
+    /// The type-approval records.
+    Approvals,
+}
+
+impl Setting {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mapping => "mapping",
+            Self::Approvals => "approvals",
+        }
+    }
 }
 
 /// Creates a tenant with its first primary token, which is returned (shown once; `token` sets its
@@ -244,7 +303,7 @@ pub fn create_tenant(
     token: Option<&str>,
 ) -> Result<String> {
     tenant.check()?;
-    if kv.get(&tenant_key(&tenant.id))?.is_some() {
+    if kv.get(&keys::tenant(&tenant.id))?.is_some() {
         return Err(Error::Conflict(format!("tenant `{}` exists", tenant.id)));
     }
     save_tenant(kv, tenant)?;
@@ -269,7 +328,7 @@ pub fn issue_token(
             "token name `{name}` must be 1-64 characters of letters, digits, `-`, `_`, `.`"
         )));
     }
-    let mut list: Vec<TokenEntry> = kv.get_json(&tokens_key(tenant))?.unwrap_or_default();
+    let mut list: Vec<TokenEntry> = kv.get_json(&keys::tokens(tenant))?.unwrap_or_default();
     if list.iter().any(|t| t.name == name) {
         return Err(Error::Conflict(format!(
             "tenant `{tenant}` already has a token named `{name}`"
@@ -287,7 +346,7 @@ pub fn issue_token(
     let hash = ids::sha256_hex(token.as_bytes());
     let created_at = clock::rfc3339(clock::now_secs());
     kv.set_json(
-        &format!("token/{hash}"),
+        &keys::token(&hash),
         &TokenRecord {
             tenant: tenant.to_owned(),
             name: name.to_owned(),
@@ -301,13 +360,97 @@ pub fn issue_token(
         hash,
         created_at,
     });
-    kv.set_json(&tokens_key(tenant), &list)?;
+    kv.set_json(&keys::tokens(tenant), &list)?;
     Ok(token)
+}
+
+/// `POST /v1/tenant/tokens`: a token to issue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// Its name (letters, digits, `-`, `_`, `.`; at most 64).
+    #[serde(default)]
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// A token just issued: shown once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IssuedToken {
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// The token itself.
+    pub token: String,
+}
+
+/// Issues the token asked for (see [`issue_token`]).
+pub fn issue_named_token(kv: &impl KeyValue, tenant: &str, asked: NewToken) -> Result<IssuedToken> {
+    let token = issue_token(kv, tenant, &asked.name, asked.role, None)?;
+    Ok(IssuedToken {
+        name: asked.name,
+        role: asked.role,
+        token,
+    })
+}
+
+/// `PUT /v1/tenant`: replaces the settings of `tenant`; they must name that tenant.
+pub fn update_tenant(kv: &impl KeyValue, tenant: &str, settings: &Tenant) -> Result<Tenant> {
+    if settings.id != tenant {
+        return Err(Error::BadRequest(format!(
+            "the settings name tenant `{}`, but the token belongs to `{tenant}`",
+            settings.id
+        )));
+    }
+    save_tenant(kv, settings)?;
+    Ok(settings.clone())
+}
+
+/// `POST /v1/admin/tenants`: a new tenant and the name (and, for development, the value) of its
+/// first primary token.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// Its settings.
+    pub tenant: Tenant,
+    /// The first token's name (`primary` when absent).
+    #[serde(default = "primary_name")]
+    pub token_name: String,
+    /// The first token's value (a development token kept in a file); generated when absent.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+fn primary_name() -> String {
+    "primary".into()
+}
+
+/// A tenant just created, with its first primary token (shown once).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CreatedTenant {
+    /// Its settings.
+    pub tenant: Tenant,
+    /// The first token's name.
+    pub token_name: String,
+    /// The first token.
+    pub token: String,
+}
+
+/// Creates the tenant asked for (see [`create_tenant`]).
+pub fn create_named_tenant(kv: &impl KeyValue, asked: NewTenant) -> Result<CreatedTenant> {
+    let token = create_tenant(kv, &asked.tenant, &asked.token_name, asked.token.as_deref())?;
+    Ok(CreatedTenant {
+        tenant: asked.tenant,
+        token_name: asked.token_name,
+        token,
+    })
 }
 
 /// The tenant's tokens (names, roles, dates; hashes are left out).
 pub fn list_tokens(kv: &impl KeyValue, tenant: &str) -> Result<Vec<serde_json::Value>> {
-    let list: Vec<TokenEntry> = kv.get_json(&tokens_key(tenant))?.unwrap_or_default();
+    let list: Vec<TokenEntry> = kv.get_json(&keys::tokens(tenant))?.unwrap_or_default();
     Ok(list
         .iter()
         .map(|t| serde_json::json!({"name": t.name, "role": t.role, "created_at": t.created_at}))
@@ -316,7 +459,7 @@ pub fn list_tokens(kv: &impl KeyValue, tenant: &str) -> Result<Vec<serde_json::V
 
 /// Revokes a token by name; the last primary token cannot go.
 pub fn revoke_token(kv: &impl KeyValue, tenant: &str, name: &str) -> Result<()> {
-    let mut list: Vec<TokenEntry> = kv.get_json(&tokens_key(tenant))?.unwrap_or_default();
+    let mut list: Vec<TokenEntry> = kv.get_json(&keys::tokens(tenant))?.unwrap_or_default();
     let Some(pos) = list.iter().position(|t| t.name == name) else {
         return Err(Error::NotFound(format!("no token named `{name}`")));
     };
@@ -327,8 +470,8 @@ pub fn revoke_token(kv: &impl KeyValue, tenant: &str, name: &str) -> Result<()> 
         )));
     }
     let entry = list.remove(pos);
-    kv.delete(&format!("token/{}", entry.hash))?;
-    kv.set_json(&tokens_key(tenant), &list)
+    kv.delete(&keys::token(&entry.hash))?;
+    kv.set_json(&keys::tokens(tenant), &list)
 }
 
 /// Finds who holds `authorization` (`Bearer <token>`).
@@ -347,7 +490,7 @@ pub fn authenticate(kv: &impl KeyValue, authorization: Option<&str>) -> Result<P
             Error::Unauthorized("the Authorization header must be `Bearer <token>`".into())
         })?;
     let record: TokenRecord = kv
-        .get_json(&format!("token/{}", ids::sha256_hex(token.as_bytes())))?
+        .get_json(&keys::token(&ids::sha256_hex(token.as_bytes())))?
         .ok_or_else(|| Error::Unauthorized("unknown or revoked token".into()))?;
     Ok(Principal {
         tenant: record.tenant,
@@ -421,7 +564,7 @@ pub fn check_webhook(
                 .into(),
         )
     })?;
-    let seen = format!("t/{}/seen/{}", tenant.id, ids::sha256_hex(&sig_bytes));
+    let seen = keys::webhook_seen(&tenant.id, &ids::sha256_hex(&sig_bytes));
     if kv.get(&seen)?.is_some() {
         return Err(Error::Unauthorized(
             "replayed webhook: this signature was already used".into(),

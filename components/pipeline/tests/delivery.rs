@@ -5,16 +5,19 @@
 
 use std::cell::RefCell;
 
-use dsig::csc::{HttpRequest, HttpResponse, HttpTransport, TransportError};
 use hmac::{KeyInit, Mac};
-use pipeline::delivery::{self, RetryPolicy};
-use pipeline::digest;
-use pipeline::kv::{KeyValue, MemoryKv, Stores};
+use pipeline::calls::{Outcome, Records};
+use pipeline::kv::{MemoryKv, Stores};
 use pipeline::nap::{Nap, Submitted};
+use pipeline::notify;
 use pipeline::record::{Receipt, Record, Status};
 use pipeline::repo::{Repo, XmlKind};
+use pipeline::retry::RetryPolicy;
+use pipeline::submit;
+use pipeline::sweep::{self, Batch, Dispatch, Step};
 use pipeline::tenant::{self, Tenant};
-use pipeline::{Error, Result, ids};
+use pipeline::{Error, Result, Service, ids};
+use transport::{Request, Response, Transport};
 
 /// A NAP that answers from scripts and counts deliveries.
 #[derive(Default)]
@@ -44,7 +47,7 @@ fn receipt(status: &str, reason: Option<&str>) -> Receipt {
 
 fn down() -> Error {
     Error::Upstream {
-        service: "nap",
+        service: Service::Nap,
         message: "503 unavailable".into(),
         retryable: true,
     }
@@ -110,7 +113,7 @@ fn submitted_polled_and_finished_once() {
         Ok(receipt("Succeeded", None)),
     ]);
     let deliver =
-        |now| delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, now).unwrap();
+        |now| submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, now).unwrap();
     assert_eq!(deliver(100).status, Status::Submitted);
     assert_eq!(deliver(200).status, Status::Processing);
     assert_eq!(deliver(300).status, Status::Succeeded);
@@ -139,7 +142,7 @@ fn retries_back_off_then_fail_with_the_last_reason_into_the_digest() {
     nap.submits
         .borrow_mut()
         .extend([Err(down()), Err(down()), Err(down())]);
-    let first = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_000).unwrap();
+    let first = submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_000).unwrap();
     assert_eq!((first.status, first.attempts), (Status::Signed, 1));
     assert!(
         (1_001..=1_002).contains(&first.not_before),
@@ -148,13 +151,13 @@ fn retries_back_off_then_fail_with_the_last_reason_into_the_digest() {
     );
     // The sweep leaves it alone until its time has come.
     assert!(Repo::new(&stores).due(1_000, 10).unwrap().is_empty());
-    let second = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_010).unwrap();
+    let second = submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_010).unwrap();
     assert!(
         (1_012..=1_014).contains(&second.not_before),
         "{}",
         second.not_before
     );
-    let last = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_100).unwrap();
+    let last = submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 1_100).unwrap();
     assert_eq!(last.status, Status::Failed);
     assert!(
         last.errors[0].message.contains("gave up after 3 attempts"),
@@ -164,19 +167,22 @@ fn retries_back_off_then_fail_with_the_last_reason_into_the_digest() {
     assert!(last.errors[0].message.contains("503 unavailable"));
 
     let mut sent = Vec::new();
-    let report = digest::run(&stores, &pipeline::clock::date(1_100), "run-1", &mut |e| {
+    let report = notify::run(&stores, &pipeline::clock::date(1_100), "run-1", &mut |e| {
         sent.push(e.clone());
         Ok(())
     })
     .unwrap();
-    assert_eq!(report, vec![("acme".to_owned(), "sent".to_owned())]);
+    assert_eq!(
+        report.tenants.into_iter().collect::<Vec<_>>(),
+        vec![("acme".to_owned(), "sent".to_owned())]
+    );
     assert!(sent[0].text.contains("WVWZZZ1JZXW000002") && sent[0].text.contains("503 unavailable"));
     assert_eq!(sent[0].to, ["quality@acme.example"]);
-    let again = digest::run(&stores, &pipeline::clock::date(1_100), "run-2", &mut |_| {
+    let again = notify::run(&stores, &pipeline::clock::date(1_100), "run-2", &mut |_| {
         panic!("sent twice")
     })
     .unwrap();
-    assert_eq!(again[0].1, "already_sent");
+    assert_eq!(again.tenants["acme"], "already_sent");
 }
 
 #[test]
@@ -185,23 +191,23 @@ fn a_failed_mail_send_is_retried_by_the_next_call() {
     let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000003");
     let nap = ScriptedNap::default();
     nap.submits.borrow_mut().push(Err(Error::Upstream {
-        service: "nap",
+        service: Service::Nap,
         message: "422 not_ivi".into(),
         retryable: false,
     }));
-    let failed = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
+    let failed = submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
     assert_eq!(
         failed.status,
         Status::Failed,
         "a permanent refusal fails at once"
     );
-    let down = digest::run(&stores, &pipeline::clock::date(1_100), "a", &mut |_| {
+    let down = notify::run(&stores, &pipeline::clock::date(1_100), "a", &mut |_| {
         Err(down())
     })
     .unwrap();
-    assert!(down[0].1.starts_with("error"));
+    assert!(down.tenants["acme"].starts_with("error"));
     let mut count = 0;
-    digest::run(&stores, &pipeline::clock::date(1_100), "b", &mut |_| {
+    notify::run(&stores, &pipeline::clock::date(1_100), "b", &mut |_| {
         count += 1;
         Ok(())
     })
@@ -218,7 +224,7 @@ fn a_file_the_nap_already_holds_is_not_sent_again() {
         receipt: receipt("Received", None),
         already_there: true,
     }));
-    let rec = delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
+    let rec = submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
     assert_eq!(rec.status, Status::Submitted);
     assert!(
         rec.events
@@ -234,17 +240,16 @@ fn a_file_the_nap_already_holds_is_not_sent_again() {
 /// An ERP that records what it is sent and answers with scripted statuses.
 struct Erp {
     answers: RefCell<Vec<u16>>,
-    seen: RefCell<Vec<HttpRequest>>,
+    seen: RefCell<Vec<Request>>,
 }
 
-impl HttpTransport for Erp {
-    fn send(&self, req: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
+impl Transport for Erp {
+    fn send(&self, req: Request) -> transport::Result<Response> {
         self.seen.borrow_mut().push(req);
-        Ok(HttpResponse {
-            status: self.answers.borrow_mut().remove(0),
-            body: Vec::new(),
-            headers: Vec::new(),
-        })
+        let mut answer = Response::new(Vec::new());
+        *answer.status_mut() =
+            transport::http::StatusCode::from_u16(self.answers.borrow_mut().remove(0)).unwrap();
+        Ok(answer)
     }
 }
 
@@ -266,7 +271,7 @@ fn the_final_status_is_written_back_signed_and_retried() {
     };
     let secret = "callback-secret";
     let run = |now| {
-        delivery::deliver_record(&stores, &t, &r.id, &nap, Some((&erp, secret)), &POLICY, now)
+        submit::deliver_record(&stores, &t, &r.id, &nap, Some((&erp, secret)), &POLICY, now)
             .unwrap()
     };
     run(10);
@@ -286,17 +291,11 @@ fn the_final_status_is_written_back_signed_and_retried() {
     let seen = erp.seen.borrow();
     assert_eq!(seen.len(), 2);
     let req = &seen[1];
-    let header = |n: &str| {
-        req.headers
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.clone())
-            .unwrap()
-    };
+    let header = |n: &str| req.headers()[n].to_str().unwrap().to_owned();
     let ts = header("ecoc-timestamp");
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{ts}.").as_bytes());
-    mac.update(&req.body);
+    mac.update(req.body());
     let expected: String = mac
         .finalize()
         .into_bytes()
@@ -304,7 +303,7 @@ fn the_final_status_is_written_back_signed_and_retried() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(header("ecoc-signature"), format!("sha256={expected}"));
-    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
     assert_eq!(
         (body["status"].as_str(), body["vca_status"].as_str()),
         (Some("failed"), Some("Failed"))
@@ -329,41 +328,70 @@ fn the_sweep_resumes_interrupted_records() {
         receipt: receipt("Received", None),
         already_there: false,
     }));
-    let mut asked = Vec::new();
-    let report = delivery::sweep(
-        &stores,
-        &nap,
-        None,
-        &mut |tenant: &str, ids: &[String]| {
-            asked.extend(ids.iter().map(|id| format!("{tenant}/{id}")));
-            Ok(())
-        },
-        &POLICY,
-        100,
-        &|| 50,
-        &|| true,
-    )
-    .unwrap();
+    /// The sweep's batches run in this process: sign batches are only noted (the record stays
+    /// leased to its sign call), deliver batches go through `submit`'s step.
+    struct InProcess<'a> {
+        stores: &'a Stores<MemoryKv>,
+        nap: &'a ScriptedNap,
+        asked: Vec<String>,
+        now: u64,
+    }
+    impl Dispatch for InProcess<'_> {
+        fn run(&mut self, batches: &[Batch]) -> Vec<Result<Records>> {
+            batches
+                .iter()
+                .map(|b| {
+                    let ids: Vec<&str> = b.ids.iter().map(String::as_str).collect();
+                    if b.step == Step::Sign {
+                        self.asked
+                            .extend(ids.iter().map(|id| format!("{}/{id}", b.tenant)));
+                        return Ok(Records {
+                            records: Vec::new(),
+                        });
+                    }
+                    let tenant = tenant::load_tenant(&self.stores.data, &b.tenant)?;
+                    let records = submit::deliver_records(
+                        self.stores,
+                        &tenant,
+                        &ids,
+                        self.nap,
+                        None,
+                        &POLICY,
+                        self.now,
+                    );
+                    Ok(Records {
+                        records: records
+                            .into_iter()
+                            .map(|r| Outcome::from(r.map(|r| r.to_view())))
+                            .collect(),
+                    })
+                })
+                .collect()
+        }
+    }
+    let mut dispatch = InProcess {
+        stores: &stores,
+        nap: &nap,
+        asked: Vec::new(),
+        now: 50,
+    };
+    let report = sweep::run(&stores, &nap, &mut dispatch, &|| 50, &|| true).unwrap();
     assert_eq!((report.visited, report.signed, report.delivered), (2, 1, 1));
-    assert_eq!(asked, [format!("acme/{}", validated.id)]);
+    assert_eq!(dispatch.asked, [format!("acme/{}", validated.id)]);
     let repo = Repo::new(&stores);
     assert_eq!(
         repo.load("acme", &signed.id).unwrap().status,
         Status::Submitted
     );
     // The validated record is leased to its sign call: the next sweep leaves it alone.
-    let next = delivery::sweep(
-        &stores,
-        &nap,
-        None,
-        &mut |_: &str, _: &[String]| panic!("signed twice"),
-        &POLICY,
-        100,
-        &|| 51,
-        &|| true,
-    );
-    assert!(next.is_ok());
-    let _ = stores.data.get_keys().unwrap();
+    dispatch.asked.clear();
+    dispatch.now = 51;
+    let next = sweep::run(&stores, &nap, &mut dispatch, &|| 51, &|| true).unwrap();
+    assert!(dispatch.asked.is_empty(), "signed twice");
+    assert_eq!(next.visited, 0);
+    // Out of budget before the first batch: nothing is dispatched, everything due is counted.
+    let late = sweep::run(&stores, &nap, &mut dispatch, &|| 1_000, &|| false).unwrap();
+    assert_eq!((late.visited, late.remaining), (0, 2));
 }
 
 /// A NAP outage leaves records in growing backoff; once the NAP answers again the sweep makes
@@ -379,7 +407,7 @@ fn a_nap_back_from_an_outage_drains_the_backlog_at_once() {
         nap.submits.borrow_mut().push(Err(down()));
     }
     for r in &records {
-        delivery::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 100).unwrap();
+        submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 100).unwrap();
     }
     let repo = Repo::new(&stores);
     assert!(
@@ -399,13 +427,10 @@ fn a_nap_back_from_an_outage_drains_the_backlog_at_once() {
             false
         }
     }
-    assert_eq!(
-        delivery::drain_after_outage(&stores, &Down, 100).unwrap(),
-        0
-    );
+    assert_eq!(submit::drain_after_outage(&stores, &Down, 100).unwrap(), 0);
     assert!(repo.due(100, 10).unwrap().is_empty());
     // Back: every waiting record is due now, once.
-    assert_eq!(delivery::drain_after_outage(&stores, &nap, 100).unwrap(), 3);
+    assert_eq!(submit::drain_after_outage(&stores, &nap, 100).unwrap(), 3);
     assert_eq!(repo.due(100, 10).unwrap().len(), 3);
-    assert_eq!(delivery::drain_after_outage(&stores, &nap, 100).unwrap(), 0);
+    assert_eq!(submit::drain_after_outage(&stores, &nap, 100).unwrap(), 0);
 }

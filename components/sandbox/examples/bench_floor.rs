@@ -1,9 +1,9 @@
 //! The native floor of the end-to-end benchmark, and the hand-scripted pipeline's inputs.
 //!
 //! Runs the pipeline's own libraries in one process with no HTTP and no wasm, per ERP record: the
-//! tenant mapping (`pipeline::mapping`), the gate (`pipeline::gate::admit`: official schema, rules,
+//! tenant mapping (`pipeline::mapping`), the gate (`pipeline::validate::admit`: official schema, rules,
 //! type approvals, duplicate claim, record written to an in-memory store) and the sign step
-//! (`pipeline::delivery::sign_record`: dsig signs with the QTSP sandbox's own key code, verifies
+//! (`pipeline::sign::sign_record`: dsig signs with the QTSP sandbox's own key code, verifies
 //! against the root, stores the signed XML). That is everything ecoc does for a record except
 //! HTTP, wasm, durable storage and the NAP.
 //!
@@ -31,12 +31,14 @@ use dsig::{Certificate, SignatureAlgorithm};
 use ivi::Profile;
 use ivi::profile::ProfileValidator;
 use pipeline::approvals::Approvals;
-use pipeline::delivery::{self, RetryPolicy};
-use pipeline::gate::{self, Candidate};
+use pipeline::calls::Source;
 use pipeline::kv::Stores;
 use pipeline::mapping::Mapping;
 use pipeline::repo::{Repo, XmlKind};
+use pipeline::retry::RetryPolicy;
+use pipeline::sign;
 use pipeline::tenant::{self, Tenant};
+use pipeline::validate::{self, Candidate};
 use sandbox::qtsp::TestPki;
 
 const MAPPING: &str = include_str!("../../pipeline/demo/mapping.json");
@@ -109,7 +111,7 @@ fn main() -> Result<()> {
         let mut options = dsig::SignOptions::new(profile, chain.clone());
         options.replace_existing = true;
         dsig::sign(xml, &options, &signer).map_err(|e| pipeline::Error::Upstream {
-            service: "qtsp",
+            service: pipeline::Service::Qtsp,
             message: e.to_string(),
             retryable: false,
         })
@@ -147,21 +149,21 @@ fn main() -> Result<()> {
                 .duration_since(SystemTime::UNIX_EPOCH)?
                 .as_millis(),
         )?;
-        let admitted = gate::admit(
+        let admitted = validate::admit(
             &stores,
             &checker,
             &approvals,
             Candidate {
                 tenant: &tenant.id,
                 actor: "token:bench",
-                source: "json",
+                source: Source::Json,
                 xml: mapped.xml.as_bytes(),
                 leased: true,
             },
             now_ms,
         )?;
         let t2 = Instant::now();
-        let signed = delivery::sign_record(
+        let signed = sign::sign_record(
             &stores,
             &tenant,
             &admitted.id,

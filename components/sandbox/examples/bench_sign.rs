@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use common::{InProcess, xmlsec1_template};
-use dsig::csc::{AuthData, CscClient, CscConfig, CscSigner, UreqTransport};
+use dsig::csc::{AuthData, CscClient, CscConfig, CscSigner};
 use dsig::{Profile, SignOptions, SignatureAlgorithm, VerifyOptions};
 use sandbox::qtsp::{self, KeyType, QtspConfig};
+use transport::UreqTransport;
 
 #[derive(Debug, Parser)]
 struct Args {

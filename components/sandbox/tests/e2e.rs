@@ -20,9 +20,10 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::Fixture;
-use dsig::csc::{AuthData, CscClient, CscConfig, CscSigner, UreqTransport};
+use dsig::csc::{AuthData, CscClient, CscConfig, CscSigner};
 use dsig::{Profile, SignOptions, SignatureAlgorithm, Signer, VerifyOptions};
 use sandbox::qtsp::{EcdsaFormat, Faults};
+use transport::UreqTransport;
 
 const BIN: &str = "e2e";
 

@@ -1,10 +1,20 @@
-//! The Spin side shared by every ecoc function (see README.md).
+//! The Spin side shared by every ecoc function (see README.md): the pipeline's stores over Spin's
+//! key-value store, variables, typed calls to the other steps, route tables, and the one place a
+//! pipeline error becomes an HTTP answer.
 
-use dsig::csc::{HttpRequest, HttpResponse, HttpTransport, TransportError};
+pub mod router;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use pipeline::calls::Call;
 use pipeline::kv::{KeyValue, Stores};
 use pipeline::{Error, Result};
 use spin_sdk::http::{Fields, Method, OutgoingResponse, Request, Response, ResponseOutparam};
 use spin_sdk::key_value::Store;
+
+pub use router::{Params, Route, route};
+pub use transport::SpinTransport;
 
 /// A Spin key-value store as the pipeline's [`KeyValue`].
 pub struct SpinKv(Store);
@@ -37,9 +47,10 @@ impl KeyValue for SpinKv {
 /// The pipeline's stores in a Spin component.
 pub type SpinStores = Stores<SpinKv>;
 
-/// Opens the pipeline's five stores (each label must be in the component's `key_value_stores`).
-pub fn stores() -> Result<Stores<SpinKv>> {
-    Stores::open_with(|label| {
+/// The pipeline's stores, each label opened when first used: a component needs in its
+/// `key_value_stores` only the labels its requests touch (Spin refuses the others).
+pub fn stores() -> SpinStores {
+    Stores::lazy(|label| {
         Store::open(label)
             .map(SpinKv)
             .map_err(|e| Error::Store(format!("cannot open store `{label}`: {e}")))
@@ -63,127 +74,71 @@ pub fn optional_variable(name: &str) -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
-/// Outbound HTTP through Spin, blocking: dsig's transport for the CSC client, the NAP and the ERP.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SpinHttp;
-
-impl HttpTransport for SpinHttp {
-    fn send(&self, req: HttpRequest) -> std::result::Result<HttpResponse, TransportError> {
-        let method = match req.method.as_str() {
-            "GET" => Method::Get,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            _ => Method::Post,
-        };
-        let mut builder = Request::builder();
-        builder.method(method).uri(req.url.as_str());
-        for (k, v) in &req.headers {
-            builder.header(k.as_str(), v.as_str());
-        }
-        let outgoing = builder.body(req.body).build();
-        let resp: Response = spin_sdk::http::run(spin_sdk::http::send(outgoing))
-            .map_err(|e| TransportError(format!("{} {}: {e}", req.method, req.url)))?;
-        let headers = resp
-            .headers()
-            .filter_map(|(k, v)| Some((k.to_owned(), v.as_str()?.to_owned())))
-            .collect();
-        Ok(HttpResponse {
-            status: *resp.status(),
-            headers,
-            body: resp.into_body(),
-        })
-    }
+/// Sends `request` to its step (`http://<step>.spin.internal<path>`) and waits: the answer, or the
+/// error the step raised, as it raised it.
+pub fn call<C: Call>(request: &C) -> Result<C::Answer> {
+    spin_sdk::http::run(call_async(request))
 }
 
-/// Calls a private route of another component (`http://<component>.spin.internal<path>`) with a JSON
-/// body; returns the status and the JSON answer.
-pub fn call(
-    component: &str,
-    path: &str,
-    body: &serde_json::Value,
-) -> Result<(u16, serde_json::Value)> {
-    spin_sdk::http::run(call_async(component, path, body))
-}
-
-/// Several [`call`]s, at most `in_flight` at a time (each in its own instance of the callee, so
-/// they run in parallel on the host); one answer per call, in order.
-pub fn call_all(
-    calls: &[(&str, &str, serde_json::Value)],
-    in_flight: usize,
-) -> Vec<Result<(u16, serde_json::Value)>> {
-    use futures::stream::{self, StreamExt};
-    spin_sdk::http::run(
-        stream::iter(
-            calls
-                .iter()
-                .map(|(component, path, body)| call_async(component, path, body)),
-        )
-        .buffered(in_flight.max(1))
-        .collect(),
-    )
-}
-
-async fn call_async(
-    component: &str,
-    path: &str,
-    body: &serde_json::Value,
-) -> Result<(u16, serde_json::Value)> {
-    let request = Request::builder()
+/// [`call`], to be awaited (several at once with [`all`]).
+pub async fn call_async<C: Call>(request: &C) -> Result<C::Answer> {
+    let body = serde_json::to_vec(request).map_err(|e| Error::Internal(e.to_string()))?;
+    let outgoing = Request::builder()
         .method(Method::Post)
-        .uri(format!("http://{component}.spin.internal{path}"))
+        .uri(format!("http://{}.spin.internal{}", C::STEP, C::PATH))
         .header("content-type", "application/json")
-        .body(body.to_string().into_bytes())
+        .body(body)
         .build();
-    let resp: Response = spin_sdk::http::send(request)
+    let what = || format!("{}{}", C::STEP, C::PATH);
+    let answer: Response = spin_sdk::http::send(outgoing)
         .await
-        .map_err(|e| Error::Internal(format!("chained call to {component}{path}: {e}")))?;
-    let status = *resp.status();
-    let body = resp.into_body();
-    let value = serde_json::from_slice(&body).unwrap_or_else(
-        |_| serde_json::json!({"error": "internal", "message": String::from_utf8_lossy(&body)}),
-    );
-    Ok((status, value))
+        .map_err(|e| Error::Internal(format!("chained call to {}: {e}", what())))?;
+    let status = *answer.status();
+    if !(200..300).contains(&status) {
+        return Err(Error::from_answer(status, answer.body()));
+    }
+    serde_json::from_slice(answer.body()).map_err(|e| {
+        Error::Internal(format!(
+            "{} answered {status} with a body not of its contract: {e}",
+            what()
+        ))
+    })
 }
 
-/// The record ids of a chained call's body: `{"ids": [...]}`, or `{"id": ...}` as a list of one
-/// (empty when missing, so the lookup answers 404). `single` says which form was used.
-pub fn record_ids(body: &serde_json::Value) -> (Vec<&str>, bool) {
-    match body["ids"].as_array() {
-        Some(ids) => (
-            ids.iter().filter_map(serde_json::Value::as_str).collect(),
-            false,
-        ),
-        None => (vec![body["id"].as_str().unwrap_or_default()], true),
-    }
-}
+/// A call in flight (see [`all`]).
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
 
-/// Turns a chained call's error answer back into the pipeline error it was made from, so the caller
-/// answers its own client with the same status and body.
-pub fn relay(status: u16, body: serde_json::Value) -> Error {
-    let message = body["message"].as_str().unwrap_or("").to_owned();
-    match status {
-        422 => Error::Fields(serde_json::from_value(body["errors"].clone()).unwrap_or_default()),
-        409 if body["error"] == "duplicate" => Error::Duplicate {
-            message,
-            existing: body["duplicate_of"].as_str().unwrap_or("").to_owned(),
-        },
-        409 => Error::Conflict(message),
-        413 => Error::TooLarge(message),
-        404 => Error::NotFound(message),
-        400 => Error::BadRequest(message),
-        502 => Error::Upstream {
-            service: "upstream",
-            message,
-            retryable: true,
-        },
-        503 => Error::Config(message),
-        _ => Error::Internal(format!("{status}: {message}")),
-    }
+/// Runs `calls`, at most `in_flight` at once (each in its own instance of its step, so they run in
+/// parallel on the host); one answer per call, in order.
+pub fn all<T>(calls: Vec<Pending<'_, T>>, in_flight: usize) -> Vec<Result<T>> {
+    use futures::stream::{self, StreamExt};
+    spin_sdk::http::run(stream::iter(calls).buffered(in_flight.max(1)).collect())
 }
 
 /// A request header as text.
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.header(name).and_then(|v| v.as_str()).map(str::to_owned)
+}
+
+/// The request's method as text (`GET`, `POST`, ...), for route tables.
+pub fn method_name(req: &Request) -> String {
+    match req.method() {
+        Method::Get => "GET".into(),
+        Method::Head => "HEAD".into(),
+        Method::Post => "POST".into(),
+        Method::Put => "PUT".into(),
+        Method::Delete => "DELETE".into(),
+        Method::Patch => "PATCH".into(),
+        Method::Options => "OPTIONS".into(),
+        Method::Connect => "CONNECT".into(),
+        Method::Trace => "TRACE".into(),
+        Method::Other(other) => other.to_ascii_uppercase(),
+    }
+}
+
+/// Which route of `table` the request is for (405 with the methods allowed, 404 for no such path).
+pub fn find_route<'r, R: Copy>(table: &[Route<R>], req: &'r Request) -> Result<(R, Params<'r>)> {
+    router::find(table, &method_name(req), req.path())
 }
 
 /// Reads a JSON body, refusing other content types.
@@ -193,6 +148,15 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T> {
         .map_err(|e| Error::BadRequest(format!("the body is not valid JSON: {e}")))?;
     serde_json::from_value(value)
         .map_err(|e| Error::BadRequest(format!("the body is not the JSON expected: {e}")))
+}
+
+/// Reads a step's request: JSON, or an empty body for a request type whose fields all have
+/// defaults (a scheduler's bare `POST`).
+pub fn call_body<T: serde::de::DeserializeOwned + Default>(req: &Request) -> Result<T> {
+    if req.body().is_empty() {
+        return Ok(T::default());
+    }
+    json_body(req)
 }
 
 /// Refuses a body whose `Content-Type` is not `expected` (parameters such as charset allowed).
@@ -228,12 +192,12 @@ pub struct Reply {
 
 impl Reply {
     /// A JSON answer.
-    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
         Self {
             status,
             content_type: "application/json",
             headers: Vec::new(),
-            body: value.to_string().into_bytes(),
+            body: serde_json::to_vec(value).unwrap_or_default(),
         }
     }
 
@@ -254,15 +218,21 @@ impl Reply {
     }
 }
 
-/// The one place a pipeline error becomes an HTTP answer. 5xx are logged (to the component's
-/// stderr) with their detail; the body of a 500 has none.
+/// The one place a pipeline error becomes an HTTP answer: its status, its [`pipeline::ErrorBody`],
+/// `WWW-Authenticate` on a 401 and `Allow` on a 405. 5xx are logged (to the component's stderr)
+/// with their detail; the body of a 500 has none.
 pub fn reply_error(component: &str, error: &Error) -> Reply {
-    if error.status() >= 500 {
-        eprintln!("{component}: {} {error}", error.status());
+    let status = error.status();
+    if status >= 500 {
+        eprintln!("{component}: {status} {error}");
     }
-    let mut reply = Reply::json(error.status(), &error.to_json());
-    if error.status() == 401 {
+    let body = error.to_body();
+    let mut reply = Reply::json(status, &body);
+    if status == 401 {
         reply = reply.with_header("www-authenticate", "Bearer");
+    }
+    if status == 405 {
+        reply = reply.with_header("allow", &body.allow.join(", "));
     }
     reply
 }
@@ -321,5 +291,12 @@ impl Streaming {
     pub fn write(&mut self, bytes: Vec<u8>) -> bool {
         use futures::SinkExt;
         spin_sdk::http::run(self.sink.send(bytes)).is_ok()
+    }
+
+    /// Writes one JSON line (`value` and a line feed).
+    pub fn line(&mut self, value: &impl serde::Serialize) -> bool {
+        let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+        bytes.push(b'\n');
+        self.write(bytes)
     }
 }

@@ -1,7 +1,8 @@
-//! `sign` (private): `POST /sign` `{tenant, id}` signs a validated record through the QTSP (CSC API
-//! v2; Spin variables `qtsp_url`, `qtsp_client_id`, `qtsp_client_secret`, `qtsp_credential`,
-//! `qtsp_pin`), verifies it against `trust_anchors` (PEM) and, once signed, hands it to `submit`.
-//! Answers the record as it then stands.
+//! `sign` (private): `POST /sign` ([`pipeline::calls::Sign`]) signs the validated records among
+//! its ids through the QTSP (CSC API v2; Spin variables `qtsp_url`, `qtsp_client_id`,
+//! `qtsp_client_secret`, `qtsp_credential`, `qtsp_pin`) in one session, verifies each signature
+//! against `trust_anchors` (PEM), and hands the signed ones to `submit` at once. Answers every
+//! record as it then stands ([`pipeline::calls::Records`]).
 
 #![allow(
     unsafe_code,
@@ -9,45 +10,45 @@
 )]
 
 use dsig::csc::{CscClient, CscConfig};
-use pipeline::delivery::{self, CscSigning, RetryPolicy};
+use pipeline::calls::{Deliver, Outcome, RecordIds, Records, Sign};
 use pipeline::record::Status;
+use pipeline::retry::RetryPolicy;
+use pipeline::sign::{self, CscSigning};
 use pipeline::{Error, Result, clock};
-use serde_json::{Value, json};
-use spin_glue::{Reply, SpinHttp, reply, variable};
+use spin_glue::{Reply, SpinTransport, reply, variable};
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
     let result = match req.path() {
-        "/sign" => sign(&req),
+        "/sign" => spin_glue::json_body(&req).and_then(|call: Sign| sign_and_deliver(call.0)),
         other => Err(Error::NotFound(format!("sign has no route {other}"))),
     };
     spin_glue::respond(out, reply("sign", result));
 }
 
-fn sign(req: &Request) -> Result<Reply> {
-    let body: Value = spin_glue::json_body(req)?;
-    let tenant_id = body["tenant"].as_str().unwrap_or_default();
-    let (ids, single) = spin_glue::record_ids(&body);
-    let stores = spin_glue::stores()?;
-    let tenant = pipeline::tenant::load_tenant(&stores.data, tenant_id)?;
-    let anchors = dsig::parse_pem_certificates(&variable("trust_anchors")?)
-        .map_err(|e| Error::Config(format!("variable `trust_anchors`: {e}")))?;
-    let client = CscClient::new(
-        SpinHttp,
-        CscConfig::new(
-            variable("qtsp_url")?,
-            variable("qtsp_client_id")?,
-            variable("qtsp_client_secret")?,
-        ),
+fn signing() -> Result<CscSigning<SpinTransport>> {
+    let config = CscConfig::new(
+        variable("qtsp_url")?,
+        variable("qtsp_client_id")?,
+        variable("qtsp_client_secret")?,
     );
-    let signing = CscSigning::new(
-        client,
+    Ok(CscSigning::new(
+        CscClient::new(SpinTransport, config),
         &variable("qtsp_credential")?,
         &variable("qtsp_pin")?,
-    );
-    let records = delivery::sign_records(
+    ))
+}
+
+fn sign_and_deliver(call: RecordIds) -> Result<Reply> {
+    let stores = spin_glue::stores();
+    let tenant = pipeline::tenant::load_tenant(&stores.data, &call.tenant)?;
+    let anchors = dsig::parse_pem_certificates(&variable("trust_anchors")?)
+        .map_err(|e| Error::Config(format!("variable `trust_anchors`: {e}")))?;
+    let signing = signing()?;
+    let ids: Vec<&str> = call.ids.iter().map(String::as_str).collect();
+    let records = sign::sign_records(
         &stores,
         &tenant,
         &ids,
@@ -56,34 +57,28 @@ fn sign(req: &Request) -> Result<Reply> {
         &RetryPolicy::default(),
         clock::now_secs(),
     )?;
-    let signed: Vec<&str> = records
+    let signed: Vec<String> = records
         .iter()
         .filter(|r| r.status == Status::Signed)
-        .map(|r| r.id.as_str())
+        .map(|r| r.id.clone())
         .collect();
-    // Delivery follows at once; what it cannot do now, the sweep does later.
-    let delivered = if signed.is_empty() {
-        None
-    } else {
-        Some(spin_glue::call(
-            "submit",
-            "/deliver",
-            &json!({"tenant": tenant_id, "ids": signed}),
-        )?)
-    };
-    if single {
-        // One record asked for: answer it as it now stands.
-        return match delivered {
-            Some((status, answer)) => Ok(Reply::json(
-                status,
-                answer["records"].get(0).unwrap_or(&answer),
-            )),
-            None => Ok(Reply::json(
-                200,
-                &records.first().map(|r| r.to_view()).unwrap_or_default(),
-            )),
-        };
+    if signed.is_empty() {
+        let records = records.iter().map(|r| Outcome::Ok(r.to_view())).collect();
+        return Ok(Reply::json(200, &Records { records }));
     }
-    let views: Vec<Value> = records.iter().map(|r| r.to_view()).collect();
-    Ok(Reply::json(200, &json!({ "records": views })))
+    // Delivery follows at once; what it cannot do now, the sweep does later. The records
+    // delivered are answered as `submit` left them.
+    let delivered = spin_glue::call(&Deliver(RecordIds {
+        tenant: call.tenant,
+        ids: signed,
+    }))?;
+    let mut after = delivered.records.into_iter();
+    let records = records
+        .iter()
+        .map(|r| match r.status {
+            Status::Signed => after.next().unwrap_or_else(|| Outcome::Ok(r.to_view())),
+            _ => Outcome::Ok(r.to_view()),
+        })
+        .collect();
+    Ok(Reply::json(200, &Records { records }))
 }

@@ -15,29 +15,55 @@
     reason = "the #[http_component] macro generates the unsafe export glue"
 )]
 
+use pipeline::calls::{RecordIds, Sign};
+use pipeline::ids::RecordId;
 use pipeline::repo::{Query, Repo, XmlKind};
-use pipeline::tenant::{self, Action};
-use pipeline::{Error, Result, clock, gate};
+use pipeline::tenant::{self, Action, Principal};
+use pipeline::{Result, clock, validate};
 use serde_json::json;
-use spin_glue::{Reply, header, reply};
-use spin_sdk::http::{Method, Request, ResponseOutparam};
+use spin_glue::{Params, Reply, Route, SpinStores, header, reply, route};
+use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
+
+/// The routes of `status`.
+#[derive(Debug, Clone, Copy)]
+enum To {
+    Health,
+    Search,
+    Record,
+    Xml,
+    SignOff,
+}
+
+const ROUTES: &[Route<To>] = &[
+    route("GET", "/v1/health", To::Health),
+    route("GET", "/v1/submissions", To::Search),
+    route("GET", "/v1/submissions/{id}", To::Record),
+    route("GET", "/v1/submissions/{id}/xml", To::Xml),
+    route("POST", "/v1/submissions/{id}/sign-off", To::SignOff),
+];
 
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
     let mut follow_up = None;
-    let result = route(&req, &mut follow_up);
+    let result = spin_glue::find_route(ROUTES, &req)
+        .and_then(|(to, params)| answer(to, &params, &req, &mut follow_up));
     spin_glue::respond(out, reply("status", result));
-    if let Some((tenant, id)) = follow_up
-        && let Err(e) = spin_glue::call("sign", "/sign", &json!({"tenant": tenant, "id": id}))
+    // A released record goes on to `sign` once the user has the answer.
+    if let Some(sign) = follow_up
+        && let Err(e) = spin_glue::call(&sign)
     {
-        eprintln!("status: sign of {id} not started after sign-off ({e}); the sweep will take it");
+        eprintln!("status: sign after sign-off not started ({e}); the sweep will take it");
     }
 }
 
-fn route(req: &Request, follow_up: &mut Option<(String, String)>) -> Result<Reply> {
-    let path = req.path();
-    if path == "/v1/health" {
+fn answer(
+    to: To,
+    params: &Params<'_>,
+    req: &Request,
+    follow_up: &mut Option<Sign>,
+) -> Result<Reply> {
+    if let To::Health = to {
         let ok = spin_sdk::key_value::Store::open_default()
             .and_then(|s| s.exists("health-probe"))
             .is_ok();
@@ -46,30 +72,20 @@ fn route(req: &Request, follow_up: &mut Option<(String, String)>) -> Result<Repl
             &json!({"status": "ok", "service": "ecoc", "key_value": ok}),
         ));
     }
-    let Some(rest) = path.strip_prefix("/v1/submissions") else {
-        return Err(Error::NotFound(format!("no resource at {path}")));
-    };
-    let stores = spin_glue::stores()?;
+    let stores = spin_glue::stores();
     let who = tenant::authenticate(&stores.data, header(req, "authorization").as_deref())?;
-    let repo = Repo::new(&stores);
-    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
-    match (req.method(), parts.as_slice()) {
-        (Method::Get, []) => {
+    match to {
+        To::Health | To::Search => search(&stores, &who, req.query()),
+        To::Record => {
             who.require(Action::View)?;
-            let page = repo.search(&who.tenant, &Query::parse(req.query())?)?;
-            let items: Vec<_> = page.items.iter().map(|r| r.to_view()).collect();
-            Ok(Reply::json(
-                200,
-                &json!({"items": items, "next": page.next}),
-            ))
+            let id: RecordId = params.get("id")?;
+            let record = Repo::new(&stores).load(&who.tenant, id.as_str())?;
+            Ok(Reply::json(200, &record.to_view()))
         }
-        (Method::Get, [id]) => {
+        To::Xml => {
             who.require(Action::View)?;
-            Ok(Reply::json(200, &repo.load(&who.tenant, id)?.to_view()))
-        }
-        (Method::Get, [id, "xml"]) => {
-            who.require(Action::View)?;
-            let (kind, xml) = gate::record_xml(&stores, &who.tenant, id)?;
+            let id: RecordId = params.get("id")?;
+            let (kind, xml) = Repo::new(&stores).record_xml(&who.tenant, id.as_str())?;
             let kind = if kind == XmlKind::Signed {
                 "signed"
             } else {
@@ -77,12 +93,31 @@ fn route(req: &Request, follow_up: &mut Option<(String, String)>) -> Result<Repl
             };
             Ok(Reply::xml(xml).with_header("ecoc-xml", kind))
         }
-        (Method::Post, [id, "sign-off"]) => {
+        To::SignOff => {
             who.require(Action::Manage)?;
-            let record = gate::sign_off(&stores, &who.tenant, id, &who.actor(), clock::now_secs())?;
-            *follow_up = Some((who.tenant.clone(), record.id.clone()));
+            let id: RecordId = params.get("id")?;
+            let record = validate::sign_off(
+                &stores,
+                &who.tenant,
+                id.as_str(),
+                &who.actor(),
+                clock::now_secs(),
+            )?;
+            *follow_up = Some(Sign(RecordIds {
+                tenant: who.tenant.clone(),
+                ids: vec![record.id.clone()],
+            }));
             Ok(Reply::json(202, &record.to_view()))
         }
-        (m, _) => Err(Error::NotFound(format!("no route {m:?} {path}"))),
     }
+}
+
+fn search(stores: &SpinStores, who: &Principal, query: &str) -> Result<Reply> {
+    who.require(Action::View)?;
+    let page = Repo::new(stores).search(&who.tenant, &Query::parse(query)?)?;
+    let items: Vec<_> = page.items.iter().map(|r| r.to_view()).collect();
+    Ok(Reply::json(
+        200,
+        &json!({"items": items, "next": page.next}),
+    ))
 }

@@ -1,9 +1,9 @@
 //! `validate` (private): the gate before anything is stored or signed.
 //!
-//! - `POST /admit` `{tenant, actor, source, xml, leased}` -> 201 the new record, or the refusal
-//!   (422 with every field error, 409 duplicate, 413 too large).
-//! - `POST /admit-batch` `{tenant, actor, source, items: [xml...]}` -> `{results: [{status, body}]}`:
-//!   one schema compile for many files (CSV batches).
+//! - `POST /admit` ([`pipeline::calls::Admit`]) -> 201 the new record, or the refusal (422 with
+//!   every field error, 409 duplicate, 413 too large).
+//! - `POST /admit-batch` ([`pipeline::calls::AdmitBatch`]) -> 200 one outcome per file
+//!   ([`pipeline::calls::Admitted`]): one schema compile for many files (CSV batches).
 
 #![allow(
     unsafe_code,
@@ -12,10 +12,10 @@
 
 use ivi::profile::ProfileValidator;
 use pipeline::approvals::Approvals;
-use pipeline::gate::{self, Candidate};
-use pipeline::{Error, Result, clock, kv::KeyValue};
-use serde_json::{Value, json};
-use spin_glue::{Reply, reply, reply_error};
+use pipeline::calls::{Admit, AdmitBatch};
+use pipeline::validate::{self, Candidate};
+use pipeline::{Error, Result, clock};
+use spin_glue::{Reply, SpinStores, reply};
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
 
@@ -78,85 +78,61 @@ fn with_checker<T>(profile: ivi::Profile, f: impl FnOnce(&ProfileValidator) -> T
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
     let result = match req.path() {
-        "/admit" => admit(&req, false),
-        "/admit-batch" => admit(&req, true),
+        "/admit" => admit(&req),
+        "/admit-batch" => admit_batch(&req),
         other => Err(Error::NotFound(format!("validate has no route {other}"))),
     };
     spin_glue::respond(out, reply("validate", result));
 }
 
-fn field<'a>(body: &'a Value, name: &str) -> Result<&'a str> {
-    body[name]
-        .as_str()
-        .ok_or_else(|| Error::BadRequest(format!("`{name}` is missing")))
-}
-
-fn admit(req: &Request, batch: bool) -> Result<Reply> {
-    let body: Value = spin_glue::json_body(req)?;
-    let stores = spin_glue::stores()?;
-    let tenant = pipeline::tenant::load_tenant(&stores.data, field(&body, "tenant")?)?;
-    let approvals: Approvals = stores
-        .data
-        .get_json(&format!("t/{}/approvals", tenant.id))?
-        .unwrap_or_default();
+/// What every admission needs: the tenant's approvals and the compiled schema of its profile.
+fn with_tenant<T>(
+    tenant: &str,
+    f: impl FnOnce(&SpinStores, &Approvals, &ProfileValidator) -> T,
+) -> Result<T> {
+    let stores = spin_glue::stores();
+    let tenant = pipeline::tenant::load_tenant(&stores.data, tenant)?;
+    let approvals = pipeline::tenant::load_approvals(&stores.data, &tenant.id)?;
     let profile: ivi::Profile = tenant
         .profile
         .parse()
         .map_err(|e| Error::Config(format!("tenant {}: {e}", tenant.id)))?;
-    with_checker(profile, |checker| {
-        admit_with(&body, &stores, &tenant, &approvals, checker, batch)
-    })?
+    with_checker(profile, |checker| f(&stores, &approvals, checker))
 }
 
-fn admit_with(
-    body: &Value,
-    stores: &pipeline::kv::Stores<spin_glue::SpinKv>,
-    tenant: &pipeline::tenant::Tenant,
-    approvals: &Approvals,
-    checker: &ProfileValidator,
-    batch: bool,
-) -> Result<Reply> {
+fn admit(req: &Request) -> Result<Reply> {
+    let call: Admit = spin_glue::json_body(req)?;
+    let candidate = Candidate {
+        tenant: &call.tenant,
+        actor: &call.actor,
+        source: call.source,
+        xml: call.xml.as_bytes(),
+        leased: call.leased,
+    };
+    let record = with_tenant(&call.tenant, |stores, approvals, checker| {
+        validate::admit(stores, checker, approvals, candidate, clock::now_millis())
+    })??;
+    Ok(Reply::json(201, &record.to_view()))
+}
+
+fn admit_batch(req: &Request) -> Result<Reply> {
+    let call: AdmitBatch = spin_glue::json_body(req)?;
     let base = Candidate {
-        tenant: &tenant.id,
-        actor: body["actor"].as_str().unwrap_or("unknown"),
-        source: body["source"].as_str().unwrap_or("json"),
+        tenant: &call.tenant,
+        actor: &call.actor,
+        source: call.source,
         xml: b"",
-        leased: body["leased"].as_bool().unwrap_or(false),
+        leased: call.leased,
     };
-    let admit_one = |xml: &str| {
-        let candidate = Candidate {
-            xml: xml.as_bytes(),
-            ..base
-        };
-        gate::admit(stores, checker, approvals, candidate, clock::now_millis())
-    };
-    let answer = |result: Result<pipeline::record::Record>| match result {
-        Ok(record) => (201, record.to_view()),
-        Err(e) => {
-            let r = reply_error("validate", &e);
-            (r.status, e.to_json())
-        }
-    };
-    if !batch {
-        let xml = field(body, "xml")?;
-        let (status, value) = answer(admit_one(xml));
-        return Ok(Reply::json(status, &value));
-    }
-    let items = body["items"]
-        .as_array()
-        .ok_or_else(|| Error::BadRequest("`items` must be an array of XML strings".into()))?;
-    let results: Vec<Value> = items
-        .iter()
-        .map(|item| {
-            let (status, value) = match item.as_str() {
-                Some(xml) => answer(admit_one(xml)),
-                None => (
-                    400,
-                    json!({"error": "bad_request", "message": "item is not a string"}),
-                ),
-            };
-            json!({"status": status, "body": value})
-        })
-        .collect();
-    Ok(Reply::json(200, &json!({ "results": results })))
+    let admitted = with_tenant(&call.tenant, |stores, approvals, checker| {
+        validate::admit_all(
+            stores,
+            checker,
+            approvals,
+            base,
+            &call.items,
+            &clock::now_millis,
+        )
+    })?;
+    Ok(Reply::json(200, &admitted))
 }

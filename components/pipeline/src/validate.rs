@@ -9,24 +9,18 @@ use ivi::xml::{Element, Node};
 use ivi::{IVI_NS, Ivi};
 
 use crate::approvals::Approvals;
+use crate::calls::{Admitted, Outcome, Source};
 use crate::claims;
+use crate::keys;
 use crate::kv::{KeyValue, Stores};
-use crate::record::{Event, Record, Status};
-use crate::repo::{Repo, XmlKind};
+use crate::record::{Event, LEASE_SECS, Record, Status};
+use crate::repo::Repo;
 use crate::{Error, FieldError, Result, clock, ids};
 
 /// Largest vehicle file, as the VCA takes it ("each file < 1 MB").
 pub const MAX_FILE_BYTES: usize = 999_999;
 
-/// XML-DSig namespace.
-pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
-
-/// How long a duplicate key held by a record that does not exist (an admission in flight, or one
-/// that crashed between claiming the key and writing the record) keeps blocking the key.
-pub const STALE_CLAIM_MS: u64 = 30_000;
-
-/// How long the step that created a record has before the resume sweep may take it over (seconds).
-pub const LEASE_SECS: u64 = 45;
+use ivi::model::DSIG_NS;
 
 /// A vehicle file asking to enter the pipeline.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +29,8 @@ pub struct Candidate<'a> {
     pub tenant: &'a str,
     /// Who sent it (`token:<name>`).
     pub actor: &'a str,
-    /// `json`, `csv` or `ivi`.
-    pub source: &'a str,
+    /// How it arrived.
+    pub source: Source,
     /// The IVI XML (mapped, or uploaded ready).
     pub xml: &'a [u8],
     /// Whether the caller will drive the record on at once (then the sweep waits [`LEASE_SECS`]).
@@ -242,9 +236,9 @@ pub fn admit<K: KeyValue>(
         return Err(Error::Fields(errors));
     }
     let id = ids::record_id(now_millis)?;
-    let dup = format!("{}/{}/{}", key.vin, key.version, key.stage);
+    let dup = keys::duplicate_key(&key.vin, key.version, key.stage);
     // A key holder whose record does not exist was written by an admission that crashed between
-    // its claim and its record (or is being admitted right now): after STALE_CLAIM_MS it no longer
+    // its claim and its record (or is being admitted right now): after claims::STALE_CLAIM_MS it no longer
     // blocks the key.
     let live = |holder: &str| -> Result<bool> {
         Ok(repo.exists(candidate.tenant, holder)? || claims::young(holder, now_millis))
@@ -262,7 +256,7 @@ pub fn admit<K: KeyValue>(
         event(
             candidate.actor,
             Status::Received,
-            Some(format!("via {}", candidate.source)),
+            Some(format!("via {}", candidate.source.as_str())),
         ),
         event("map", Status::Mapped, None),
     ];
@@ -287,7 +281,7 @@ pub fn admit<K: KeyValue>(
         reference_id: ivi.header.ivi_reference_id.clone(),
         approval_number: ivi.coc.type_approval_number.clone(),
         category: ivi.coc.vehicle_category.as_str().to_owned(),
-        source: candidate.source.to_owned(),
+        source: candidate.source.as_str().to_owned(),
         status: if held {
             Status::Held
         } else {
@@ -339,13 +333,26 @@ pub fn sign_off<K: KeyValue>(
     Ok(record)
 }
 
-/// The record's XML as stored (signed when it is).
-pub fn record_xml<K: KeyValue>(
+/// Admits every file of a batch against one compiled schema: one outcome per file, in order (a
+/// refusal of one file does not stop the others).
+pub fn admit_all<K: KeyValue>(
     stores: &Stores<K>,
-    tenant: &str,
-    id: &str,
-) -> Result<(XmlKind, Vec<u8>)> {
-    let repo = Repo::new(stores);
-    repo.load(tenant, id)?;
-    repo.latest_xml(tenant, id)
+    checker: &ProfileValidator,
+    approvals: &Approvals,
+    base: Candidate<'_>,
+    items: &[String],
+    now_millis: &dyn Fn() -> u64,
+) -> Admitted {
+    let results = items
+        .iter()
+        .map(|xml| {
+            let candidate = Candidate {
+                xml: xml.as_bytes(),
+                ..base
+            };
+            let admitted = admit(stores, checker, approvals, candidate, now_millis());
+            Outcome::from(admitted.map(|r| r.to_view()))
+        })
+        .collect();
+    Admitted { results }
 }

@@ -1,12 +1,69 @@
 //! The end-of-day digest: per tenant, one email listing that day's failures (VIN, stage, version,
 //! reason), sent once whoever calls and however often.
 
-use crate::claims;
+use transport::Transport;
+
+use crate::calls::DigestReport;
 use crate::kv::{KeyValue, Stores};
 use crate::record::{Record, Status};
 use crate::repo::Repo;
 use crate::tenant::{self, Tenant};
-use crate::{Error, Result};
+use crate::{Error, Result, Service, claims, clock, keys};
+
+/// The day a digest run is for: `date` (`YYYY-MM-DD`) when given, else the UTC day of `now`.
+pub fn day(date: Option<&str>, now: u64) -> Result<String> {
+    match date {
+        Some(d) if clock::parse_date(d).is_some() => Ok(d.to_owned()),
+        Some(d) => Err(Error::BadRequest(format!("date `{d}` must be YYYY-MM-DD"))),
+        None => Ok(clock::date(now)),
+    }
+}
+
+/// An HTTP email API: `POST {url}/v1/messages` with a bearer key and
+/// `{"from", "to", "subject", "text"}`.
+#[derive(Debug)]
+pub struct MailApi<T> {
+    /// How requests go out.
+    pub transport: T,
+    /// The API's origin.
+    pub url: String,
+    /// Its bearer key.
+    pub api_key: String,
+    /// The sender.
+    pub from: String,
+}
+
+impl<T: Transport> MailApi<T> {
+    /// Sends one email; a refusal or an unreachable API is a `mail` upstream error.
+    pub fn send(&self, email: &Email) -> Result<()> {
+        let upstream = |message: String, retryable| Error::Upstream {
+            service: Service::Mail,
+            message,
+            retryable,
+        };
+        let body = serde_json::json!({"from": self.from, "to": email.to, "subject": email.subject, "text": email.text});
+        let request = transport::json(
+            transport::http::Method::POST,
+            &format!("{}/v1/messages", self.url.trim_end_matches('/')),
+            &[("authorization", &format!("Bearer {}", self.api_key))],
+            &body,
+        )
+        .map_err(|e| Error::Config(format!("mail_url: {e}")))?;
+        let status = self
+            .transport
+            .send(request)
+            .map_err(|e| upstream(e.to_string(), true))?
+            .status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(upstream(
+                format!("the email API answered {}", status.as_u16()),
+                status.is_server_error(),
+            ))
+        }
+    }
+}
 
 /// An email as the HTTP email API takes it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -64,9 +121,6 @@ pub fn compose(tenant: &Tenant, date: &str, failures: &[Record]) -> Option<Email
     })
 }
 
-/// What a digest run did, per tenant: `sent`, `already_sent`, `no_recipients`, or an error.
-pub type DigestReport = Vec<(String, String)>;
-
 /// Sends each tenant's digest for `date` once: a marker is claimed before sending (so concurrent
 /// calls send one email) and given back when sending fails (so a later call retries).
 pub fn run<K: KeyValue>(
@@ -88,27 +142,32 @@ pub fn run<K: KeyValue>(
             Err(e) => return Err(e),
         }
     }
-    let mut report = Vec::new();
+    let mut report = DigestReport {
+        date: date.to_owned(),
+        ..DigestReport::default()
+    };
     for (tenant_id, failures) in by_tenant {
         let tenant = tenant::load_tenant(&stores.data, &tenant_id)?;
         let Some(email) = compose(&tenant, date, &failures) else {
-            report.push((tenant_id, "no_recipients".into()));
+            report.tenants.insert(tenant_id, "no_recipients".into());
             continue;
         };
-        let marker = format!("digest/{date}");
+        let marker = keys::digest_marker(date);
         match claims::claim(stores, &tenant_id, &marker, run_id) {
             Ok(()) => {}
             Err(Error::Duplicate { .. }) => {
-                report.push((tenant_id, "already_sent".into()));
+                report.tenants.insert(tenant_id, "already_sent".into());
                 continue;
             }
             Err(e) => return Err(e),
         }
         match send(&email) {
-            Ok(()) => report.push((tenant_id, "sent".into())),
+            Ok(()) => {
+                report.tenants.insert(tenant_id, "sent".into());
+            }
             Err(e) => {
                 claims::release(stores, &tenant_id, &marker, run_id)?;
-                report.push((tenant_id, format!("error: {e}")));
+                report.tenants.insert(tenant_id, format!("error: {e}"));
             }
         }
     }

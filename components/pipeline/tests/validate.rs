@@ -1,4 +1,4 @@
-//! The `validate` gate with the IVI library's writer fixtures (valid IVI 2.0 files of several
+//! The `validate` step with the IVI library's writer fixtures (valid IVI 2.0 files of several
 //! categories, see components/ivi/tests/fixtures/README.md) against the official schema.
 
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use ivi::Profile;
 use ivi::profile::ProfileValidator;
 use pipeline::approvals::{Approval, Approvals, Range};
-use pipeline::gate::{self, Candidate};
+use pipeline::calls::Source;
 use pipeline::kv::{KeyValue, MemoryKv, Stores};
 use pipeline::record::Status;
+use pipeline::validate::{self, Candidate};
 use pipeline::{Error, FieldError, tenant};
 
 fn fixture(name: &str) -> String {
@@ -66,7 +67,7 @@ fn candidate(xml: &str) -> Candidate<'_> {
     Candidate {
         tenant: "acme",
         actor: "token:erp",
-        source: "ivi",
+        source: Source::Ivi,
         xml: xml.as_bytes(),
         leased: false,
     }
@@ -100,7 +101,7 @@ fn categories_pass_duplicates_are_refused_corrections_pass() {
     let mut ids = Vec::new();
     for case in cases {
         let xml = fixture(case);
-        let record = gate::admit(
+        let record = validate::admit(
             &stores,
             &checker,
             &approvals,
@@ -114,7 +115,7 @@ fn categories_pass_duplicates_are_refused_corrections_pass() {
     }
     let before = stores.data.get_keys().unwrap().len();
     let m1 = fixture("m1");
-    let again = gate::admit(
+    let again = validate::admit(
         &stores,
         &checker,
         &approvals,
@@ -131,7 +132,7 @@ fn categories_pass_duplicates_are_refused_corrections_pass() {
         "a refusal stores nothing"
     );
     let corrected = m1.replace("<IviVersionNumber>1<", "<IviVersionNumber>2<");
-    let record = gate::admit(
+    let record = validate::admit(
         &stores,
         &checker,
         &approvals,
@@ -150,8 +151,9 @@ fn every_problem_is_listed_and_nothing_is_stored() {
     let bad = fixture("m1")
         .replace("WEX1M1AB2C3456789", "WEX1M1AB2C34567I9")
         .replace("<Width>1850</Width>", "<Width>wide</Width>");
-    let errors =
-        field_errors(gate::admit(&stores, &checker, &approvals, candidate(&bad), 0).unwrap_err());
+    let errors = field_errors(
+        validate::admit(&stores, &checker, &approvals, candidate(&bad), 0).unwrap_err(),
+    );
     assert!(errors.len() >= 2, "{errors:?}");
     assert!(
         errors.iter().any(|e| e.path.contains("Width")),
@@ -159,7 +161,7 @@ fn every_problem_is_listed_and_nothing_is_stored() {
     );
     let outside = fixture("m1").replace("<Version>A01</Version>", "<Version>Z99</Version>");
     let errors = field_errors(
-        gate::admit(&stores, &checker, &approvals, candidate(&outside), 0).unwrap_err(),
+        validate::admit(&stores, &checker, &approvals, candidate(&outside), 0).unwrap_err(),
     );
     assert_eq!(errors[0].code, "APR-VERSION", "{errors:?}");
     let mut narrow = approvals.clone();
@@ -172,10 +174,10 @@ fn every_problem_is_listed_and_nothing_is_stored() {
     );
     let m1 = fixture("m1");
     let errors =
-        field_errors(gate::admit(&stores, &checker, &narrow, candidate(&m1), 0).unwrap_err());
+        field_errors(validate::admit(&stores, &checker, &narrow, candidate(&m1), 0).unwrap_err());
     assert_eq!(errors[0].code, "APR-RANGE");
     let none = field_errors(
-        gate::admit(&stores, &checker, &Approvals::default(), candidate(&m1), 0).unwrap_err(),
+        validate::admit(&stores, &checker, &Approvals::default(), candidate(&m1), 0).unwrap_err(),
     );
     assert_eq!(none[0].code, "APR-NONE");
     assert!(
@@ -195,7 +197,7 @@ fn drifted_later_stage_is_held_until_signed_off() {
     let Some(checker) = checker() else { return };
     let stores = setup();
     let approvals = approvals(&["n2-stage1-chassis", "n2-stage2-completed"]);
-    let stage1 = gate::admit(
+    let stage1 = validate::admit(
         &stores,
         &checker,
         &approvals,
@@ -204,7 +206,7 @@ fn drifted_later_stage_is_held_until_signed_off() {
     )
     .unwrap();
     assert_eq!(stage1.status, Status::Validated);
-    let stage2 = gate::admit(
+    let stage2 = validate::admit(
         &stores,
         &checker,
         &approvals,
@@ -219,21 +221,21 @@ fn drifted_later_stage_is_held_until_signed_off() {
             "<TechnicallyPermissibleMaximumLadenMass>7490<",
             "<TechnicallyPermissibleMaximumLadenMass>7900<",
         );
-    let held = gate::admit(&stores, &checker, &approvals, candidate(&drifted), 3_000).unwrap();
+    let held = validate::admit(&stores, &checker, &approvals, candidate(&drifted), 3_000).unwrap();
     assert_eq!(held.status, Status::Held, "{held:?}");
     assert!(!held.drift.is_empty() && held.drift.iter().all(|d| d.code.starts_with("IVI-DRF")));
     assert!(
         !held.needs_work(),
         "a held record waits for a person, not the sweep"
     );
-    let released = gate::sign_off(&stores, "acme", &held.id, "token:boss", 4).unwrap();
+    let released = validate::sign_off(&stores, "acme", &held.id, "token:boss", 4).unwrap();
     assert_eq!(released.status, Status::Validated);
     assert!(matches!(
-        gate::sign_off(&stores, "acme", &held.id, "token:boss", 5),
+        validate::sign_off(&stores, "acme", &held.id, "token:boss", 5),
         Err(Error::Conflict(_))
     ));
     assert!(matches!(
-        gate::sign_off(&stores, "other", &held.id, "token:x", 5),
+        validate::sign_off(&stores, "other", &held.id, "token:x", 5),
         Err(Error::NotFound(_))
     ));
 }
@@ -252,12 +254,12 @@ fn uk_approvals_pass_the_uk_profile_and_not_the_eu_one() {
     approvals.approvals[0].approval_number = "g11*2018/858*00042*00".into();
     let stores = setup();
     let refused =
-        field_errors(gate::admit(&stores, &eu, &approvals, candidate(&gb), 0).unwrap_err());
+        field_errors(validate::admit(&stores, &eu, &approvals, candidate(&gb), 0).unwrap_err());
     assert!(
         refused.iter().any(|e| e.message.contains("g11")),
         "the EU profile refuses a GB approval: {refused:?}"
     );
-    let record = gate::admit(&stores, &uk, &approvals, candidate(&gb), 1_000).unwrap();
+    let record = validate::admit(&stores, &uk, &approvals, candidate(&gb), 1_000).unwrap();
     assert_eq!(
         (record.status, record.approval_number.as_str()),
         (Status::Validated, "g11*2018/858*00042*00")
@@ -274,7 +276,7 @@ fn a_key_left_by_a_crashed_admission_is_freed_after_a_while() {
     let crashed = pipeline::ids::record_id(now - 60_000).unwrap();
     pipeline::claims::claim(&stores, "acme", "WEX1M1AB2C3456789/1/1", &crashed).unwrap();
     let m1 = fixture("m1");
-    let record = gate::admit(&stores, &checker, &approvals, candidate(&m1), now).unwrap();
+    let record = validate::admit(&stores, &checker, &approvals, candidate(&m1), now).unwrap();
     assert_eq!(
         record.status,
         Status::Validated,
@@ -285,7 +287,7 @@ fn a_key_left_by_a_crashed_admission_is_freed_after_a_while() {
     let fresh = pipeline::ids::record_id(now - 2_000).unwrap();
     pipeline::claims::claim(&stores, "acme", "WEX1M1AB2C3456789/1/1", &fresh).unwrap();
     assert!(matches!(
-        gate::admit(&stores, &checker, &approvals, candidate(&m1), now),
+        validate::admit(&stores, &checker, &approvals, candidate(&m1), now),
         Err(Error::Duplicate { .. })
     ));
 }

@@ -1,0 +1,162 @@
+//! Every key-value key the pipeline reads or writes, built here and nowhere else.
+//!
+//! | label | key | value |
+//! |---|---|---|
+//! | `default` | [`tenant`] `tenant/{id}` | tenant settings |
+//! | `default` | [`token`] `token/{sha256(token)}`, [`tokens`] `t/{id}/tokens` | token holder and role; the token list |
+//! | `default` | [`mapping`] `t/{id}/mapping`, [`approvals`] `t/{id}/approvals` | ERP mapping; type-approval records |
+//! | `default` | [`webhook_seen`] `t/{id}/seen/{sha256(signature)}` | a webhook signature already used |
+//! | `default` | [`record`] `t/{id}/r/{record}`, [`xml`] `t/{id}/x/{record}/{mapped,signed}` | the record; its XML |
+//! | `default` | [`duplicate_holder`] `t/{id}/dup/{VIN}/{version}/{stage}` | the record holding a duplicate key |
+//! | `default` | [`NAP_OUTAGE`] | when the NAP was first seen failing |
+//! | `claims` | [`claim`] `{tenant}/{key}/{holder}` | in-flight claims (duplicate keys, digest markers, the sweep lock) |
+//! | `work` | [`work`] `{tenant}/{record}` | due time (Unix seconds) of a record that still needs work |
+//! | `vins` | [`vin_entry`] `{tenant}/{VIN}/{record}` | VIN search, earlier-stage lookup |
+//! | `failures` | [`failure`] `{date}/{tenant}/{record}` | the day's failures, for the digest |
+//!
+//! Tenant ids and record ids never contain `/` ([`crate::tenant::valid_tenant_id`],
+//! [`crate::ids::is_record_id`]), so the `split_*` readers below are unambiguous.
+
+/// `tenant/{id}`: a tenant's settings.
+pub fn tenant(id: &str) -> String {
+    format!("tenant/{id}")
+}
+
+/// `token/{hash}`: who holds the token whose SHA-256 is `hash`.
+pub fn token(hash: &str) -> String {
+    format!("token/{hash}")
+}
+
+/// `t/{tenant}/tokens`: the tenant's token list (names, roles, hashes).
+pub fn tokens(tenant: &str) -> String {
+    format!("t/{tenant}/tokens")
+}
+
+/// `t/{tenant}/mapping`: the tenant's ERP mapping (JSON as the primary user stored it).
+pub fn mapping(tenant: &str) -> String {
+    format!("t/{tenant}/mapping")
+}
+
+/// `t/{tenant}/approvals`: the tenant's type-approval records.
+pub fn approvals(tenant: &str) -> String {
+    format!("t/{tenant}/approvals")
+}
+
+/// `t/{tenant}/seen/{hash}`: a webhook signature (its SHA-256) already used.
+pub fn webhook_seen(tenant: &str, signature_hash: &str) -> String {
+    format!("t/{tenant}/seen/{signature_hash}")
+}
+
+/// `t/{tenant}/r/{id}`: a record.
+pub fn record(tenant: &str, id: &str) -> String {
+    format!("t/{tenant}/r/{id}")
+}
+
+/// `t/{tenant}/x/{id}/{which}`: a record's XML (`mapped` or `signed`).
+pub fn xml(tenant: &str, id: &str, which: &str) -> String {
+    format!("t/{tenant}/x/{id}/{which}")
+}
+
+/// `{VIN}/{version}/{stage}`: the VCA duplicate key, as part of other keys.
+pub fn duplicate_key(vin: &str, version: u32, stage: u32) -> String {
+    format!("{vin}/{version}/{stage}")
+}
+
+/// The parts of a [`duplicate_key`]: VIN, version, stage (as text; missing parts empty).
+pub fn split_duplicate_key(key: &str) -> (&str, &str, &str) {
+    let (vin, rest) = key.split_once('/').unwrap_or((key, ""));
+    let (version, stage) = rest.split_once('/').unwrap_or((rest, ""));
+    (vin, version, stage)
+}
+
+/// `t/{tenant}/dup/{key}`: the record (or run) holding a claimed key.
+pub fn duplicate_holder(tenant: &str, key: &str) -> String {
+    format!("t/{tenant}/dup/{key}")
+}
+
+/// `digest/{date}`: the claim key of one tenant's digest of one day.
+pub fn digest_marker(date: &str) -> String {
+    format!("digest/{date}")
+}
+
+/// The owner and claim key of the sweep's single-flight lock (a claim like any other).
+pub const SWEEP_LOCK: (&str, &str) = ("_ecoc", "sweep");
+
+/// `nap/outage`: set when a delivery fails for a reason that may pass.
+pub const NAP_OUTAGE: &str = "nap/outage";
+
+/// `{tenant}/{key}/`: the prefix of every claim on `key` (store `claims`).
+pub fn claim_prefix(tenant: &str, key: &str) -> String {
+    format!("{tenant}/{key}/")
+}
+
+/// `{tenant}/{key}/{holder}`: one claim (store `claims`).
+pub fn claim(tenant: &str, key: &str, holder: &str) -> String {
+    format!("{tenant}/{key}/{holder}")
+}
+
+/// `{tenant}/{id}`: a record that still needs work (store `work`).
+pub fn work(tenant: &str, id: &str) -> String {
+    format!("{tenant}/{id}")
+}
+
+/// Tenant and record of a [`work`] key.
+pub fn split_work(key: &str) -> Option<(&str, &str)> {
+    key.split_once('/')
+}
+
+/// `{tenant}/{VIN}/{id}`: a record's VIN index entry (store `vins`).
+pub fn vin_entry(tenant: &str, vin: &str, id: &str) -> String {
+    format!("{tenant}/{vin}/{id}")
+}
+
+/// `{tenant}/{VIN}/`: the prefix of a VIN's index entries.
+pub fn vin_prefix(tenant: &str, vin: &str) -> String {
+    format!("{tenant}/{vin}/")
+}
+
+/// `{tenant}/`: the prefix of a tenant's entries in an index keyed by tenant first.
+pub fn tenant_prefix(tenant: &str) -> String {
+    format!("{tenant}/")
+}
+
+/// VIN and record of a [`vin_entry`] key of `tenant`.
+pub fn split_vin_entry<'k>(key: &'k str, tenant: &str) -> Option<(&'k str, &'k str)> {
+    key.strip_prefix(tenant)?.strip_prefix('/')?.split_once('/')
+}
+
+/// `{date}/{tenant}/{id}`: a record that failed or was rejected on `date` (store `failures`).
+pub fn failure(date: &str, tenant: &str, id: &str) -> String {
+    format!("{date}/{tenant}/{id}")
+}
+
+/// Tenant and record of a [`failure`] key of `date`.
+pub fn split_failure<'k>(key: &'k str, date: &str) -> Option<(&'k str, &'k str)> {
+    key.strip_prefix(date)?.strip_prefix('/')?.split_once('/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_keys_read_back() {
+        assert_eq!(split_work(&work("acme", "r01")), Some(("acme", "r01")));
+        let vin = vin_entry("acme", "WVWZZZ1JZXW000001", "r01");
+        assert_eq!(
+            split_vin_entry(&vin, "acme"),
+            Some(("WVWZZZ1JZXW000001", "r01"))
+        );
+        assert_eq!(
+            split_vin_entry(&vin, "acm"),
+            None,
+            "no prefix match across tenants"
+        );
+        let failed = failure("2026-12-02", "acme", "r01");
+        assert_eq!(split_failure(&failed, "2026-12-02"), Some(("acme", "r01")));
+        assert_eq!(split_failure(&failed, "2026-12-0"), None);
+        let dup = duplicate_key("WVWZZZ1JZXW000001", 2, 1);
+        assert_eq!(split_duplicate_key(&dup), ("WVWZZZ1JZXW000001", "2", "1"));
+        assert!(claim("acme", &dup, "r01").starts_with(&claim_prefix("acme", &dup)));
+    }
+}
