@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ecoc_tests::{
-    Answer, Host, SandboxProcess, build_component, ecoc, request, shared_ivi2, target_dir,
-    workspace_root,
+    Answer, Host, SandboxProcess, build_component, ecoc, request, request_with_headers,
+    shared_ivi2, target_dir, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -643,6 +643,74 @@ fn drift_is_held_roles_hold_and_tenants_are_isolated() {
     );
 }
 
+/// An error raised by an inner step reaches the ERP through the outer one unchanged, and a known
+/// path asked with the wrong method says which methods it takes.
+#[test]
+fn errors_cross_the_steps_unchanged() {
+    warm_compile_cache();
+    let stack = Stack::start(&[]);
+    let primary = stack.token.clone();
+    // 422 raised by `validate` (the official schema), answered by `map`.
+    let mut bad = demo_json("records/m1.json");
+    bad["vin"] = json!("WVWZZZ1JZXW00000I");
+    let refused = stack.post_vehicle(&primary, &bad);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let refusal = body(&refused);
+    assert_eq!(refusal["error"], "invalid_fields");
+    assert!(
+        refusal["errors"].as_array().unwrap().iter().any(|e| {
+            let code = e["code"].as_str().unwrap();
+            code.starts_with("XSD-") || code.starts_with("IVI-")
+        }),
+        "validate's own findings, as it raised them: {refusal:#}"
+    );
+    // 400 raised by `notify`, answered by `map`'s admin route with the same code and message.
+    let digest = stack.call(
+        ADMIN,
+        "POST",
+        "/v1/admin/digest",
+        &json!({"date": "2026-13-45"}),
+    );
+    assert_eq!(digest.status, 400, "{}", digest.body);
+    assert_eq!(
+        (
+            body(&digest)["error"].as_str(),
+            body(&digest)["message"].as_str()
+        ),
+        (
+            Some("bad_request"),
+            Some("date `2026-13-45` must be YYYY-MM-DD")
+        )
+    );
+    // 409 raised by `validate`'s duplicate claim, with the record that holds the key.
+    let first = stack.post_vehicle(&primary, &demo_json("records/m1.json"));
+    assert_eq!(first.status, 202, "{}", first.body);
+    let again = stack.post_vehicle(&primary, &demo_json("records/m1.json"));
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(body(&again)["error"], "duplicate");
+    assert_eq!(body(&again)["duplicate_of"], body(&first)["id"]);
+    // 405 with Allow from both public functions' route tables.
+    for (path, allow) in [
+        ("/v1/tenant/mapping", "GET, PUT"),
+        ("/v1/submissions", "GET"),
+    ] {
+        let auth = format!("Bearer {primary}");
+        let (wrong, headers) = request_with_headers(
+            "DELETE",
+            &stack.host().url(path),
+            &[("authorization", &auth)],
+            b"",
+        );
+        assert_eq!(wrong.status, 405, "{path}: {}", wrong.body);
+        let allowed = headers
+            .iter()
+            .find(|(k, _)| k == "allow")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(allowed, Some(allow), "{path}");
+        assert_eq!(body(&wrong)["error"], "method_not_allowed");
+    }
+}
+
 #[test]
 fn a_nap_failure_is_in_that_days_digest_exactly_once() {
     warm_compile_cache();
@@ -758,7 +826,7 @@ fn crash_and_recover(total: usize, kills: usize) {
     }
     // The ERP did not get its answers, so it sends the batch again: what was accepted before is
     // refused as a duplicate, the rest is accepted. It waits until a key claimed by an admission the
-    // kill interrupted is released (gate::STALE_CLAIM_MS, 30 s).
+    // kill interrupted is released (claims::STALE_CLAIM_MS, 30 s).
     std::thread::sleep(Duration::from_secs(31));
     let again = stack.post_batch(&t, &csv);
     // 200 with a line per row, or 422 when every row was refused (all were in before the crashes).

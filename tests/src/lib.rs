@@ -334,6 +334,31 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -
     answer(agent().run(req))
 }
 
+/// [`request`], with the answer's headers (names lower case).
+pub fn request_with_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (Answer, Vec<(String, String)>) {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let req = builder.body(body.to_vec()).expect("request");
+    let resp = agent().run(req);
+    let seen = resp
+        .as_ref()
+        .map(|r| {
+            r.headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    (answer(resp), seen)
+}
+
 /// A sandbox served by `ecoc sandbox <kind>` as its own process, on a free port.
 #[derive(Debug)]
 pub struct SandboxProcess {

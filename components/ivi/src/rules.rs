@@ -26,8 +26,8 @@
 //!
 //! Between two stages of one vehicle ([`check_stage_pair`]): the `IVI-STG-01x` findings mean the later
 //! file does not continue the earlier one; the `IVI-DRF-*` findings mean its masses or dimensions left
-//! the range the earlier stage declared, and the record is held for an explicit sign-off (DESIGN.md,
-//! "Multi-stage").
+//! the range the earlier stage declared, and the record is held for an explicit sign-off (the
+//! `validate` step in `components/pipeline`).
 //!
 //! | code | rule |
 //! |---|---|
@@ -75,7 +75,7 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
     };
     let coc = &ivi.coc;
 
-    // VIN (ISO 3779 via DESIGN.md: 17 characters from [A-HJ-NPR-Z0-9]).
+    // VIN (ISO 3779: 17 characters from [A-HJ-NPR-Z0-9]; I, O and Q never appear).
     let vin = &coc.vehicle_identification_number;
     let f = "CocDataGroup/VehicleIdentificationNumber";
     if vin.chars().count() != 17 {

@@ -175,7 +175,9 @@ fn flush(
                 .collect(),
             Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
         };
-        for ((row, _), outcome) in rows.by_ref().zip(outcomes) {
+        // Outcomes first: `zip` pulls from its first side first, and a row pulled for an outcome
+        // that is not there would be lost.
+        for (outcome, (row, _)) in outcomes.into_iter().zip(rows.by_ref()) {
             accepted += usize::from(outcome.is_ok());
             summary.refused += usize::from(outcome.is_err());
             lines.line(RowResult::new(row, outcome));
