@@ -234,6 +234,52 @@ fn key_value_persists_across_restart_in_spins_sqlite_layout() {
     );
 }
 
+#[test]
+fn a_component_is_refused_a_store_it_did_not_declare() {
+    let app = app();
+    let host = start(&app, &[], &[]);
+    // `shared` is configured and `front` declares it: the store exists and holds a key.
+    assert_eq!(
+        put(&host.url("/front/kv?label=shared&key=vin-1"), b"front's").body,
+        "ok"
+    );
+    // `default-only` declares only `default`: Spin's `access-denied`, not `no-such-store`, for
+    // the store another component uses and for a label nobody declares.
+    for label in ["shared", "nowhere"] {
+        let refused = get(&host.url(&format!("/default-only/kv?label={label}&key=vin-1")));
+        assert_eq!(refused.status, 403, "{label}: {}", refused.body);
+        assert!(
+            refused.body.contains(&format!("open {label}: "))
+                && refused.body.contains("AccessDenied"),
+            "{label}: {}",
+            refused.body
+        );
+    }
+    let listed = get(&host.url("/default-only/kv-keys?label=shared"));
+    assert_eq!(listed.status, 500, "{}", listed.body);
+    assert!(listed.body.contains("AccessDenied"), "{}", listed.body);
+    // The store it declares works.
+    assert_eq!(
+        put(
+            &host.url("/default-only/kv?label=default&key=vin-2"),
+            b"mine"
+        )
+        .body,
+        "ok"
+    );
+    assert_eq!(
+        get(&host.url("/default-only/kv?label=default&key=vin-2")).body,
+        "mine"
+    );
+    let log = host.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("access denied")
+            && l.contains("default-only")
+            && l.contains("shared")),
+        "the host must log which component was refused which store:\n{log}"
+    );
+}
+
 /// Starts a private redis-server on a free port, or says why not.
 fn redis_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
     let port = TcpListener::bind("127.0.0.1:0")

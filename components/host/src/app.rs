@@ -1,8 +1,7 @@
 //! A loaded app: one engine, every component compiled once and pre-instantiated, and the
 //! request path that gives each request a fresh store.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,20 +9,26 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{WasiBody, WasiHttpView};
 
+use crate::chaining::{InProcess, InProcessFuture, OutboundHooks};
+use crate::component::{CHAIN_DEPTH_HEADER, ComponentInfo};
+pub use crate::component::{MAX_CHAIN_DEPTH, Origin};
 use crate::error::{Error, Result};
 use crate::kv::{Backend, RedisBackend, SqliteBackend};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, RouteDecl};
 use crate::outbound::AllowList;
-use crate::routing::{RouteMatch, Router};
+use crate::platform;
+use crate::request::{RequestState, Shared};
+use crate::routing::{RouteMatch, Router, WELL_KNOWN_PREFIX};
 use crate::runtime_config::{RuntimeConfig, StoreConfig};
-use crate::variables::Resolved;
+use crate::schedule::Timer;
+use crate::variables::{Resolved, env_name};
 
 /// Default cap on a request body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -33,10 +38,6 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 /// Default number of instances alive at once (pooling allocator slots).
 pub const DEFAULT_MAX_INSTANCES: u32 = 256;
-/// How deep service-chaining calls may nest before the host refuses (loop guard).
-pub const MAX_CHAIN_DEPTH: u32 = 16;
-/// Header carrying the chaining depth between components.
-const CHAIN_DEPTH_HEADER: &str = "ecoc-chain-depth";
 /// Bytes of each pooled memory slot kept mapped between instances (reset by memset).
 const KEEP_RESIDENT_BYTES: usize = 2 * 1024 * 1024;
 /// The epoch ticks at this period; deadlines are counted in ticks.
@@ -79,15 +80,6 @@ impl HostOptions {
     }
 }
 
-/// What one component needs at request time.
-#[derive(Debug)]
-pub(crate) struct ComponentInfo {
-    pub(crate) id: String,
-    pub(crate) kv_labels: BTreeSet<String>,
-    pub(crate) allow: AllowList,
-    environment: Vec<(String, String)>,
-}
-
 struct LoadedComponent {
     info: Arc<ComponentInfo>,
     pre: ProxyPre<RequestState>,
@@ -99,11 +91,10 @@ pub struct App {
     engine: Engine,
     router: Router,
     components: BTreeMap<String, LoadedComponent>,
-    variables: Resolved,
-    stores: BTreeMap<String, Arc<Backend>>,
+    shared: Arc<Shared>,
     options: HostOptions,
     settings: toml::Table,
-    timers: Vec<crate::timer::Timer>,
+    timers: Vec<Timer>,
 }
 
 impl std::fmt::Debug for App {
@@ -113,52 +104,6 @@ impl std::fmt::Debug for App {
             .field("components", &self.components.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
-}
-
-/// Per-request store data.
-pub struct RequestState {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    pub(crate) table: ResourceTable,
-    hooks: crate::chaining::OutboundHooks,
-    limits: StoreLimits,
-    pub(crate) component: Arc<ComponentInfo>,
-    pub(crate) app: Arc<App>,
-}
-
-impl std::fmt::Debug for RequestState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestState")
-            .field("component", &self.component.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl WasiView for RequestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for RequestState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
-    }
-}
-
-/// Where a request came from, for the `spin-*` headers and the logs.
-#[derive(Debug, Clone, Copy)]
-pub struct Origin {
-    pub client_addr: SocketAddr,
-    /// Service-chaining depth: 0 for a request from outside.
-    pub depth: u32,
 }
 
 /// A plain host answer (404, 413, 500...).
@@ -187,13 +132,13 @@ impl App {
         let supplied: std::collections::BTreeMap<String, String> = options
             .variables
             .iter()
-            .map(|(name, value)| (crate::variables::env_name(name), value.clone()))
+            .map(|(name, value)| (env_name(name), value.clone()))
             .collect();
         let variables = Resolved::resolve(&manifest, |k| {
             std::env::var(k).ok().or_else(|| supplied.get(k).cloned())
         })?;
         let router = Router::build(&manifest.http_triggers)?;
-        let timers = crate::timer::Timer::from_settings(&manifest.ecoc_settings())?;
+        let timers = Timer::from_settings(&manifest.ecoc_settings())?;
         if let Some(t) = timers
             .iter()
             .find(|t| !manifest.components.contains_key(&t.component))
@@ -212,7 +157,7 @@ impl App {
             .map_err(|e| Error::wasmtime("linking WASI", e))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| Error::wasmtime("linking wasi:http", e))?;
-        crate::platform::add_to_linker(&mut linker)
+        platform::add_to_linker(&mut linker)
             .map_err(|e| Error::wasmtime("linking the Spin interfaces", e))?;
 
         let mut components = BTreeMap::new();
@@ -258,8 +203,7 @@ impl App {
             engine,
             router,
             components,
-            variables,
-            stores,
+            shared: Arc::new(Shared { stores, variables }),
             options,
         }))
     }
@@ -274,20 +218,10 @@ impl App {
         &self.settings
     }
 
-    /// Starts the daily timers of `[application.tool.ecoc]` (needs a tokio runtime).
-    pub fn start_timers(self: &Arc<Self>) {
-        for t in &self.timers {
-            tracing::info!(component = %t.component, path = %t.path, schedule = ?t.schedule, "timer");
-        }
-        crate::timer::start(self, self.timers.clone());
-    }
-
-    pub(crate) fn variables(&self) -> &Resolved {
-        &self.variables
-    }
-
-    pub(crate) fn store_backend(&self, label: &str) -> Option<Arc<Backend>> {
-        self.stores.get(label).cloned()
+    /// The timers of `[application.tool.ecoc]`, checked against the components when the app
+    /// loaded; the `timer` module runs them.
+    pub fn timers(&self) -> &[Timer] {
+        &self.timers
     }
 
     /// Whether a component with this id exists.
@@ -301,15 +235,16 @@ impl App {
             .http_triggers
             .iter()
             .filter_map(|t| match &t.route {
-                crate::manifest::RouteDecl::Pattern(p) => Some((p.clone(), t.component.clone())),
-                crate::manifest::RouteDecl::Private => None,
+                RouteDecl::Pattern(p) => Some((p.clone(), t.component.clone())),
+                RouteDecl::Private => None,
             })
             .collect()
     }
 
     /// Key-value labels and their backends, for the start-up banner.
     pub fn store_summaries(&self) -> Vec<(String, String)> {
-        self.stores
+        self.shared
+            .stores
             .iter()
             .map(|(label, b)| (label.clone(), b.summary()))
             .collect()
@@ -326,7 +261,7 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let path = req.uri().path().to_string();
-        if let Some(host_path) = path.strip_prefix(crate::routing::WELL_KNOWN_PREFIX) {
+        if let Some(host_path) = path.strip_prefix(WELL_KNOWN_PREFIX) {
             return self.well_known(host_path);
         }
         let Some(matched) = self.router.route(&path) else {
@@ -484,24 +419,18 @@ impl App {
         wasi.inherit_stdout()
             .inherit_stderr()
             .envs(&component.info.environment);
-        let state = RequestState {
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            hooks: crate::chaining::OutboundHooks::new(
-                self.clone(),
-                component.info.clone(),
-                origin,
-            ),
-            limits: StoreLimitsBuilder::new()
+        let state = RequestState::new(
+            wasi.build(),
+            OutboundHooks::new(self.clone(), component.info.clone(), origin),
+            StoreLimitsBuilder::new()
                 .memory_size(self.options.max_memory_bytes)
                 .instances(16)
                 .build(),
-            component: component.info.clone(),
-            app: self.clone(),
-        };
+            component.info.clone(),
+            self.shared.clone(),
+        );
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| s.limits());
         // A guest running on the CPU yields to the runtime at every epoch tick: other requests
         // keep being served on the same worker, and the request timeout (which drops this
         // task) stops a guest that never answers at its next tick.
@@ -543,6 +472,27 @@ impl App {
                 Err(e) => Err(wasmtime::format_err!("component task failed: {e}")),
             },
         }
+    }
+}
+
+/// Service chaining and `http://self` from a component's outbound HTTP.
+impl InProcess for App {
+    fn has_component(&self, id: &str) -> bool {
+        App::has_component(self, id)
+    }
+
+    fn serve_in_process(
+        self: Arc<Self>,
+        request: Request<WasiBody>,
+        target: Option<String>,
+        origin: Origin,
+    ) -> InProcessFuture {
+        Box::pin(async move {
+            match target {
+                Some(component) => self.handle_chained(request, &component, origin).await,
+                None => self.handle_external(request, origin).await,
+            }
+        })
     }
 }
 
@@ -627,15 +577,6 @@ fn with_spin_headers(
         headers.insert(http::header::HOST, v);
     }
     req
-}
-
-/// Reads the chaining depth a component's outgoing request carries.
-pub(crate) fn chain_depth(headers: &http::HeaderMap) -> u32 {
-    headers
-        .get(CHAIN_DEPTH_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn build_engine(options: &HostOptions) -> Result<Engine> {

@@ -2,28 +2,50 @@
 //! (`http://<component>.spin.internal`) and `http://self` served in-process without a
 //! socket, everything else sent over the network.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
-use http::Request;
+use http::{Request, Response};
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::app::{App, ComponentInfo, MAX_CHAIN_DEPTH, Origin, chain_depth};
+use crate::component::{ComponentInfo, MAX_CHAIN_DEPTH, Origin, chain_depth};
 use crate::outbound::Destination;
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+/// The answer of a request served in-process.
+pub(crate) type InProcessFuture = Pin<Box<dyn Future<Output = Response<WasiBody>> + Send>>;
+
+/// Where requests to `http://<component>.spin.internal` and `http://self` are served: the app
+/// (`App`, in `app.rs`), seen only as far as outbound HTTP needs it.
+pub(crate) trait InProcess: Send + Sync {
+    /// Whether a component with this id exists.
+    fn has_component(&self, id: &str) -> bool;
+    /// Serves `request` to component `target` (service chaining), or through the app's routing
+    /// when `target` is `None` (`http://self`).
+    fn serve_in_process(
+        self: Arc<Self>,
+        request: Request<WasiBody>,
+        target: Option<String>,
+        origin: Origin,
+    ) -> InProcessFuture;
+}
 
 /// The `wasi:http` hooks of one request's store.
 pub struct OutboundHooks {
-    app: Arc<App>,
+    app: Arc<dyn InProcess>,
     component: Arc<ComponentInfo>,
     origin: Origin,
 }
 
 impl OutboundHooks {
-    pub(crate) fn new(app: Arc<App>, component: Arc<ComponentInfo>, origin: Origin) -> Self {
+    pub(crate) fn new(
+        app: Arc<dyn InProcess>,
+        component: Arc<ComponentInfo>,
+        origin: Origin,
+    ) -> Self {
         Self {
             app,
             component,
@@ -69,15 +91,12 @@ impl WasiHttpHooks for OutboundHooks {
             let app = self.app.clone();
             let target = dest.chained_component().map(str::to_string);
             return Box::new(async move {
-                let response = match target {
-                    Some(component) => {
-                        if !app.has_component(&component) {
-                            return Err(HttpError::DestinationNotFound);
-                        }
-                        app.handle_chained(request, &component, origin).await
-                    }
-                    None => app.handle_external(request, origin).await,
-                };
+                if let Some(component) = &target
+                    && !app.has_component(component)
+                {
+                    return Err(HttpError::DestinationNotFound);
+                }
+                let response = app.serve_in_process(request, target, origin).await;
                 let done: IoFuture = Box::new(async { Ok(()) });
                 Ok((response, done))
             });

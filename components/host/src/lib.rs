@@ -17,7 +17,8 @@
 //! ```no_run
 //! # async fn demo() -> ecoc_host::Result<()> {
 //! let app = ecoc_host::App::load(ecoc_host::HostOptions::new("spin.toml")).await?;
-//! let server = ecoc_host::Server::bind(app, "127.0.0.1:3000").await?;
+//! let server = ecoc_host::Server::bind(app.clone(), "127.0.0.1:3000").await?;
+//! ecoc_host::timer::start(&app);
 //! server.serve(ecoc_host::shutdown_signal()).await
 //! # }
 //! ```
@@ -25,14 +26,17 @@
 pub mod app;
 pub mod build;
 mod chaining;
+mod component;
 pub mod error;
 pub mod kv;
 pub mod manifest;
 pub mod outbound;
 mod platform;
 pub mod preinit;
+mod request;
 pub mod routing;
 pub mod runtime_config;
+mod schedule;
 pub mod server;
 pub mod timer;
 pub mod variables;

@@ -94,7 +94,7 @@ pub struct ComponentDecl {
     #[serde(default)]
     pub build: Option<BuildDecl>,
     /// `[component.<id>.tool.*]`: settings for tools; Spin ignores them. `tool.ecoc.preinit = true`
-    /// makes `ecoc build` pre-initialise the component after building it (see `crate::preinit`).
+    /// makes `ecoc build` pre-initialise the component after building it (see `preinit.rs`).
     #[serde(default)]
     pub tool: BTreeMap<String, toml::Table>,
 }

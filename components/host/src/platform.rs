@@ -1,11 +1,14 @@
 //! The Spin platform interfaces a component may import beyond WASI:
 //! `fermyon:spin/key-value@2.0.0` and `fermyon:spin/variables@2.0.0`.
+//!
+//! The calls are written once, over the [`Platform`] trait; each kind of store decides what a
+//! component may reach: a request's store (`RequestState`, in `request.rs`) its declared stores
+//! and its variables, a component being pre-initialised (`InitState`, in `preinit.rs`) nothing.
 
 use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker, Resource};
 
-use crate::app::RequestState;
 use crate::kv::Backend;
 
 mod bindings {
@@ -19,13 +22,20 @@ mod bindings {
     });
 }
 
-use bindings::fermyon::spin::{key_value, variables};
+pub(crate) use bindings::fermyon::spin::{key_value, variables};
 
 /// An open store: the label the guest opened and the backend behind it.
 #[derive(Debug)]
 pub struct OpenStore {
     label: String,
     backend: Arc<Backend>,
+}
+
+impl OpenStore {
+    /// Store `label`, kept in `backend`.
+    pub(crate) fn new(label: String, backend: Arc<Backend>) -> Self {
+        Self { label, backend }
+    }
 }
 
 /// What a store's owner decides for the Spin interfaces; the calls themselves are shared.
@@ -55,57 +65,6 @@ pub(crate) fn add_to_linker<T: Platform + 'static>(linker: &mut Linker<T>) -> wa
     key_value::add_to_linker::<T, Viewed<T>>(linker, view)?;
     variables::add_to_linker::<T, Viewed<T>>(linker, view)?;
     Ok(())
-}
-
-impl Platform for RequestState {
-    fn table(&mut self) -> &mut wasmtime::component::ResourceTable {
-        &mut self.table
-    }
-
-    fn open_store(&mut self, label: String) -> Result<OpenStore, key_value::Error> {
-        if !self.component.kv_labels.contains(&label) {
-            tracing::warn!(
-                component = %self.component.id,
-                label = %label,
-                "key-value store not declared in key_value_stores: access denied"
-            );
-            return Err(key_value::Error::AccessDenied);
-        }
-        let backend = self
-            .app
-            .store_backend(&label)
-            .ok_or(key_value::Error::NoSuchStore)?;
-        Ok(OpenStore { label, backend })
-    }
-
-    fn variable(&mut self, name: &str) -> Result<String, variables::Error> {
-        use crate::variables::GetError;
-        self.app
-            .variables()
-            .get(&self.component.id, name)
-            .map_err(|e| match e {
-                GetError::InvalidName(m) => variables::Error::InvalidName(m),
-                GetError::Undefined(m) => variables::Error::Undefined(m),
-            })
-    }
-}
-
-/// A component being pre-initialised (`ecoc preinit`) reaches no store and no variable: nothing
-/// of a deployment may end up in its snapshot.
-impl Platform for crate::preinit::InitState {
-    fn table(&mut self) -> &mut wasmtime::component::ResourceTable {
-        &mut self.table
-    }
-
-    fn open_store(&mut self, _label: String) -> Result<OpenStore, key_value::Error> {
-        Err(key_value::Error::AccessDenied)
-    }
-
-    fn variable(&mut self, name: &str) -> Result<String, variables::Error> {
-        Err(variables::Error::Undefined(format!(
-            "`{name}`: no variables while pre-initialising"
-        )))
-    }
 }
 
 fn kv_error(e: crate::kv::KvError) -> key_value::Error {

@@ -19,11 +19,12 @@ use wasmtime_wasi_http::{
 };
 
 use crate::error::{Error, Result};
+use crate::platform::{self, OpenStore, Platform, key_value, variables};
 
 pub(crate) struct InitState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    pub(crate) table: ResourceTable,
+    table: ResourceTable,
     hooks: NoOutbound,
 }
 
@@ -62,6 +63,24 @@ impl WasiHttpView for InitState {
             table: &mut self.table,
             hooks: &mut self.hooks,
         }
+    }
+}
+
+/// A component being pre-initialised reaches no store and no variable: nothing of a deployment
+/// may end up in its snapshot.
+impl Platform for InitState {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    fn open_store(&mut self, _label: String) -> std::result::Result<OpenStore, key_value::Error> {
+        Err(key_value::Error::AccessDenied)
+    }
+
+    fn variable(&mut self, name: &str) -> std::result::Result<String, variables::Error> {
+        Err(variables::Error::Undefined(format!(
+            "`{name}`: no variables while pre-initialising"
+        )))
     }
 }
 
@@ -125,7 +144,7 @@ pub async fn preinit(input: &Path, output: &Path) -> Result<Preinit> {
             wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
             // Present (a component may import it) but any request it sends fails: see above.
             wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-            crate::platform::add_to_linker(&mut linker)?;
+            platform::add_to_linker(&mut linker)?;
             linker.instantiate_async(store, component).await
         })
         .await

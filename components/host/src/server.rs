@@ -9,7 +9,8 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::app::{App, Origin};
+use crate::app::App;
+use crate::component::Origin;
 use crate::error::{Error, Result};
 
 /// A bound listener, ready to serve.

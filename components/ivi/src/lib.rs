@@ -38,7 +38,7 @@ pub mod xml;
 #[cfg(feature = "cli")]
 pub mod cli;
 
-pub use model::{Group, IVI_NS, Ivi};
+pub use model::{DSIG_NS, Group, IVI_NS, Ivi};
 pub use profile::Profile;
 
 /// Errors of this crate.

@@ -48,6 +48,10 @@ pub type ResponseFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 /// A sandbox: turns each request into a response. Cheap to clone (an `Arc`).
 pub type Handler = Arc<dyn Fn(Request) -> ResponseFuture + Send + Sync>;
 
+/// Any handler: turns a request `R` into an answer `O` ([`Handler`] and [`StreamingHandler`] are
+/// two of them).
+pub type HandlerFn<R, O> = Arc<dyn Fn(R) -> Pin<Box<dyn Future<Output = O> + Send>> + Send + Sync>;
+
 /// A request whose body has not been read yet (see [`read_body`]).
 pub type StreamingRequest = hyper::Request<Incoming>;
 
@@ -113,14 +117,29 @@ impl std::fmt::Display for CloseConnection {
 
 impl std::error::Error for CloseConnection {}
 
-/// Binds `addr` (port 0 picks a free port).
+/// Binds `addr` (port 0 picks a free port); returns the listener and the address it got.
 ///
 /// # Errors
 /// [`Error::Bind`] when the operating system refuses the address.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })
+pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+    let bind_error = |source| Error::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, bound))
+}
+
+/// A [`Handler`] or [`StreamingHandler`] that answers each request with `handle(state, request)`:
+/// a sandbox's state shared by all its requests.
+pub fn state_handler<S, R, O, F>(
+    state: &Arc<S>,
+    handle: impl Fn(Arc<S>, R) -> F + Send + Sync + 'static,
+) -> HandlerFn<R, O>
+where
+    S: Send + Sync + 'static,
+    F: Future<Output = O> + Send + 'static,
+{
+    let state = Arc::clone(state);
+    Arc::new(move |request| Box::pin(handle(Arc::clone(&state), request)))
 }
 
 /// A running HTTP server: its address and the means to stop it.

@@ -15,6 +15,8 @@
 //!   in an inbox folder.
 //! - [`mail`]: an HTTP email API sink writing each message as an RFC 5322 `.eml` file.
 //! - [`availability`]: the down / latency / 5xx faults the NAP and mail sandboxes share.
+//! - [`cli`]: the flags every `ecoc sandbox <name>` takes (address, state folder, fault file,
+//!   latency, error rate, seed) and the run loop of [`qtsp::serve_qtsp`] and its siblings.
 //! - [`http`]: the small HTTP-serving layer the sandboxes share (hyper 1, graceful shutdown, JSON and
 //!   form helpers).
 //!
@@ -32,6 +34,7 @@
 //! ```
 
 pub mod availability;
+pub mod cli;
 pub mod http;
 pub mod mail;
 pub mod nap;

@@ -5,6 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ivi::model::{Date, Value};
+
 use crate::{Error, Result};
 
 /// Seeds from the operating system's generator; a failure only makes the pattern predictable.
@@ -83,41 +85,21 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Civil date and time (UTC) of `time`: (year, month, day, hour, minute, second, weekday 0=Monday).
-fn civil(time: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
-    let secs = time
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Days to civil date, proleptic Gregorian calendar (the "era of 400 years" method).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // 1970-01-01 was a Thursday (weekday 3 counting Monday as 0).
-    let weekday = (days + 3).rem_euclid(7);
-    let small = |v: i64| u32::try_from(v).unwrap_or(0);
+/// Calendar date and time of day (UTC) of `time`: the date, then (hour, minute, second).
+fn civil(time: SystemTime) -> (Date, (u64, u64, u64)) {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
+    let rem = secs % 86_400;
     (
-        year,
-        small(month),
-        small(day),
-        small(rem / 3600),
-        small(rem % 3600 / 60),
-        small(rem % 60),
-        small(weekday),
+        Date::from_unix_days(days),
+        (rem / 3600, rem % 3600 / 60, rem % 60),
     )
 }
 
 /// RFC 3339 UTC timestamp with second precision, e.g. `2026-11-21T15:43:17Z`.
 pub(crate) fn rfc3339(time: SystemTime) -> String {
-    let (y, mo, d, h, mi, s, _) = civil(time);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    let (date, (h, mi, s)) = civil(time);
+    format!("{}T{h:02}:{mi:02}:{s:02}Z", date.format())
 }
 
 /// RFC 5322 section 3.3 date, e.g. `Sat, 21 Nov 2026 15:43:17 +0000`.
@@ -126,13 +108,19 @@ pub(crate) fn rfc5322_date(time: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let (y, mo, d, h, mi, s, wd) = civil(time);
-    let day_name = DAYS.get(wd as usize).copied().unwrap_or("Mon");
+    let (date, (h, mi, s)) = civil(time);
+    let day_name = DAYS
+        .get((date.iso_weekday() as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or("Mon");
     let month_name = MONTHS
-        .get((mo as usize).saturating_sub(1))
+        .get((date.month as usize).saturating_sub(1))
         .copied()
         .unwrap_or("Jan");
-    format!("{day_name}, {d:02} {month_name} {y:04} {h:02}:{mi:02}:{s:02} +0000")
+    format!(
+        "{day_name}, {:02} {month_name} {:04} {h:02}:{mi:02}:{s:02} +0000",
+        date.day, date.year
+    )
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a

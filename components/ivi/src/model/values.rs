@@ -120,8 +120,12 @@ impl Date {
         Self::from_unix_days(i64::try_from(secs / 86_400).unwrap_or(0))
     }
 
-    /// The date `days` days after 1970-01-01 (proleptic Gregorian; H. Hinnant's civil_from_days).
+    /// The date `days` days after 1970-01-01, 0 being 1970-01-01 and negative days before it
+    /// (proleptic Gregorian calendar; H. Hinnant's `civil_from_days`). The inverse of
+    /// [`Date::to_unix_days`]. Days beyond the years an `i32` holds give the first or last such
+    /// date.
     pub fn from_unix_days(days: i64) -> Self {
+        let days = days.clamp(Self::FIRST.to_unix_days(), Self::LAST.to_unix_days());
         let z = days + 719_468;
         let era = z.div_euclid(146_097);
         let doe = z.rem_euclid(146_097);
@@ -137,6 +141,43 @@ impl Date {
             day: u32::try_from(day).unwrap_or(1),
         }
     }
+
+    /// Days from 1970-01-01 to this date: 0 for 1970-01-01, negative before it (proleptic
+    /// Gregorian calendar; H. Hinnant's `days_from_civil`). The inverse of
+    /// [`Date::from_unix_days`].
+    pub const fn to_unix_days(&self) -> i64 {
+        let month = self.month as i64;
+        let year = if month <= 2 {
+            self.year as i64 - 1
+        } else {
+            self.year as i64
+        };
+        let era = year.div_euclid(400);
+        let yoe = year.rem_euclid(400);
+        let mp = if month > 2 { month - 3 } else { month + 9 };
+        let doy = (153 * mp + 2) / 5 + self.day as i64 - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// The ISO 8601 day of the week: 1 for Monday to 7 for Sunday.
+    pub const fn iso_weekday(&self) -> u32 {
+        // 1970-01-01 was a Thursday (4).
+        (self.to_unix_days() + 3).rem_euclid(7) as u32 + 1
+    }
+
+    /// The first date [`Date::from_unix_days`] gives.
+    const FIRST: Self = Self {
+        year: i32::MIN,
+        month: 1,
+        day: 1,
+    };
+    /// The last date [`Date::from_unix_days`] gives.
+    const LAST: Self = Self {
+        year: i32::MAX,
+        month: 12,
+        day: 31,
+    };
 }
 
 impl Value for Date {
@@ -228,6 +269,41 @@ mod tests {
                 day: 1
             }
         );
+    }
+
+    #[test]
+    fn day_numbers_have_known_answers() {
+        let date = |y, m, d| Date::new(y, m, d).unwrap();
+        // (date, days since 1970-01-01, ISO weekday), as Python's `datetime.date` counts them
+        // (`(date(y, m, d) - date(1970, 1, 1)).days`, `isoweekday()`); year 0 is a leap year.
+        let known = [
+            (date(1970, 1, 1), 0, 4),
+            (date(1969, 12, 31), -1, 3),
+            (date(1900, 1, 1), -25_567, 1),
+            (date(2000, 2, 29), 11_016, 2),
+            (date(2000, 3, 1), 11_017, 3),
+            (date(2024, 1, 1), 19_723, 1),
+            (date(2026, 11, 21), 20_778, 6),
+            (date(2026, 12, 2), 20_789, 3),
+            (date(1, 1, 1), -719_162, 1),
+            (date(0, 1, 1), -719_528, 6),
+            (date(-1, 12, 31), -719_529, 5),
+        ];
+        for (d, days, weekday) in known {
+            assert_eq!(d.to_unix_days(), days, "{d:?}");
+            assert_eq!(Date::from_unix_days(days), d, "{days}");
+            assert_eq!(d.iso_weekday(), weekday, "{d:?}");
+        }
+        // Every day of four centuries goes there and back.
+        for days in -80_000..80_000 {
+            let d = Date::from_unix_days(days);
+            assert!(Date::new(d.year, d.month, d.day).is_some(), "{d:?}");
+            assert_eq!(d.to_unix_days(), days);
+        }
+        // Out of the range an i32 year holds: the first or last date, no overflow.
+        assert_eq!(Date::from_unix_days(i64::MAX), Date::LAST);
+        assert_eq!(Date::from_unix_days(i64::MIN), Date::FIRST);
+        assert_eq!(Date::from_unix_days(Date::LAST.to_unix_days()), Date::LAST);
     }
 
     #[test]

@@ -34,7 +34,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::availability::{self, Availability, Down};
-use crate::http::{self, Server, StreamingHandler};
+use crate::cli::{self, Sandbox, SandboxArgs};
+use crate::http::{self, Server};
 use crate::support::{self, random_hex};
 use crate::{Error, Result};
 
@@ -105,30 +106,28 @@ impl MailDescription {
     }
 }
 
+/// The mail sink among the sandboxes' shared flags ([`SandboxArgs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Mail;
+
+impl Sandbox for Mail {
+    const NAME: &'static str = "mail";
+    const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;
+    const LISTEN_ENV: &'static str = "ECOC_MAIL_LISTEN";
+    const STATE_DIR_ENV: &'static str = "ECOC_MAIL_STATE_DIR";
+    const STATE_DIR_HELP: &'static str =
+        "Directory for `mail.json` and the outbox; created at first start";
+}
+
 /// Command-line arguments of `ecoc sandbox mail`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MailArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = DEFAULT_LISTEN, env = "ECOC_MAIL_LISTEN")]
-    pub listen: SocketAddr,
-    /// Directory for `mail.json` and the outbox; created at first start.
-    #[arg(long, env = "ECOC_MAIL_STATE_DIR")]
-    pub state_dir: PathBuf,
-    /// Fault configuration file (JSON, see `mail::Faults`); default `<state-dir>/faults.json` when present.
-    #[arg(long)]
-    pub faults: Option<PathBuf>,
-    /// Fixed delay before every answer, in milliseconds.
-    #[arg(long)]
-    pub latency_ms: Option<u64>,
-    /// Percentage of requests answered with a 5xx.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
-    pub error_rate: Option<u8>,
+    /// Address, state folder, fault file, latency, error rate and seed.
+    #[command(flatten)]
+    pub common: SandboxArgs<Mail>,
     /// Start down: `unavailable` (503) or `close` (connections closed without an answer).
     #[arg(long, value_enum)]
     pub down: Option<Down>,
-    /// Seed for the random fault choices.
-    #[arg(long)]
-    pub seed: Option<u64>,
 }
 
 impl MailArgs {
@@ -137,28 +136,13 @@ impl MailArgs {
     /// # Errors
     /// [`Error::Faults`] / [`Error::StateIo`] when the fault file is unreadable or invalid.
     pub fn into_config(self) -> Result<MailConfig> {
-        let mut f = crate::support::read_faults(
-            self.faults.as_deref(),
-            &self.state_dir,
-            Faults::from_json,
-        )?;
-        let a = &mut f.availability;
-        if let Some(v) = self.latency_ms {
-            a.latency_ms = v;
-        }
-        if let Some(v) = self.error_rate {
-            a.error_rate_percent = v;
-        }
-        if let Some(v) = self.down {
-            a.down = v;
-        }
-        if let Some(v) = self.seed {
-            a.seed = Some(v);
-        }
-        a.check()?;
+        let mut f = self.common.read_faults(Faults::from_json)?;
+        self.common
+            .override_availability(&mut f.availability, self.down);
+        f.availability.check()?;
         Ok(MailConfig {
-            listen: self.listen,
-            state_dir: self.state_dir,
+            listen: self.common.listen,
+            state_dir: self.common.state_dir,
             faults: f,
         })
     }
@@ -263,11 +247,7 @@ pub async fn start(config: MailConfig) -> Result<RunningMail> {
         .await
         .map_err(|e| Error::Faults(format!("state loading task failed: {e}")))??
     };
-    let listener = http::bind(config.listen).await?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let (listener, addr) = http::bind(config.listen).await?;
     let state = Arc::new(api::State::new(
         format!("http://{addr}"),
         description,
@@ -275,14 +255,7 @@ pub async fn start(config: MailConfig) -> Result<RunningMail> {
         messages,
         config.faults,
     ));
-    let handler: StreamingHandler = {
-        let state = Arc::clone(&state);
-        Arc::new(move |request| {
-            let state = Arc::clone(&state);
-            Box::pin(api::handle(state, request))
-        })
-    };
-    let server = Server::spawn_streaming(listener, handler)?;
+    let server = Server::spawn_streaming(listener, http::state_handler(&state, api::handle))?;
     tracing::info!(%addr, state_dir = %state_dir.display(), "mail sandbox listening (POST /v1/messages)");
     Ok(RunningMail {
         server,
@@ -303,8 +276,5 @@ pub async fn serve_mail(args: MailArgs, shutdown: impl Future<Output = ()>) -> R
         "API key is in {}",
         running.state_dir().join(MAIL_JSON).display()
     );
-    shutdown.await;
-    tracing::info!("mail sandbox shutting down");
-    running.shutdown().await;
-    Ok(())
+    cli::serve_until::<Mail>(shutdown, running.shutdown()).await
 }

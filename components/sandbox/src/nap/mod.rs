@@ -50,44 +50,43 @@ pub use xml::XmlLimits;
 
 use crate::Result;
 use crate::availability::Down;
-use crate::http::{self, Server, StreamingHandler};
+use crate::cli::{self, Sandbox, SandboxArgs};
+use crate::http::{self, Server};
 
 /// Default listen address of `ecoc sandbox nap`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8788";
 
+/// The NAP among the sandboxes' shared flags ([`SandboxArgs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Nap;
+
+impl Sandbox for Nap {
+    const NAME: &'static str = "NAP";
+    const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;
+    const LISTEN_ENV: &'static str = "ECOC_NAP_LISTEN";
+    const STATE_DIR_ENV: &'static str = "ECOC_NAP_STATE_DIR";
+    const STATE_DIR_HELP: &'static str =
+        "Directory for `nap.json`, the inbox and the submissions journal; created at first start";
+}
+
 /// Command-line arguments of `ecoc sandbox nap`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NapArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = DEFAULT_LISTEN, env = "ECOC_NAP_LISTEN")]
-    pub listen: SocketAddr,
-    /// Directory for `nap.json`, the inbox and the submissions journal; created at first start.
-    #[arg(long, env = "ECOC_NAP_STATE_DIR")]
-    pub state_dir: PathBuf,
-    /// Fault configuration file (JSON, see `nap::Faults`); default `<state-dir>/faults.json` when present.
-    #[arg(long)]
-    pub faults: Option<PathBuf>,
+    /// Address, state folder, fault file, latency, error rate and seed.
+    #[command(flatten)]
+    pub common: SandboxArgs<Nap>,
     /// Time a submission spends in Received, then in Processing, in milliseconds each.
     #[arg(long)]
     pub processing_ms: Option<u64>,
     /// Percentage of submissions that end Failed (with a reason).
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub failure_rate: Option<u8>,
-    /// Fixed delay before every answer, in milliseconds.
-    #[arg(long)]
-    pub latency_ms: Option<u64>,
-    /// Percentage of requests answered with a 5xx.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
-    pub error_rate: Option<u8>,
     /// Lifetime of access tokens in seconds.
     #[arg(long)]
     pub token_lifetime_secs: Option<u64>,
     /// Start down: `unavailable` (503) or `close` (connections closed without an answer).
     #[arg(long, value_enum)]
     pub down: Option<Down>,
-    /// Seed for the random choices (which requests fail, which submissions fail).
-    #[arg(long)]
-    pub seed: Option<u64>,
 }
 
 impl NapArgs {
@@ -96,36 +95,22 @@ impl NapArgs {
     /// # Errors
     /// [`crate::Error::Faults`] / [`crate::Error::StateIo`] when the fault file is unreadable or invalid.
     pub fn into_config(self) -> Result<NapConfig> {
-        let mut f = crate::support::read_faults(
-            self.faults.as_deref(),
-            &self.state_dir,
-            Faults::from_json,
-        )?;
+        let mut f = self.common.read_faults(Faults::from_json)?;
+        self.common
+            .override_availability(&mut f.availability, self.down);
         if let Some(v) = self.processing_ms {
             f.processing_ms = v;
         }
         if let Some(v) = self.failure_rate {
             f.failure_rate_percent = v;
         }
-        if let Some(v) = self.latency_ms {
-            f.availability.latency_ms = v;
-        }
-        if let Some(v) = self.error_rate {
-            f.availability.error_rate_percent = v;
-        }
         if let Some(v) = self.token_lifetime_secs {
             f.token_lifetime_secs = v;
         }
-        if let Some(v) = self.down {
-            f.availability.down = v;
-        }
-        if let Some(v) = self.seed {
-            f.availability.seed = Some(v);
-        }
         f.check()?;
         Ok(NapConfig {
-            listen: self.listen,
-            state_dir: self.state_dir,
+            listen: self.common.listen,
+            state_dir: self.common.state_dir,
             faults: f,
             limits: XmlLimits::default(),
         })
@@ -254,11 +239,7 @@ pub async fn start(config: NapConfig) -> Result<RunningNap> {
         .await
         .map_err(|e| crate::Error::Faults(format!("state loading task failed: {e}")))??
     };
-    let listener = http::bind(config.listen).await?;
-    let addr = listener.local_addr().map_err(|source| crate::Error::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let (listener, addr) = http::bind(config.listen).await?;
     let (stop, stopped) = watch::channel(false);
     let state = Arc::new(api::State::new(
         format!("http://{addr}"),
@@ -278,14 +259,7 @@ pub async fn start(config: NapConfig) -> Result<RunningNap> {
     for id in &pending {
         api::spawn_processing(Arc::clone(&state), id.clone());
     }
-    let handler: StreamingHandler = {
-        let state = Arc::clone(&state);
-        Arc::new(move |request| {
-            let state = Arc::clone(&state);
-            Box::pin(api::handle(state, request))
-        })
-    };
-    let server = Server::spawn_streaming(listener, handler)?;
+    let server = Server::spawn_streaming(listener, http::state_handler(&state, api::handle))?;
     tracing::info!(
         %addr,
         state_dir = %state_dir.display(),
@@ -314,8 +288,5 @@ pub async fn serve_nap(args: NapArgs, shutdown: impl Future<Output = ()>) -> Res
         "client secrets are in {}",
         running.state_dir().join(store::NAP_JSON).display()
     );
-    shutdown.await;
-    tracing::info!("NAP sandbox shutting down");
-    running.shutdown().await;
-    Ok(())
+    cli::serve_until::<Nap>(shutdown, running.shutdown()).await
 }

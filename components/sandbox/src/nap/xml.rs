@@ -9,10 +9,9 @@ use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::{Namespace, ResolveResult};
 
-/// IVI 2.0 namespace (`ivi-2.0.xsd` `targetNamespace`).
-pub const IVI_NS: &str = "http://eu.ereg.initialvehicleinformation.v2";
-/// XML-DSig namespace (the `Signature` the XSD references as `sig:Signature`).
-pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+/// IVI 2.0 namespace (`ivi-2.0.xsd` `targetNamespace`) and XML-DSig namespace (the `Signature`
+/// the XSD references as `sig:Signature`), as the IVI library defines them.
+pub use ivi::{DSIG_NS, IVI_NS};
 
 /// Bounds on a submitted document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,7 +39,8 @@ pub use faults::Faults;
 pub use pki::{Credential, CredentialEntry, KeyType, SandboxDescription, TestPki};
 
 use crate::Result;
-use crate::http::{self, Handler, Server};
+use crate::cli::{self, Sandbox, SandboxArgs};
+use crate::http::{self, Server};
 
 /// Default listen address of `ecoc sandbox qtsp`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -55,30 +56,30 @@ pub enum EcdsaFormat {
     Raw,
 }
 
+/// The QTSP among the sandboxes' shared flags ([`SandboxArgs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Qtsp;
+
+impl Sandbox for Qtsp {
+    const NAME: &'static str = "QTSP";
+    const DEFAULT_LISTEN: &'static str = DEFAULT_LISTEN;
+    const LISTEN_ENV: &'static str = "ECOC_QTSP_LISTEN";
+    const STATE_DIR_ENV: &'static str = "ECOC_QTSP_STATE_DIR";
+    const STATE_DIR_HELP: &'static str = "Directory for the test PKI, `sandbox.json` and `faults.json`; created and filled at first start";
+}
+
 /// Command-line arguments of `ecoc sandbox qtsp`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct QtspArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = DEFAULT_LISTEN, env = "ECOC_QTSP_LISTEN")]
-    pub listen: SocketAddr,
-    /// Directory for the test PKI, `sandbox.json` and `faults.json`; created and filled at first start.
-    #[arg(long, env = "ECOC_QTSP_STATE_DIR")]
-    pub state_dir: PathBuf,
-    /// Fault configuration file (JSON, see `Faults`); default `<state-dir>/faults.json` when present.
-    #[arg(long)]
-    pub faults: Option<PathBuf>,
+    /// Address, state folder, fault file, latency, error rate and seed.
+    #[command(flatten)]
+    pub common: SandboxArgs<Qtsp>,
     /// ECDSA encoding of signHash answers (overrides the fault file).
     #[arg(long, value_enum)]
     pub ecdsa_format: Option<EcdsaFormat>,
-    /// Fixed delay before every answer, in milliseconds.
-    #[arg(long)]
-    pub latency_ms: Option<u64>,
     /// Extra random delay up to this many milliseconds.
     #[arg(long)]
     pub latency_jitter_ms: Option<u64>,
-    /// Percentage of requests answered with a 5xx.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
-    pub error_rate: Option<u8>,
     /// Lifetime of access tokens in seconds.
     #[arg(long)]
     pub token_lifetime_secs: Option<u64>,
@@ -88,9 +89,6 @@ pub struct QtspArgs {
     /// Stall each request this many milliseconds, then answer 5xx (client timeout tests).
     #[arg(long)]
     pub hang_ms: Option<u64>,
-    /// Seed for the random fault choices.
-    #[arg(long)]
-    pub seed: Option<u64>,
 }
 
 impl QtspArgs {
@@ -99,22 +97,14 @@ impl QtspArgs {
     /// # Errors
     /// [`crate::Error::Faults`] / [`crate::Error::StateIo`] when the fault file is unreadable or invalid.
     pub fn into_config(self) -> Result<QtspConfig> {
-        let mut f = crate::support::read_faults(
-            self.faults.as_deref(),
-            &self.state_dir,
-            Faults::from_json,
-        )?;
+        let mut f = self.common.read_faults(Faults::from_json)?;
+        self.common
+            .override_faults(&mut f.latency_ms, &mut f.error_rate_percent, &mut f.seed);
         if let Some(v) = self.ecdsa_format {
             f.ecdsa_format = v;
         }
-        if let Some(v) = self.latency_ms {
-            f.latency_ms = v;
-        }
         if let Some(v) = self.latency_jitter_ms {
             f.latency_jitter_ms = v;
-        }
-        if let Some(v) = self.error_rate {
-            f.error_rate_percent = v;
         }
         if let Some(v) = self.token_lifetime_secs {
             f.token_lifetime_secs = v;
@@ -125,13 +115,10 @@ impl QtspArgs {
         if let Some(v) = self.hang_ms {
             f.hang_ms = v;
         }
-        if let Some(v) = self.seed {
-            f.seed = Some(v);
-        }
         f.check()?;
         Ok(QtspConfig {
-            listen: self.listen,
-            state_dir: self.state_dir,
+            listen: self.common.listen,
+            state_dir: self.common.state_dir,
             faults: f,
         })
     }
@@ -255,24 +242,13 @@ pub async fn start(config: QtspConfig) -> Result<RunningSandbox> {
             .await
             .map_err(|e| crate::Error::Pki(format!("pki task failed: {e}")))??
     };
-    let listener = http::bind(config.listen).await?;
-    let addr = listener.local_addr().map_err(|source| crate::Error::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let (listener, addr) = http::bind(config.listen).await?;
     let state = Arc::new(api::State::new(
         Arc::new(pki),
         format!("http://{addr}"),
         config.faults,
     ));
-    let handler: Handler = {
-        let state = Arc::clone(&state);
-        Arc::new(move |request| {
-            let state = Arc::clone(&state);
-            Box::pin(api::handle(state, request))
-        })
-    };
-    let server = Server::spawn(listener, handler)?;
+    let server = Server::spawn(listener, http::state_handler(&state, api::handle))?;
     tracing::info!(
         %addr,
         state_dir = %state_dir.display(),
@@ -299,8 +275,5 @@ pub async fn serve_qtsp(args: QtspArgs, shutdown: impl Future<Output = ()>) -> R
         "client secret and PINs are in {}",
         running.state_dir().join(pki::SANDBOX_JSON).display()
     );
-    shutdown.await;
-    tracing::info!("QTSP sandbox shutting down");
-    running.shutdown().await;
-    Ok(())
+    cli::serve_until::<Qtsp>(shutdown, running.shutdown()).await
 }
