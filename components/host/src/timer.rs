@@ -28,7 +28,6 @@ use http_body_util::Full;
 
 use crate::app::App;
 use crate::component::Origin;
-use crate::schedule::DAY;
 pub use crate::schedule::{Schedule, Timer, parse_interval, parse_time_of_day};
 
 /// Starts one task per timer of `app` ([`App::timers`], checked when it loaded); they live as
@@ -98,25 +97,9 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// Unix seconds -> `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
+/// Unix seconds -> `YYYY-MM-DDTHH:MM:SSZ` (the timer's `scheduled_for`).
 fn rfc3339(secs: u64) -> String {
-    let days = (secs / DAY) as i64;
-    let rem = secs % DAY;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
 }
 
 #[cfg(test)]

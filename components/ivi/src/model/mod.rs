@@ -282,7 +282,8 @@ macro_rules! code_list {
 
 pub(crate) use {code_list, field_ty, finish_field, group, read_field, slot_ty, write_field};
 
-/// The VCA's duplicate key (DESIGN.md, "Domain rules").
+/// The VCA's duplicate key: VIN + `IviVersionNumber` + `ManufacturerStageNumber` (a second file with
+/// the same key is refused; a correction bumps the version).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct DuplicateKey {
     /// `VehicleIdentificationNumber`.
