@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
-use ecoc_tests::{AppDir, Host, build_component, delete, get, post, put, target_dir};
+use ecoc_tests::{AppDir, Host, RedisServer, build_component, delete, get, post, put, target_dir};
 
 fn probe() -> PathBuf {
     static PROBE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -280,48 +280,35 @@ fn a_component_is_refused_a_store_it_did_not_declare() {
     );
 }
 
-/// Starts a private redis-server on a free port, or says why not.
-fn redis_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((child, port));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    None
+/// Two labels on one Redis database would list and delete each other's keys: `ecoc up` refuses the
+/// configuration before it serves, naming both labels (no Redis server is needed to be refused).
+#[test]
+fn two_labels_on_one_redis_database_are_refused_at_start() {
+    let app = app();
+    app.write_runtime_config(
+        "[key_value_store.shared]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
+         [key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379/0\"\n",
+    );
+    let state = app.path().join(".spin").display().to_string();
+    let cache = cache_dir();
+    let args = ["--state-dir", state.as_str(), "--cache-dir", cache.as_str()];
+    let Err(refused) = Host::start(&app.manifest(), &args, &[]) else {
+        panic!("ecoc up served with two labels on one Redis database");
+    };
+    assert!(
+        refused.log.contains("`default`") && refused.log.contains("`shared`"),
+        "the refusal names both labels:\n{}",
+        refused.log
+    );
 }
 
 #[test]
 fn key_value_on_a_real_redis_server() {
     let app = app();
-    let Some((mut redis, port)) = redis_server(app.path()) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "redis-server is required in CI"
-        );
-        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+    let Some(redis) = RedisServer::required(app.path()) else {
         return;
     };
+    let port = redis.port;
     let state = app.path().join(".spin").display().to_string();
     app.write_runtime_config(&format!(
         "[key_value_store.shared]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\n"
@@ -340,19 +327,13 @@ fn key_value_on_a_real_redis_server() {
     );
     assert!(host.stop());
     // The value is in Redis itself, under the key as given.
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "GET", "eu:vin"])
-        .output()
-        .expect("redis-cli");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "signed");
+    assert_eq!(redis.cli(&["GET", "eu:vin"]).trim(), "signed");
     let host = Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("{}", f.log));
     assert_eq!(
         get(&host.url("/front/kv?label=shared&key=eu:vin")).body,
         "signed"
     );
     drop(host);
-    let _ = redis.kill();
-    let _ = redis.wait();
 }
 
 #[test]

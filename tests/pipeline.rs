@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ecoc_tests::{
-    Answer, Host, SandboxProcess, build_component, ecoc, request, request_with_headers,
-    shared_ivi2, target_dir, workspace_root,
+    Answer, Host, RedisServer, SandboxProcess, build_component, ecoc, request,
+    request_with_headers, shared_ivi2, target_dir, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -87,6 +87,8 @@ struct Stack {
     host: Option<Host>,
     env: Vec<(String, String)>,
     token: String,
+    /// The app's `runtime-config.toml` when not the SQLite one of [`app_dir`].
+    runtime_config: Option<String>,
 }
 
 impl Stack {
@@ -96,6 +98,15 @@ impl Stack {
 
     /// As [`Stack::start`], with `max_attempts` for failing steps.
     fn start_with(nap_flags: &[&str], max_attempts: &str) -> Self {
+        Self::start_full(nap_flags, max_attempts, None)
+    }
+
+    /// As [`Stack::start`], with the key-value stores of `runtime_config`.
+    fn start_on(runtime_config: String) -> Self {
+        Self::start_full(&[], "4", Some(runtime_config))
+    }
+
+    fn start_full(nap_flags: &[&str], max_attempts: &str, runtime_config: Option<String>) -> Self {
         let root = tempfile::tempdir().unwrap();
         let sandboxes = root.path().join("sandboxes");
         std::fs::create_dir_all(&sandboxes).unwrap();
@@ -153,6 +164,7 @@ impl Stack {
             host: None,
             env,
             token: String::new(),
+            runtime_config,
         };
         stack.boot();
         stack.token = stack.tenant("acme");
@@ -162,6 +174,9 @@ impl Stack {
     /// Starts (or restarts) `ecoc up` on the same state.
     fn boot(&mut self) {
         let app = app_dir(self.root.path());
+        if let Some(config) = &self.runtime_config {
+            std::fs::write(app.join("runtime-config.toml"), config).unwrap();
+        }
         let state = self.root.path().join("state");
         let cache = target_dir().join("ecoc-test-cache");
         let env: Vec<(&str, &str)> = self
@@ -641,6 +656,97 @@ fn drift_is_held_roles_hold_and_tenants_are_isolated() {
         actors.contains(&"token:owner"),
         "the sign-off is in the timeline: {actors:?}"
     );
+}
+
+/// The whole pipeline on one Redis server, each label in its own database (as
+/// runtime-config.toml's example says): records reach the NAP, the tenant and its token stay, and
+/// Redis itself shows that nothing but `default`'s own code ever lists or deletes a `default` key.
+#[test]
+fn on_redis_each_label_keeps_to_its_own_keys() {
+    warm_compile_cache();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(redis) = RedisServer::required(dir.path()) else {
+        return;
+    };
+    // Every command Redis runs, with the database it ran in.
+    let monitor_log = dir.path().join("monitor.log");
+    let mut monitor = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "MONITOR"])
+        .stdout(std::fs::File::create(&monitor_log).unwrap())
+        .spawn()
+        .unwrap();
+    let labels = ["default", "claims", "work", "vins", "failures"];
+    let config: String = labels
+        .iter()
+        .enumerate()
+        .map(|(db, l)| {
+            format!(
+                "[key_value_store.{l}]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{}/{db}\"\n",
+                redis.port
+            )
+        })
+        .collect();
+    let stack = Stack::start_on(config);
+    let t = stack.token.clone();
+    let one = stack.post_vehicle(&t, &demo_json("records/m1.json"));
+    assert_eq!(one.status, 202, "{}", one.body);
+    let twice = stack.post_vehicle(&t, &demo_json("records/m1.json"));
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    let batch = stack.post_batch(&t, &m1_batch(5));
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    let mut ids = vec![body(&one)["id"].as_str().unwrap().to_owned()];
+    ids.extend(batch.body.lines().filter_map(|l| {
+        serde_json::from_str::<Value>(l).ok()?["id"]
+            .as_str()
+            .map(str::to_owned)
+    }));
+    assert_eq!(ids.len(), 6, "{}", batch.body);
+    for record in wait_all_final(&stack, &t, &ids) {
+        assert_eq!(record["status"], "succeeded", "{record:#}");
+    }
+    // A few more sweeps with nothing due, then the tenant is still there.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(stack.get(&t, "/v1/tenant").status, 200);
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let log = std::fs::read_to_string(&monitor_log).unwrap();
+    // `1733150000.123456 [0 127.0.0.1:40000] "DEL" "t/acme/dup/..."`
+    let in_db = |db: u32| {
+        let tag = format!("[{db} ");
+        log.lines()
+            .filter(move |l| l.contains(&tag))
+            .map(|l| l.split_once("] ").map_or("", |(_, cmd)| cmd).to_owned())
+    };
+    assert!(
+        in_db(2).count() > 0,
+        "the sweep ran on the `work` database:\n{log}"
+    );
+    for command in in_db(0) {
+        let upper = command.to_ascii_uppercase();
+        assert!(
+            !upper.starts_with("\"SCAN\"") && !upper.starts_with("\"KEYS\""),
+            "nothing lists `default`: {command}"
+        );
+        if upper.starts_with("\"DEL\"") || upper.starts_with("\"UNLINK\"") {
+            // The only deletions in `default`: a claim's holder given back, the NAP-outage mark.
+            assert!(
+                command.contains("/dup/") || command.contains("nap/outage"),
+                "a `default` key deleted: {command}"
+            );
+        }
+    }
+    // Each label's keys are in its own database: default's shapes only in 0.
+    let keys = |db: usize| redis.cli(&["-n", &db.to_string(), "--scan"]);
+    assert!(keys(0).lines().any(|k| k == "tenant/acme"), "{}", keys(0));
+    for db in 1..labels.len() {
+        for key in keys(db).lines() {
+            assert!(
+                !key.starts_with("tenant/") && !key.starts_with("token/") && !key.starts_with("t/"),
+                "{key} of `default` in the database of `{}`",
+                labels[db]
+            );
+        }
+    }
 }
 
 /// An error raised by an inner step reaches the ERP through the outer one unchanged, and a known

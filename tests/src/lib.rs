@@ -359,6 +359,60 @@ pub fn request_with_headers(
     (answer(resp), seen)
 }
 
+/// A private `redis-server` on a free loopback port, stopped when dropped.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts one with its files in `dir`; `None` when `redis-server` is not installed (a test
+    /// then says it is skipped, and fails in CI: see [`RedisServer::required`]).
+    pub fn start(dir: &Path) -> Option<Self> {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = Self { child, port };
+        wait_for_port(port, Duration::from_secs(10)).then_some(server)
+    }
+
+    /// [`RedisServer::start`], or `None` after saying the test is skipped; panics in CI.
+    pub fn required(dir: &Path) -> Option<Self> {
+        let server = Self::start(dir);
+        if server.is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is required in CI"
+            );
+            eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+        }
+        server
+    }
+
+    /// `redis-cli` against this server, with `args`; its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A sandbox served by `ecoc sandbox <kind>` as its own process, on a free port.
 #[derive(Debug)]
 pub struct SandboxProcess {

@@ -12,6 +12,12 @@
 //!
 //! The `default` label always has a backend: without configuration it is the SQLite file
 //! `<state-dir>/sqlite_key_value.db`, the same place Spin uses.
+//!
+//! **Each label is its own key space.** Several labels may share one SQLite file (its table keys
+//! every entry by label, as Spin's does), but Redis keys are stored as given, by Spin as by this
+//! host: two labels on one Redis database would see, list and delete each other's keys. So two
+//! labels on the same Redis server and database are refused at start, naming both; give each its
+//! own database (`redis://host:6379/0`, `/1`, ...), which real Spin honours the same way.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,6 +80,10 @@ impl RuntimeConfig {
             .or_insert_with(|| StoreConfig::Sqlite {
                 path: state_dir.join(DEFAULT_SQLITE_FILE),
             });
+        check_key_spaces(&stores).map_err(|message| Error::RuntimeConfig {
+            path: path.map_or_else(|| PathBuf::from("(no runtime config)"), Path::to_owned),
+            message,
+        })?;
         Ok(Self {
             key_value_stores: stores,
         })
@@ -108,6 +118,35 @@ impl RuntimeConfig {
     }
 }
 
+/// The Redis key space of a URL: server address and database, whatever else the URL says (user,
+/// password, query). `None` when the URL cannot be read (connecting will say why).
+fn redis_key_space(url: &str) -> Option<String> {
+    use redis::IntoConnectionInfo;
+    let info = url.into_connection_info().ok()?;
+    Some(format!("{} database {}", info.addr, info.redis.db))
+}
+
+/// Refuses two labels configured onto one Redis key space.
+fn check_key_spaces(stores: &BTreeMap<String, StoreConfig>) -> std::result::Result<(), String> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (label, config) in stores {
+        let StoreConfig::Redis { url } = config else {
+            continue;
+        };
+        let Some(space) = redis_key_space(url) else {
+            continue;
+        };
+        if let Some(first) = seen.insert(space.clone(), label) {
+            return Err(format!(
+                "key-value labels `{first}` and `{label}` are both on Redis {space}: they would read, \
+                 list and delete each other's keys. Give each label its own database, e.g. \
+                 `redis://host:6379/0` for one and `redis://host:6379/1` for the other"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +178,31 @@ mod tests {
             rc.key_value_stores["shared"],
             StoreConfig::Redis { .. }
         ));
+    }
+
+    #[test]
+    fn two_labels_on_one_redis_key_space_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("runtime-config.toml");
+        let write = |text: &str| std::fs::write(&file, text).unwrap();
+        // Same server, database 0 spelled two ways: refused, naming both labels.
+        write(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
+             [key_value_store.work]\ntype = \"redis\"\nurl = \"redis://:secret@127.0.0.1:6379/0\"\n",
+        );
+        let err = RuntimeConfig::load(Some(&file), Path::new("/state"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`default`") && err.contains("`work`"), "{err}");
+        assert!(!err.contains("secret"), "no password in the message: {err}");
+        // One database each: accepted; SQLite labels may share a file.
+        write(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379/0\"\n\
+             [key_value_store.work]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379/1\"\n\
+             [key_value_store.vins]\ntype = \"spin\"\npath = \"kv.db\"\n\
+             [key_value_store.claims]\ntype = \"spin\"\npath = \"kv.db\"\n",
+        );
+        assert!(RuntimeConfig::load(Some(&file), Path::new("/state")).is_ok());
     }
 
     #[test]
