@@ -554,7 +554,7 @@ fn drift_is_held_roles_hold_and_tenants_are_isolated() {
             .status,
         202
     );
-    // A ready IVI file goes through the same gate.
+    // A ready IVI file goes through the same validate step.
     let ivi = std::fs::read(
         workspace_root().join("components/ivi/tests/fixtures/o3-trailer/expected.xml"),
     )
@@ -738,12 +738,11 @@ fn on_redis_each_label_keeps_to_its_own_keys() {
     // Each label's keys are in its own database: default's shapes only in 0.
     let keys = |db: usize| redis.cli(&["-n", &db.to_string(), "--scan"]);
     assert!(keys(0).lines().any(|k| k == "tenant/acme"), "{}", keys(0));
-    for db in 1..labels.len() {
+    for (db, label) in labels.iter().enumerate().skip(1) {
         for key in keys(db).lines() {
             assert!(
                 !key.starts_with("tenant/") && !key.starts_with("token/") && !key.starts_with("t/"),
-                "{key} of `default` in the database of `{}`",
-                labels[db]
+                "{key} of `default` in the database of `{label}`"
             );
         }
     }

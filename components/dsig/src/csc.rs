@@ -189,20 +189,6 @@ fn protocol(msg: impl Into<String>) -> Error {
     Error::CscProtocol(msg.into())
 }
 
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// A request that could not be built (a bad base URL, say): as the transport failure it would
 /// have been.
 fn unsendable(e: transport::Error) -> Error {
@@ -371,8 +357,8 @@ impl<T: Transport> CscClient<T> {
         let basic = Base64::encode_string(
             format!(
                 "{}:{}",
-                url_encode(&self.config.client_id),
-                url_encode(&self.config.client_secret)
+                transport::form_value(&self.config.client_id),
+                transport::form_value(&self.config.client_secret)
             )
             .as_bytes(),
         );

@@ -79,11 +79,12 @@ pub struct SummaryLine {
     pub summary: Summary,
 }
 
-/// The answer to a batch of which no row was stored: 400 for a CSV without rows, else 422, with
-/// every row's result.
+/// The answer to a batch of which no row was stored, with every row's result: 422 when the rows
+/// were refused (each line says why), 400 for a CSV without rows, and the status and code of the
+/// failure when a step failed (5xx: not the rows' fault, and worth sending again).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Refused {
-    /// `invalid_fields`, as every refusal of input.
+    /// The code of the answer (`invalid_fields`, `duplicate`, `store_unavailable`, ...).
     pub error: String,
     /// Why, in words.
     pub message: String,
@@ -91,12 +92,15 @@ pub struct Refused {
     pub rows: Vec<RowResult>,
     /// The counts.
     pub summary: Summary,
+    /// The answer's status.
+    #[serde(skip)]
+    pub status: u16,
 }
 
 impl Refused {
     /// The status it is answered with.
     pub fn status(&self) -> u16 {
-        if self.summary.rows == 0 { 400 } else { 422 }
+        self.status
     }
 }
 
@@ -189,17 +193,38 @@ fn flush(
     }
 }
 
-/// The whole-batch refusal for a batch of which nothing was stored.
+/// The whole-batch refusal for a batch of which nothing was stored (see [`Refused`]).
 pub fn refused(summary: Summary, rows: Vec<RowResult>) -> Refused {
-    let message = if summary.rows == 0 {
-        "the CSV has a header but no rows"
-    } else {
-        "no row of the batch was accepted"
+    let worst = rows.iter().max_by_key(|r| (r.status >= 500, r.status));
+    let (status, error, message) = match worst {
+        None => (
+            400,
+            "bad_request".to_owned(),
+            "the CSV has a header but no rows".to_owned(),
+        ),
+        Some(row) if row.status >= 500 => {
+            let body = row.refusal.as_ref();
+            (
+                row.status,
+                body.map_or_else(|| "internal".to_owned(), |b| b.error.clone()),
+                format!(
+                    "no row of the batch was accepted; row {}: {}",
+                    row.row,
+                    body.map_or("", |b| b.message.as_str())
+                ),
+            )
+        }
+        Some(_) => (
+            422,
+            "invalid_fields".to_owned(),
+            "no row of the batch was accepted".to_owned(),
+        ),
     };
     Refused {
-        error: "invalid_fields".into(),
-        message: message.into(),
+        error,
+        message,
         rows,
         summary,
+        status,
     }
 }

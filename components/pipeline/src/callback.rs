@@ -63,12 +63,7 @@ pub fn callback_request(
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
     mac.update(format!("{now}.").as_bytes());
     mac.update(body.as_bytes());
-    let tag: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let tag = crate::ids::hex(&mac.finalize().into_bytes());
     let (timestamp, signature) = (now.to_string(), format!("sha256={tag}"));
     transport::request(
         transport::http::Method::POST,

@@ -123,6 +123,24 @@ pub fn claim_with<K: KeyValue>(
     stores.claims.delete(&mine)
 }
 
+/// Makes the hold of `record_id` on `key` permanent: the key is held by `done:{record_id}`, which
+/// no clock makes stale (a digest once sent stays sent, whenever the next call comes). Does
+/// nothing when another holds the key.
+pub fn keep<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &str,
+    key: &str,
+    record_id: &str,
+) -> Result<()> {
+    if holder(stores, tenant, key)?.as_deref() == Some(record_id) {
+        stores.data.set(
+            &keys::duplicate_holder(tenant, key),
+            format!("done:{record_id}").as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
 /// Frees a key held by `record_id` (used when creating the record failed after the claim).
 pub fn release<K: KeyValue>(
     stores: &Stores<K>,

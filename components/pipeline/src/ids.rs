@@ -11,7 +11,8 @@ fn random<const N: usize>() -> Result<[u8; N]> {
     Ok(out)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

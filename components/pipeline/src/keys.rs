@@ -9,6 +9,7 @@
 //! | `default` | [`record`] `t/{id}/r/{record}`, [`xml`] `t/{id}/x/{record}/{mapped,signed}` | the record; its XML |
 //! | `default` | [`duplicate_holder`] `t/{id}/dup/{VIN}/{version}/{stage}` | the record holding a duplicate key |
 //! | `default` | [`NAP_OUTAGE`] | when the NAP was first seen failing |
+//! | `default` | [`HEALTH_PROBE`] | read by the health check, never written |
 //! | `claims` | [`claim`] `{tenant}/{key}/{holder}` | in-flight claims (duplicate keys, digest markers, the sweep lock) |
 //! | `work` | [`work`] `{tenant}/{record}` | due time (Unix seconds) of a record that still needs work |
 //! | `vins` | [`vin_entry`] `{tenant}/{VIN}/{record}` | VIN search, earlier-stage lookup |
@@ -81,6 +82,9 @@ pub fn digest_marker(date: &str) -> String {
 
 /// The owner and claim key of the sweep's single-flight lock (a claim like any other).
 pub const SWEEP_LOCK: (&str, &str) = ("_ecoc", "sweep");
+
+/// `health-probe`: the key `GET /v1/health` reads to show the store answers (never written).
+pub const HEALTH_PROBE: &str = "health-probe";
 
 /// `nap/outage`: set when a delivery fails for a reason that may pass.
 pub const NAP_OUTAGE: &str = "nap/outage";

@@ -832,6 +832,27 @@ impl Mapping {
     }
 }
 
+/// `POST /v1/tenant/mapping:preview`: a mapping to try on a record before storing it, or a bare
+/// ERP record for the stored mapping.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum PreviewRequest {
+    /// `{"mapping": {...}, "record": {...}}`.
+    Try(TryMapping),
+    /// Any other object: an ERP record.
+    Stored(Value),
+}
+
+/// A mapping and a record to try it on.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TryMapping {
+    /// The mapping, as `PUT /v1/tenant/mapping` would take it.
+    pub mapping: Value,
+    /// The ERP record.
+    pub record: Value,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

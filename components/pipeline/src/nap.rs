@@ -94,11 +94,11 @@ impl<T: Transport> VcaNap<T> {
         if let Some(t) = self.token.borrow().as_ref() {
             return Ok(t.clone());
         }
-        let body = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            form_escape(&self.client_id),
-            form_escape(&self.client_secret)
-        );
+        let body = transport::form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+        ]);
         let resp = self.send(transport::request(
             Method::POST,
             &format!("{}/oauth2/token", self.base_url),
@@ -133,17 +133,6 @@ impl<T: Transport> VcaNap<T> {
         self.token.borrow_mut().take();
         self.send(make(self.token()?))
     }
-}
-
-fn form_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn receipt_from(body: &[u8]) -> Result<Receipt> {

@@ -163,6 +163,9 @@ pub fn run<K: KeyValue>(
         }
         match send(&email) {
             Ok(()) => {
+                // Sent: the marker no longer goes stale (a claim by a run killed mid-send does,
+                // so a later run sends it then).
+                claims::keep(stores, &tenant_id, &marker, run_id)?;
                 report.tenants.insert(tenant_id, "sent".into());
             }
             Err(e) => {

@@ -71,7 +71,10 @@ impl<'s, K: KeyValue> Repo<'s, K> {
                 .set(&work, record.not_before.to_string().as_bytes())?;
         }
         if matches!(record.status, Status::Failed | Status::Rejected) {
-            let day = record.updated_at.get(..10).unwrap_or("unknown");
+            let day = record
+                .updated_at
+                .get(..10)
+                .ok_or_else(|| Error::corrupt("record", format!("{} has no date", record.id)))?;
             s.failures
                 .set(&keys::failure(day, &record.tenant, &record.id), b"")?;
         }
@@ -141,6 +144,16 @@ impl<'s, K: KeyValue> Repo<'s, K> {
         Ok(ids)
     }
 
+    /// When the record of a `work` key is due (Unix seconds; 0, at once, when unreadable).
+    pub fn due_at(&self, work_key: &str) -> Result<u64> {
+        Ok(self
+            .stores
+            .work
+            .get(work_key)?
+            .and_then(|v| String::from_utf8(v).ok()?.parse::<u64>().ok())
+            .unwrap_or(0))
+    }
+
     /// Records of `tenant` that still need work and whose time has come, oldest first, at most `limit`.
     pub fn due(&self, now: u64, limit: usize) -> Result<Vec<(String, String)>> {
         let mut due = Vec::new();
@@ -150,12 +163,7 @@ impl<'s, K: KeyValue> Repo<'s, K> {
             let Some((tenant, id)) = keys::split_work(&key) else {
                 continue;
             };
-            let not_before = self
-                .stores
-                .work
-                .get(&key)?
-                .and_then(|v| String::from_utf8(v).ok()?.parse::<u64>().ok())
-                .unwrap_or(0);
+            let not_before = self.due_at(&key)?;
             if not_before <= now {
                 due.push((tenant.to_owned(), id.to_owned()));
                 if due.len() >= limit {

@@ -65,7 +65,9 @@ pub fn deliver_record<K: KeyValue>(
                 .receipt
                 .as_ref()
                 .map(|r| r.submission_id.clone())
-                .unwrap_or_default();
+                .ok_or_else(|| {
+                    Error::corrupt("record", format!("{id} is submitted without a receipt"))
+                })?;
             match nap.status(&submission) {
                 Ok(receipt) => {
                     let to = match receipt.status.as_str() {
@@ -141,11 +143,7 @@ pub fn drain_after_outage<K: KeyValue>(
     }
     let mut brought = 0;
     for key in stores.work.get_keys()? {
-        let due = stores
-            .work
-            .get(&key)?
-            .and_then(|v| String::from_utf8(v).ok()?.parse::<u64>().ok())
-            .unwrap_or(0);
+        let due = Repo::new(stores).due_at(&key)?;
         if due > now {
             stores.work.set(&key, now.to_string().as_bytes())?;
             brought += 1;

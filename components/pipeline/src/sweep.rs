@@ -25,6 +25,10 @@ pub const PLAN_LIMIT: usize = 20_000;
 /// Planning rounds per sweep.
 pub const ROUNDS: usize = 10;
 
+/// How long one sweep may work before it returns, counting what it left (a host allows a request
+/// 30 s; the next tick goes on).
+pub const BUDGET_MS: u64 = 20_000;
+
 /// Runs the step of each batch: one answer per batch, in order.
 pub trait Dispatch {
     /// How many batches it runs at once; the sweep checks its budget between such groups.
@@ -109,14 +113,16 @@ pub fn plan<K: KeyValue>(
 
 /// The sweep: drains the backlog after a NAP outage ([`submit::drain_after_outage`]), takes the
 /// sweep lock (or answers `busy`), then plans and dispatches rounds until nothing is due, a step
-/// failed, or `budget_left` says stop. `now` is the clock in Unix seconds.
+/// failed, or [`BUDGET_MS`] is spent. `now_millis` is the clock (Unix milliseconds).
 pub fn run<K: KeyValue>(
     stores: &Stores<K>,
     nap: &dyn Nap,
     dispatch: &mut dyn Dispatch,
-    now: &dyn Fn() -> u64,
-    budget_left: &dyn Fn() -> bool,
+    now_millis: &dyn Fn() -> u64,
 ) -> Result<SweepReport> {
+    let started = now_millis();
+    let now = || now_millis() / 1000;
+    let budget_left = || now_millis().saturating_sub(started) < BUDGET_MS;
     submit::drain_after_outage(stores, nap, now())?;
     if Repo::new(stores).due(now(), 1)?.is_empty() {
         return Ok(SweepReport::default());
@@ -133,7 +139,7 @@ pub fn run<K: KeyValue>(
         }
         Err(e) => return Err(e),
     }
-    let report = rounds(stores, dispatch, now, budget_left);
+    let report = rounds(stores, dispatch, &now, &budget_left);
     claims::release(stores, owner, lock, &run_id)?;
     report
 }

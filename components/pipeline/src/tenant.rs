@@ -253,7 +253,7 @@ pub fn save_mapping(kv: &impl KeyValue, tenant: &str, json: &[u8]) -> Result<Map
     Ok(mapping)
 }
 
-/// The tenant's type-approval records (none yet: empty, and the gate says so).
+/// The tenant's type-approval records (none yet: empty, and `validate` says so).
 pub fn load_approvals(kv: &impl KeyValue, tenant: &str) -> Result<Approvals> {
     Ok(kv.get_json(&keys::approvals(tenant))?.unwrap_or_default())
 }

@@ -1,4 +1,4 @@
-//! The `validate` step: the gate a vehicle file passes before anything is stored or signed.
+//! The `validate` step: what a vehicle file must pass before anything is stored or signed.
 //!
 //! In order: size, schema and rules of the tenant's profile, the tenant's type-approval records, the
 //! earlier stage (structural mismatches refuse; drift of masses or dimensions holds), then the
@@ -20,6 +20,7 @@ use crate::{Error, FieldError, Result, clock, ids};
 /// Largest vehicle file, as the VCA takes it ("each file < 1 MB").
 pub const MAX_FILE_BYTES: usize = 999_999;
 
+use dsig::algorithms;
 use ivi::model::DSIG_NS;
 
 /// A vehicle file asking to enter the pipeline.
@@ -59,15 +60,13 @@ pub fn placeholder_signature() -> Element {
         value: String::new(),
     });
     let mut transforms = ds("Transforms");
-    transforms.children.push(Node::Element(with_alg(
-        "Transform",
-        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-    )));
+    transforms
+        .children
+        .push(Node::Element(with_alg("Transform", algorithms::ENVELOPED)));
     reference.children.push(Node::Element(transforms));
-    reference.children.push(Node::Element(with_alg(
-        "DigestMethod",
-        "http://www.w3.org/2001/04/xmlenc#sha256",
-    )));
+    reference
+        .children
+        .push(Node::Element(with_alg("DigestMethod", algorithms::SHA256)));
     reference.children.push(Node::Element(Element::with_text(
         Some(DSIG_NS),
         "DigestValue",
@@ -76,11 +75,11 @@ pub fn placeholder_signature() -> Element {
     let mut info = ds("SignedInfo");
     info.children.push(Node::Element(with_alg(
         "CanonicalizationMethod",
-        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        algorithms::EXC_C14N,
     )));
     info.children.push(Node::Element(with_alg(
         "SignatureMethod",
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        algorithms::RSA_SHA256,
     )));
     info.children.push(Node::Element(reference));
     let mut signature = ds("Signature");
@@ -93,15 +92,20 @@ pub fn placeholder_signature() -> Element {
     signature
 }
 
+/// Refuses a file the NAP would refuse for its size ("each file < 1 MB").
+pub fn check_size(bytes: usize) -> Result<()> {
+    if bytes > MAX_FILE_BYTES {
+        return Err(Error::TooLarge(format!(
+            "the IVI file has {bytes} bytes; the NAP takes files under 1 MB (at most {MAX_FILE_BYTES} bytes)"
+        )));
+    }
+    Ok(())
+}
+
 /// Reads an uploaded or mapped file and makes sure it carries a `Signature` (a placeholder when it
 /// has none), so the official schema can judge the rest. Returns the tree and its bytes.
 pub fn normalise(xml: &[u8]) -> Result<(Element, Vec<u8>)> {
-    if xml.len() > MAX_FILE_BYTES {
-        return Err(Error::TooLarge(format!(
-            "the IVI file has {} bytes; the NAP takes files under 1 MB (at most {MAX_FILE_BYTES} bytes)",
-            xml.len()
-        )));
-    }
+    check_size(xml.len())?;
     let doc = ivi::xml::parse(xml)
         .map_err(|e| Error::Fields(vec![FieldError::new("/", "XML-MALFORMED", e.to_string())]))?;
     let mut root = doc.root;

@@ -140,7 +140,27 @@ fn a_small_batch_refused_whole_is_held_for_one_answer() {
         "nothing stored, no full chunk: not streamed"
     );
     let refused = batch::refused(summary, out.lines);
-    assert_eq!((refused.status(), refused.rows.len()), (422, 4));
+    assert_eq!(
+        (refused.status(), refused.rows.len()),
+        (422, 4),
+        "refused rows"
+    );
+    assert_eq!(refused.error, "invalid_fields");
+    // A step that failed is not the rows' fault: 503 stays 503.
+    let rows = CsvRows::new(&bytes[..]).unwrap();
+    let mut out = Collected::default();
+    let mut unavailable = |chunks: &[Vec<String>]| {
+        chunks
+            .iter()
+            .map(|_| Err(Error::Store("cannot open store `vins`".into())))
+            .collect()
+    };
+    let summary = batch::run(rows, &mapping, &mut unavailable, &mut out);
+    let down = batch::refused(summary, out.lines);
+    assert_eq!(
+        (down.status(), down.error.as_str()),
+        (503, "store_unavailable")
+    );
     let header_only = CsvRows::new(&b"/vin\n"[..]).unwrap();
     let mut out = Collected::default();
     let summary = batch::run(header_only, &mapping, &mut admit(false), &mut out);

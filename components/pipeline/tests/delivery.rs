@@ -185,6 +185,56 @@ fn retries_back_off_then_fail_with_the_last_reason_into_the_digest() {
     assert_eq!(again.tenants["acme"], "already_sent");
 }
 
+/// Runs have time-ordered ids (as the `notify` component gives them): a digest sent by a run more
+/// than the claim's stale time ago stays sent, while a run killed mid-send does not block the day.
+#[test]
+fn a_digest_sent_hours_ago_is_not_sent_again() {
+    let (stores, t) = setup(None);
+    let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000009");
+    let nap = ScriptedNap::default();
+    nap.submits.borrow_mut().push(Err(Error::Upstream {
+        service: Service::Nap,
+        message: "422 not_ivi".into(),
+        retryable: false,
+    }));
+    submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
+    let day = pipeline::clock::date(1_100);
+    let now = pipeline::clock::now_millis();
+    let hours_ago = ids::record_id(now - 3 * 3_600_000).unwrap();
+    let sent = notify::run(&stores, &day, &hours_ago, &mut |_| Ok(())).unwrap();
+    assert_eq!(sent.tenants["acme"], "sent");
+    let later = ids::record_id(now).unwrap();
+    let again = notify::run(&stores, &day, &later, &mut |_| panic!("sent twice")).unwrap();
+    assert_eq!(again.tenants["acme"], "already_sent");
+
+    // A run that claimed the marker and died before sending: stale after the claim's time, so the
+    // next run sends.
+    let (stores, t) = setup(None);
+    let r = signed_record(&stores, "acme", "WVWZZZ1JZXW000010");
+    nap.submits.borrow_mut().push(Err(Error::Upstream {
+        service: Service::Nap,
+        message: "422 not_ivi".into(),
+        retryable: false,
+    }));
+    submit::deliver_record(&stores, &t, &r.id, &nap, None, &POLICY, 5).unwrap();
+    let died = ids::record_id(now - 3 * 3_600_000).unwrap();
+    pipeline::claims::claim_with(
+        &stores,
+        "acme",
+        &pipeline::keys::digest_marker(&day),
+        &died,
+        &|_| Ok(true),
+    )
+    .unwrap();
+    let mut count = 0;
+    let next = notify::run(&stores, &day, &later, &mut |_| {
+        count += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!((next.tenants["acme"].as_str(), count), ("sent", 1));
+}
+
 #[test]
 fn a_failed_mail_send_is_retried_by_the_next_call() {
     let (stores, t) = setup(None);
@@ -375,7 +425,7 @@ fn the_sweep_resumes_interrupted_records() {
         asked: Vec::new(),
         now: 50,
     };
-    let report = sweep::run(&stores, &nap, &mut dispatch, &|| 50, &|| true).unwrap();
+    let report = sweep::run(&stores, &nap, &mut dispatch, &|| 50_000).unwrap();
     assert_eq!((report.visited, report.signed, report.delivered), (2, 1, 1));
     assert_eq!(dispatch.asked, [format!("acme/{}", validated.id)]);
     let repo = Repo::new(&stores);
@@ -386,11 +436,14 @@ fn the_sweep_resumes_interrupted_records() {
     // The validated record is leased to its sign call: the next sweep leaves it alone.
     dispatch.asked.clear();
     dispatch.now = 51;
-    let next = sweep::run(&stores, &nap, &mut dispatch, &|| 51, &|| true).unwrap();
+    let next = sweep::run(&stores, &nap, &mut dispatch, &|| 51_000).unwrap();
     assert!(dispatch.asked.is_empty(), "signed twice");
     assert_eq!(next.visited, 0);
     // Out of budget before the first batch: nothing is dispatched, everything due is counted.
-    let late = sweep::run(&stores, &nap, &mut dispatch, &|| 1_000, &|| false).unwrap();
+    // A clock that jumps past the budget at each reading.
+    let ticks = std::cell::Cell::new(1_000_000);
+    let jumping = || ticks.replace(ticks.get() + sweep::BUDGET_MS + 1);
+    let late = sweep::run(&stores, &nap, &mut dispatch, &jumping).unwrap();
     assert_eq!((late.visited, late.remaining), (0, 2));
 }
 

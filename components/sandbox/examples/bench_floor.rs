@@ -1,13 +1,13 @@
 //! The native floor of the end-to-end benchmark, and the hand-scripted pipeline's inputs.
 //!
 //! Runs the pipeline's own libraries in one process with no HTTP and no wasm, per ERP record: the
-//! tenant mapping (`pipeline::mapping`), the gate (`pipeline::validate::admit`: official schema, rules,
+//! tenant mapping (`pipeline::mapping`), the validate step (`pipeline::validate::admit`: official schema, rules,
 //! type approvals, duplicate claim, record written to an in-memory store) and the sign step
 //! (`pipeline::sign::sign_record`: dsig signs with the QTSP sandbox's own key code, verifies
 //! against the root, stores the signed XML). That is everything ecoc does for a record except
 //! HTTP, wasm, durable storage and the NAP.
 //!
-//! With `--write DIR` it also leaves, for each record, the document the gate admitted
+//! With `--write DIR` it also leaves, for each record, the document `validate` admitted
 //! (`NNNNN.xml`, placeholder signature) and an xmlsec1 template of the same signature shape
 //! (`NNNNN.template.xml`), so `bench/ecoc_bench.py` can time `xmllint --schema` + `xmlsec1 --sign`
 //! on the same documents.

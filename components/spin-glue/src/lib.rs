@@ -191,13 +191,16 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// A JSON answer.
+    /// A JSON answer (a value that cannot be written as JSON is a bug: a 500, logged).
     pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
-        Self {
-            status,
-            content_type: "application/json",
-            headers: Vec::new(),
-            body: serde_json::to_vec(value).unwrap_or_default(),
+        match serde_json::to_vec(value) {
+            Ok(body) => Self {
+                status,
+                content_type: "application/json",
+                headers: Vec::new(),
+                body,
+            },
+            Err(e) => reply_error("reply", &Error::Internal(format!("answer not JSON: {e}"))),
         }
     }
 

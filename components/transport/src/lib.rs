@@ -154,6 +154,20 @@ pub fn json(
     Ok(out)
 }
 
+/// `application/x-www-form-urlencoded` of `pairs` (OAuth2 token requests, RFC 6749 appendix B):
+/// `a=1&b=x+y`.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// One value form-urlencoded (RFC 6749 section 2.3.1 encodes the client id and secret so before
+/// HTTP Basic).
+pub fn form_value(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 /// A header of an answer as text (the first one when it repeats; the name is case-insensitive),
 /// if present and valid UTF-8.
 pub fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
@@ -190,6 +204,18 @@ impl std::fmt::Debug for Redacted<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_bodies_escape_what_they_must() {
+        assert_eq!(
+            form(&[
+                ("grant_type", "client_credentials"),
+                ("client_secret", "a b&c=d/é")
+            ]),
+            "grant_type=client_credentials&client_secret=a+b%26c%3Dd%2F%C3%A9"
+        );
+        assert_eq!(form_value("id:with space"), "id%3Awith+space");
+    }
 
     #[test]
     fn request_builds_what_it_says() {

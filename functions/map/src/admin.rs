@@ -25,7 +25,11 @@ pub fn answer(to: To, req: &Request, stores: &SpinStores) -> Result<Reply> {
         }
         To::Digest => {
             // `?date=YYYY-MM-DD` (curl from a CronJob), else a JSON body, else today.
-            let date = req.query().strip_prefix("date=").map(str::to_owned);
+            let date = req
+                .query()
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("date="))
+                .map(str::to_owned);
             let call = match date {
                 Some(date) => Digest { date: Some(date) },
                 None => spin_glue::call_body(req)?,

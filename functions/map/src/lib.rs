@@ -19,12 +19,13 @@
 )]
 
 mod admin;
+mod batch;
+mod settings;
 mod upload;
 
 use pipeline::calls::{RecordIds, Sign};
-use pipeline::tenant::{self, Action, Principal, Setting};
+use pipeline::tenant;
 use pipeline::{Result, clock};
-use serde_json::json;
 use spin_glue::{Params, Reply, Route, SpinStores, header, reply, route};
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
@@ -76,7 +77,7 @@ fn handle(req: Request, out: ResponseOutparam) {
     let stores = spin_glue::stores();
     let routed = spin_glue::find_route(ROUTES, &req);
     if let Ok((To::Batch, _)) = routed {
-        return upload::batch(&req, &stores, out);
+        return batch::batch(&req, &stores, out);
     }
     let mut follow_up = None;
     let result = routed.and_then(|(to, params)| answer(to, &params, &req, &stores, &mut follow_up));
@@ -103,8 +104,6 @@ fn answer(
         return admin::answer(to, req, stores);
     }
     let who = tenant::authenticate(&stores.data, header(req, "authorization").as_deref())?;
-    let kv = &stores.data;
-    let needs = |action| who.require(action);
     match to {
         To::Vehicle | To::Ivi => {
             let record = upload::one(to, req, stores, &who)?;
@@ -117,56 +116,12 @@ fn answer(
             Ok(Reply::json(202, &record))
         }
         To::Preview => upload::preview(req, stores, &who),
-        To::Tenant => needs(Action::View)
-            .and_then(|()| tenant::load_tenant(kv, &who.tenant))
-            .map(|t| Reply::json(200, &t)),
-        To::PutTenant => needs(Action::Manage)
-            .and_then(|()| tenant::update_tenant(kv, &who.tenant, &spin_glue::json_body(req)?))
-            .map(|t| Reply::json(200, &t)),
-        To::Mapping => setting(&who, stores, Setting::Mapping),
-        To::Approvals => setting(&who, stores, Setting::Approvals),
-        To::PutMapping => {
-            needs(Action::Manage)?;
-            spin_glue::require_content_type(req, "application/json")?;
-            tenant::save_mapping(kv, &who.tenant, req.body())?;
-            Ok(Reply::json(200, &json!({"mapping": "stored"})))
-        }
-        To::PutApprovals => {
-            needs(Action::Manage)?;
-            spin_glue::require_content_type(req, "application/json")?;
-            let count = tenant::save_approvals(kv, &who.tenant, req.body())?;
-            Ok(Reply::json(200, &json!({"approvals": count})))
-        }
-        To::Tokens => needs(Action::Manage)
-            .and_then(|()| tenant::list_tokens(kv, &who.tenant))
-            .map(|tokens| Reply::json(200, &json!({ "tokens": tokens }))),
-        To::NewToken => {
-            needs(Action::Manage)?;
-            let asked: tenant::NewToken = spin_glue::json_body(req)?;
-            let issued = tenant::issue_named_token(kv, &who.tenant, asked)?;
-            Ok(Reply::json(201, &issued))
-        }
-        To::RevokeToken => {
-            needs(Action::Manage)?;
-            let name: String = params.get("name")?;
-            tenant::revoke_token(kv, &who.tenant, &name)?;
-            Ok(Reply::json(200, &json!({ "revoked": name })))
-        }
-        To::Batch | To::Admin(_) => unreachable_route(),
+        To::Batch | To::Admin(_) => Err(pipeline::Error::Internal(
+            "batch and admin routes are answered before".into(),
+        )),
+        settings => settings::answer(settings, params, req, stores, &who),
     }
 }
-
-/// Batch and admin routes are answered before [`answer`]'s match.
-fn unreachable_route() -> Result<Reply> {
-    Err(pipeline::Error::Internal("route answered elsewhere".into()))
-}
-
-fn setting(who: &Principal, stores: &SpinStores, what: Setting) -> Result<Reply> {
-    who.require(Action::View)?;
-    let value = tenant::setting_json(&stores.data, &who.tenant, what)?;
-    Ok(Reply::json(200, &value))
-}
-
 /// Uses up the upload's webhook signature once the upload was accepted.
 fn mark_used(stores: &SpinStores, marker: Option<&str>) -> Result<()> {
     tenant::mark_webhook_used(&stores.data, marker, clock::now_secs())

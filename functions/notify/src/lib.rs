@@ -9,7 +9,7 @@
     reason = "the #[http_component] macro generates the unsafe export glue"
 )]
 
-use pipeline::calls::Digest;
+use pipeline::calls::{Call, Digest};
 use pipeline::notify::{self, MailApi};
 use pipeline::{Error, Result, clock, ids};
 use spin_glue::{Reply, SpinTransport, reply, variable};
@@ -19,7 +19,7 @@ use spin_sdk::http_component;
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
     let result = match req.path() {
-        "/digest" => spin_glue::call_body(&req).and_then(|call: Digest| run(&call)),
+        Digest::PATH => spin_glue::call_body(&req).and_then(|call: Digest| run(&call)),
         other => Err(Error::NotFound(format!("notify has no route {other}"))),
     };
     spin_glue::respond(out, reply("notify", result));

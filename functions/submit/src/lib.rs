@@ -12,7 +12,7 @@
     reason = "the #[http_component] macro generates the unsafe export glue"
 )]
 
-use pipeline::calls::{Deliver, RecordIds, Records, Sign, Sweep};
+use pipeline::calls::{Call, Deliver, RecordIds, Records, Sign, Sweep};
 use pipeline::nap::VcaNap;
 use pipeline::retry::RetryPolicy;
 use pipeline::sweep::{self, Batch, Dispatch, Step};
@@ -21,17 +21,14 @@ use spin_glue::{Pending, Reply, SpinTransport, optional_variable, reply, variabl
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
 
-/// How long one sweep call may work before it returns (the host allows 30 s per request).
-const SWEEP_BUDGET_MS: u64 = 20_000;
-
 /// Chained calls a sweep keeps in flight at once.
 const SWEEP_IN_FLIGHT: usize = 4;
 
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
     let result = match req.path() {
-        "/deliver" => spin_glue::json_body(&req).and_then(|call: Deliver| deliver(&call.0)),
-        "/sweep" => spin_glue::call_body(&req).and_then(|_: Sweep| run_sweep()),
+        Deliver::PATH => spin_glue::json_body(&req).and_then(|call: Deliver| deliver(&call.0)),
+        Sweep::PATH => spin_glue::call_body(&req).and_then(|_: Sweep| run_sweep()),
         other => Err(Error::NotFound(format!("submit has no route {other}"))),
     };
     spin_glue::respond(out, reply("submit", result));
@@ -104,15 +101,11 @@ impl Dispatch for Parallel {
 }
 
 fn run_sweep() -> Result<Reply> {
-    let stores = spin_glue::stores();
-    let started = clock::now_millis();
-    let budget_left = || clock::now_millis().saturating_sub(started) < SWEEP_BUDGET_MS;
     let report = sweep::run(
-        &stores,
+        &spin_glue::stores(),
         &nap()?,
         &mut Parallel,
-        &clock::now_secs,
-        &budget_left,
+        &clock::now_millis,
     )?;
     Ok(Reply::json(200, &report))
 }

@@ -1,4 +1,4 @@
-//! `validate` (private): the gate before anything is stored or signed.
+//! `validate` (private): what a file must pass before anything is stored or signed.
 //!
 //! - `POST /admit` ([`pipeline::calls::Admit`]) -> 201 the new record, or the refusal (422 with
 //!   every field error, 409 duplicate, 413 too large).
@@ -12,7 +12,7 @@
 
 use ivi::profile::ProfileValidator;
 use pipeline::approvals::Approvals;
-use pipeline::calls::{Admit, AdmitBatch};
+use pipeline::calls::{Admit, AdmitBatch, Call};
 use pipeline::validate::{self, Candidate};
 use pipeline::{Error, Result, clock};
 use spin_glue::{Reply, SpinStores, reply};
@@ -78,8 +78,8 @@ fn with_checker<T>(profile: ivi::Profile, f: impl FnOnce(&ProfileValidator) -> T
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
     let result = match req.path() {
-        "/admit" => admit(&req),
-        "/admit-batch" => admit_batch(&req),
+        Admit::PATH => admit(&req),
+        AdmitBatch::PATH => admit_batch(&req),
         other => Err(Error::NotFound(format!("validate has no route {other}"))),
     };
     spin_glue::respond(out, reply("validate", result));

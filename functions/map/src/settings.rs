@@ -1,0 +1,64 @@
+//! `/v1/tenant...`: the tenant's settings, mapping, type-approval records and tokens.
+
+use pipeline::Result;
+use pipeline::tenant::{self, Action, Principal, Setting};
+use serde_json::json;
+use spin_glue::{Params, Reply, SpinStores};
+use spin_sdk::http::Request;
+
+use crate::To;
+
+pub fn answer(
+    to: To,
+    params: &Params<'_>,
+    req: &Request,
+    stores: &SpinStores,
+    who: &Principal,
+) -> Result<Reply> {
+    let kv = &stores.data;
+    let needs = |action| who.require(action);
+    match to {
+        To::Tenant => needs(Action::View)
+            .and_then(|()| tenant::load_tenant(kv, &who.tenant))
+            .map(|t| Reply::json(200, &t)),
+        To::PutTenant => needs(Action::Manage)
+            .and_then(|()| tenant::update_tenant(kv, &who.tenant, &spin_glue::json_body(req)?))
+            .map(|t| Reply::json(200, &t)),
+        To::Mapping => setting(who, stores, Setting::Mapping),
+        To::Approvals => setting(who, stores, Setting::Approvals),
+        To::PutMapping => {
+            needs(Action::Manage)?;
+            spin_glue::require_content_type(req, "application/json")?;
+            tenant::save_mapping(kv, &who.tenant, req.body())?;
+            Ok(Reply::json(200, &json!({"mapping": "stored"})))
+        }
+        To::PutApprovals => {
+            needs(Action::Manage)?;
+            spin_glue::require_content_type(req, "application/json")?;
+            let count = tenant::save_approvals(kv, &who.tenant, req.body())?;
+            Ok(Reply::json(200, &json!({"approvals": count})))
+        }
+        To::Tokens => needs(Action::Manage)
+            .and_then(|()| tenant::list_tokens(kv, &who.tenant))
+            .map(|tokens| Reply::json(200, &json!({ "tokens": tokens }))),
+        To::NewToken => {
+            needs(Action::Manage)?;
+            let asked: tenant::NewToken = spin_glue::json_body(req)?;
+            let issued = tenant::issue_named_token(kv, &who.tenant, asked)?;
+            Ok(Reply::json(201, &issued))
+        }
+        To::RevokeToken => {
+            needs(Action::Manage)?;
+            let name: String = params.get("name")?;
+            tenant::revoke_token(kv, &who.tenant, &name)?;
+            Ok(Reply::json(200, &json!({ "revoked": name })))
+        }
+        _ => Err(pipeline::Error::Internal("not a settings route".into())),
+    }
+}
+
+fn setting(who: &Principal, stores: &SpinStores, what: Setting) -> Result<Reply> {
+    who.require(Action::View)?;
+    let value = tenant::setting_json(&stores.data, &who.tenant, what)?;
+    Ok(Reply::json(200, &value))
+}
