@@ -257,7 +257,7 @@ class Stack:
         self.nap = self._keep(Sandbox("nap", sandboxes, ["--processing-ms", str(nap_processing_ms)]))
         self.mail = self._keep(Sandbox("mail", sandboxes))
         q = self.qtsp.state_json("sandbox.json")
-        pin = next(c["pin"] for c in q["credentials"] if c["id"] == "p256-signer")
+        pin = next(c["pin"] for c in q["credentials"] if c["id"] == "rsa-signer")
         n = self.nap.state_json("nap.json")
         m = self.mail.state_json("mail.json")
         self.env = {

@@ -140,6 +140,14 @@ fn sign_through_the_sandbox_and_verify_every_way() {
         for profile in ["xmldsig", "xades"] {
             let signed = out.path().join(format!("{credential}-{profile}.xml"));
             let (ok, stdout, stderr) = qtsp.sign(credential, profile, &specimen, &signed);
+            if (credential, profile) == ("p256-signer", "xmldsig") {
+                // The EUCARIS profile signs with RSA-SHA256 only (setup manual).
+                assert!(
+                    !ok && stderr.contains("RSA-SHA256") && !signed.exists(),
+                    "ecoc sign made an ECDSA xmldsig signature:\n{stdout}\n{stderr}"
+                );
+                continue;
+            }
             assert!(
                 ok,
                 "ecoc sign {credential} {profile} failed:\n{stdout}\n{stderr}"

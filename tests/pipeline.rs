@@ -120,7 +120,7 @@ impl Stack {
             .as_array()
             .unwrap()
             .iter()
-            .find(|c| c["id"] == "p256-signer")
+            .find(|c| c["id"] == "rsa-signer")
             .unwrap()["pin"]
             .as_str()
             .unwrap()
@@ -412,6 +412,14 @@ fn every_category_reaches_the_nap_signed_valid_and_once() {
         let file = inbox_file(&stack, record);
         xmlsec_verifies(&stack.qtsp.state_dir, &file)
             .unwrap_or_else(|e| panic!("{name}: xmlsec1: {e}"));
+        // The tenant signs the EUCARIS xmldsig profile: RSA-SHA256, as the setup manual names it.
+        let signed = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            signed.contains(
+                "SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\""
+            ),
+            "{name}: not an RSA-SHA256 signature"
+        );
         if let Some(valid) = xmllint_valid(&file) {
             valid.unwrap_or_else(|e| panic!("{name}: xmllint: {e}"));
         }

@@ -38,8 +38,8 @@ impl Sandboxes {
         let credential = q
             .credentials
             .iter()
-            .find(|c| c.id == "p256-signer")
-            .ok_or_else(|| anyhow::anyhow!("the QTSP sandbox has no p256-signer credential"))?;
+            .find(|c| c.id == "rsa-signer")
+            .ok_or_else(|| anyhow::anyhow!("the QTSP sandbox has no rsa-signer credential"))?;
         let client = nap
             .description()
             .clients

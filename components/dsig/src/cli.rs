@@ -144,7 +144,9 @@ pub fn run_sign(args: &SignArgs, out: &mut dyn Write) -> Result<ExitCode> {
             otp: args.otp.clone(),
         },
     )?;
-    let mut opts = SignOptions::new(args.profile.into(), signer.certificates().to_vec());
+    let profile: crate::Profile = args.profile.into();
+    profile.check_algorithm(crate::Signer::algorithm(&signer))?;
+    let mut opts = SignOptions::new(profile, signer.certificates().to_vec());
     opts.replace_existing = args.replace_existing;
     let signed = crate::sign(&xml, &opts, &signer)?;
 

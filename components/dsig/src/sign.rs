@@ -42,6 +42,20 @@ impl Profile {
             Self::Xades => "xades",
         }
     }
+
+    /// Refuses a key the profile does not sign with: the EUCARIS profile names
+    /// `xmldsig-more#rsa-sha256` as its signature method (setup manual, signature guidelines), so
+    /// `xmldsig` signs with RSA only; XAdES-B-B takes RSA and ECDSA P-256.
+    pub fn check_algorithm(self, algorithm: SignatureAlgorithm) -> Result<()> {
+        match (self, algorithm) {
+            (Self::XmlDsig, SignatureAlgorithm::EcdsaP256Sha256) => Err(Error::UnsupportedAlgorithm(
+                "ECDSA P-256 in the xmldsig profile: the EUCARIS profile signs with RSA-SHA256 \
+                 only; use an RSA credential, or the xades profile"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::str::FromStr for Profile {

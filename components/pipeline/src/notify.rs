@@ -98,7 +98,7 @@ pub fn compose(tenant: &Tenant, date: &str, failures: &[Record]) -> Option<Email
             r.vin,
             r.stage,
             r.version,
-            r.status.vca_name(),
+            r.status_name(),
             r.id,
             if reason.is_empty() {
                 "not recorded"

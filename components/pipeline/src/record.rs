@@ -7,7 +7,8 @@ use crate::{Error, FieldError, Result, clock, keys};
 /// has before the resume sweep may take it over (seconds).
 pub const LEASE_SECS: u64 = 45;
 
-/// Where a record is. Users see the VCA's names ([`Status::vca_name`]) beside ours.
+/// Where a record is. Users see beside it [`Record::status_name`]: the VCA's name once the NAP
+/// holds the file, a name of ours before.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
@@ -63,21 +64,6 @@ impl Status {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Rejected => "rejected",
-        }
-    }
-
-    /// The name the VCA portal would show: Received, Processing, Succeeded or Failed.
-    pub fn vca_name(self) -> &'static str {
-        match self {
-            Self::Received
-            | Self::Mapped
-            | Self::Validated
-            | Self::Held
-            | Self::Signed
-            | Self::Submitted => "Received",
-            Self::Processing => "Processing",
-            Self::Succeeded => "Succeeded",
-            Self::Failed | Self::Rejected => "Failed",
         }
     }
 
@@ -143,6 +129,18 @@ pub struct Receipt {
     pub reason: Option<String>,
 }
 
+/// Why a record failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Failure {
+    /// The authority refused the file (the NAP answered Failed, or refused it at upload): the
+    /// content must be corrected.
+    Authority,
+    /// ecoc gave up (retries spent on an outage, a signature that did not verify): the file never
+    /// reached the authority, and may be sent again as it is.
+    Technical,
+}
+
 /// Write-back to the ERP of the record's final status.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Callback {
@@ -202,6 +200,9 @@ pub struct Record {
     /// ERP write-back state, once final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<Callback>,
+    /// Why it failed, once `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
 }
 
 impl Record {
@@ -267,7 +268,32 @@ impl Record {
         }
     }
 
-    /// The record as users see it: ours plus the VCA status name.
+    /// The VCA portal's name of the record's status, from the moment the NAP holds the file
+    /// (Received, Processing, Succeeded, Failed); `None` before, and for a file that never got
+    /// there.
+    pub fn vca_status(&self) -> Option<&'static str> {
+        match self.status {
+            Status::Submitted => Some("Received"),
+            Status::Processing => Some("Processing"),
+            Status::Succeeded => Some("Succeeded"),
+            Status::Failed if self.failure == Some(Failure::Authority) => Some("Failed"),
+            _ => None,
+        }
+    }
+
+    /// The status as users see it: the VCA's name once the NAP holds the file, else ours:
+    /// `Pending` (on its way: validated, signed, retrying), `Held` (waits for a sign-off),
+    /// `Rejected` (refused before signing), `Not delivered` (ecoc gave up on an outage).
+    pub fn status_name(&self) -> &'static str {
+        self.vca_status().unwrap_or(match self.status {
+            Status::Held => "Held",
+            Status::Rejected => "Rejected",
+            Status::Failed => "Not delivered",
+            _ => "Pending",
+        })
+    }
+
+    /// The record as users see it: ours plus [`Record::status_name`] and [`Record::vca_status`].
     pub fn to_view(&self) -> RecordView {
         RecordView {
             record: self.clone(),
@@ -276,7 +302,8 @@ impl Record {
 }
 
 /// A record as users and the other steps see it: every field of the [`Record`] but the sweep's
-/// schedule (`not_before`), plus `vca_status`, the VCA's name for its status. Reads back with
+/// schedule (`not_before`), plus `status_name` and, once the NAP holds the file, `vca_status`
+/// ([`Record::status_name`], [`Record::vca_status`]). Reads back with
 /// `not_before` 0.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct RecordView {
@@ -291,9 +318,12 @@ impl serde::Serialize for RecordView {
         if let Some(map) = value.as_object_mut() {
             map.remove("not_before");
             map.insert(
-                "vca_status".into(),
-                self.record.status.vca_name().to_owned().into(),
+                "status_name".into(),
+                self.record.status_name().to_owned().into(),
             );
+            if let Some(vca) = self.record.vca_status() {
+                map.insert("vca_status".into(), vca.into());
+            }
         }
         value.serialize(serializer)
     }
@@ -321,6 +351,7 @@ pub(crate) fn sample(id: &str, vin: &str) -> Record {
         attempts: 0,
         not_before: 0,
         callback: None,
+        failure: None,
     }
 }
 
@@ -345,7 +376,7 @@ mod tests {
         assert!(r.advance(Status::Succeeded, "nap", None, 7).unwrap());
         assert!(r.advance(Status::Failed, "nap", None, 8).is_err());
         assert_eq!(r.events.len(), 5);
-        assert_eq!(r.status.vca_name(), "Succeeded");
+        assert_eq!(r.vca_status(), Some("Succeeded"));
         let mut held = sample("r2", "WVWZZZ1JZXW000001");
         held.advance(Status::Mapped, "map", None, 1).unwrap();
         held.advance(Status::Held, "validate", None, 1).unwrap();
@@ -359,13 +390,49 @@ mod tests {
         assert_eq!("FAILED".parse::<Status>().unwrap(), Status::Failed);
     }
 
+    /// The VCA's names only once the NAP holds the file; ours before, and for a file it never got.
+    #[test]
+    fn statuses_are_named_honestly() {
+        let mut r = sample("r1", "WVWZZZ1JZXW000001");
+        for (status, failure, vca, name) in [
+            (Status::Validated, None, None, "Pending"),
+            (Status::Signed, None, None, "Pending"),
+            (Status::Held, None, None, "Held"),
+            (Status::Rejected, None, None, "Rejected"),
+            (Status::Submitted, None, Some("Received"), "Received"),
+            (Status::Processing, None, Some("Processing"), "Processing"),
+            (Status::Succeeded, None, Some("Succeeded"), "Succeeded"),
+            (
+                Status::Failed,
+                Some(Failure::Authority),
+                Some("Failed"),
+                "Failed",
+            ),
+            (
+                Status::Failed,
+                Some(Failure::Technical),
+                None,
+                "Not delivered",
+            ),
+        ] {
+            r.status = status;
+            r.failure = failure;
+            assert_eq!((r.vca_status(), r.status_name()), (vca, name), "{status:?}");
+        }
+        let view = serde_json::to_value(r.to_view()).unwrap();
+        assert!(view.get("vca_status").is_none(), "{view}");
+    }
+
     #[test]
     fn the_view_hides_the_schedule_and_names_the_vca_status() {
         let mut r = sample("r1", "WVWZZZ1JZXW000001");
         r.status = Status::Submitted;
         r.not_before = 99;
         let json = serde_json::to_value(r.to_view()).unwrap();
-        assert_eq!(json["vca_status"], "Received");
+        assert_eq!(
+            (json["vca_status"].as_str(), json["status_name"].as_str()),
+            (Some("Received"), Some("Received"))
+        );
         assert!(json.get("not_before").is_none());
         let back: RecordView = serde_json::from_value(json).unwrap();
         assert_eq!((back.record.id.as_str(), back.record.not_before), ("r1", 0));

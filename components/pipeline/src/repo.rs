@@ -272,9 +272,22 @@ impl Query {
                     q.vin = Some(v.to_ascii_uppercase());
                 }
                 "status" => {
-                    let lower = v.to_ascii_lowercase();
-                    if lower != "failed" && lower != "received" && lower != "processing" {
-                        lower.parse::<Status>()?;
+                    // Ours, or a name users see (`Not delivered` as `not_delivered`).
+                    let lower = v.to_ascii_lowercase().replace([' ', '-'], "_");
+                    if ![
+                        "failed",
+                        "received",
+                        "processing",
+                        "pending",
+                        "not_delivered",
+                    ]
+                    .contains(&lower.as_str())
+                    {
+                        lower.parse::<Status>().map_err(|_| {
+                            Error::BadRequest(format!(
+                                "unknown status `{v}` (ours: received, mapped, validated, held, signed, submitted, processing, succeeded, failed, rejected; as shown: pending, not_delivered)"
+                            ))
+                        })?;
                     }
                     q.status = Some(lower);
                 }
@@ -319,9 +332,11 @@ impl Query {
         let day = r.created_at.get(..10).unwrap_or("");
         let status_ok = match self.status.as_deref() {
             None => true,
-            // The VCA's names cover several of ours.
+            // The names users see cover several of ours.
             Some("failed") => matches!(r.status, Status::Failed | Status::Rejected),
-            Some("received") => r.status.vca_name() == "Received",
+            Some("received") => r.vca_status() == Some("Received"),
+            Some("pending") => r.status_name() == "Pending",
+            Some("not_delivered") => r.status_name() == "Not delivered",
             Some(s) => r.status.as_str() == s,
         };
         status_ok

@@ -1,8 +1,8 @@
 //! Retry policy: capped exponential backoff with jitter, and the decision to retry a failed step
 //! or fail the record.
 
-use crate::record::{Record, Status};
-use crate::{Error, FieldError, Result};
+use crate::record::{Failure, Record, Status};
+use crate::{Error, FieldError, Result, Service};
 
 /// How often and how long a step is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,5 +72,15 @@ pub fn fail_or_retry(
         why.clone(),
     ));
     record.advance(Status::Failed, step, Some(why), now)?;
+    // The NAP refusing the file at upload is the authority's verdict on its content; anything
+    // else is ecoc giving up on a file the authority never got.
+    record.failure = Some(match error {
+        Error::Upstream {
+            service: Service::Nap,
+            retryable: false,
+            ..
+        } => Failure::Authority,
+        _ => Failure::Technical,
+    });
     Ok(())
 }

@@ -69,6 +69,12 @@ impl<T: Transport> CscSigning<T> {
                 return xmls.iter().map(|_| Err(e.clone())).collect();
             }
         };
+        // The tenant's profile must take the credential's key: a configuration error, before
+        // anything is signed (the records stay validated).
+        if let Err(e) = profile.check_algorithm(dsig::Signer::algorithm(&signer)) {
+            let e = Error::Config(format!("credential `{}`: {e}", self.credential_id));
+            return xmls.iter().map(|_| Err(e.clone())).collect();
+        }
         let mut options = dsig::SignOptions::new(profile, signer.certificates().to_vec());
         options.replace_existing = true;
         let mut answers: Vec<Result<Vec<u8>>> = Vec::with_capacity(xmls.len());
@@ -183,6 +189,10 @@ pub fn sign_records<K: KeyValue>(
     }
     let xmls: Vec<&[u8]> = pending.iter().map(|(_, x)| x.as_slice()).collect();
     let mut answers = sign(&xmls, profile);
+    // A signing set-up the deployment must fix fails the call, not the records.
+    if let Some(Err(e)) = answers.iter().find(|a| matches!(a, Err(Error::Config(_)))) {
+        return Err(e.clone());
+    }
     answers.resize_with(xmls.len(), || {
         Err(Error::Internal(
             "the signer gave fewer answers than documents".into(),

@@ -11,7 +11,7 @@ use crate::callback;
 use crate::keys;
 use crate::kv::{KeyValue, Stores};
 use crate::nap::Nap;
-use crate::record::{Record, Status};
+use crate::record::{Failure, Record, Status};
 use crate::repo::{Repo, XmlKind};
 use crate::retry::{RetryPolicy, fail_or_retry};
 use crate::tenant::Tenant;
@@ -77,6 +77,7 @@ pub fn deliver_record<K: KeyValue>(
                         _ => None,
                     };
                     if to == Some(Status::Failed) {
+                        record.failure = Some(Failure::Authority);
                         let reason = receipt
                             .reason
                             .clone()

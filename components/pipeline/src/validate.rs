@@ -304,6 +304,7 @@ pub fn admit<K: KeyValue>(
             0
         },
         callback: None,
+        failure: None,
     };
     if let Err(e) = repo.create(&record, &xml) {
         // Give the key back so the ERP can simply retry.

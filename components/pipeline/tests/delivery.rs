@@ -76,6 +76,7 @@ fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
         attempts: 0,
         not_before: 0,
         callback: None,
+        failure: None,
     };
     let repo = Repo::new(stores);
     repo.create(&record, b"<mapped/>").unwrap();
@@ -445,6 +446,40 @@ fn the_sweep_resumes_interrupted_records() {
     let jumping = || ticks.replace(ticks.get() + sweep::BUDGET_MS + 1);
     let late = sweep::run(&stores, &nap, &mut dispatch, &jumping).unwrap();
     assert_eq!((late.visited, late.remaining), (0, 2));
+}
+
+/// A signing set-up the deployment must fix (an ECDSA credential for the RSA-only EUCARIS profile)
+/// fails the sign call and leaves the records as they were: nothing failed, nothing retried.
+#[test]
+fn a_credential_the_profile_does_not_take_fails_the_call_not_the_records() {
+    let (stores, t) = setup(None);
+    let mut record = signed_record(&stores, "acme", "WVWZZZ1JZXW000011");
+    record.status = Status::Validated;
+    Repo::new(&stores).save(&record).unwrap();
+    let refuse = |xmls: &[&[u8]], _| {
+        xmls.iter()
+            .map(|_| {
+                Err(Error::Config(
+                    "credential `p256-signer`: RSA-SHA256 only".into(),
+                ))
+            })
+            .collect()
+    };
+    let e = pipeline::sign::sign_records(&stores, &t, &[&record.id], &refuse, &[], &POLICY, 10)
+        .unwrap_err();
+    assert_eq!((e.status(), e.code()), (503, "not_configured"));
+    let after = Repo::new(&stores).load("acme", &record.id).unwrap();
+    assert_eq!((after.status, after.attempts), (Status::Validated, 0));
+    assert!(
+        dsig::Profile::XmlDsig
+            .check_algorithm(dsig::SignatureAlgorithm::EcdsaP256Sha256)
+            .is_err()
+    );
+    assert!(
+        dsig::Profile::Xades
+            .check_algorithm(dsig::SignatureAlgorithm::EcdsaP256Sha256)
+            .is_ok()
+    );
 }
 
 /// A NAP outage leaves records in growing backoff; once the NAP answers again the sweep makes
