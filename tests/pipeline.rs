@@ -844,6 +844,24 @@ fn a_nap_failure_is_in_that_days_digest_exactly_once() {
     assert_eq!(record["errors"][0]["code"], "NAP-FAILED");
     let failed = body(&stack.get(&t, "/v1/submissions?status=failed"));
     assert_eq!(failed["items"].as_array().unwrap().len(), 1);
+    // The file never entered the authority's database: the corrected data comes again under the
+    // same version, as a new record linked to the refused one.
+    let failed_id = record["id"].as_str().unwrap().to_owned();
+    let again = stack.post_vehicle(&t, &demo_json("records/m1.json"));
+    assert_eq!(again.status, 202, "{}", again.body);
+    assert_eq!(body(&again)["replaces"], failed_id.as_str());
+    stack.wait_for(&t, body(&again)["id"].as_str().unwrap(), &["failed"]);
+    // A refused upload is kept as a rejected record, and the digest lists it apart.
+    let mut unreadable = demo_json("records/l3e.json");
+    unreadable["vin"] = json!("WVWZZZ1JZXW00000I");
+    assert_eq!(stack.post_vehicle(&t, &unreadable).status, 422);
+    let rejected = body(&stack.get(&t, "/v1/submissions?status=rejected"));
+    assert_eq!(
+        rejected["items"].as_array().unwrap().len(),
+        1,
+        "{rejected:#}"
+    );
+    assert_eq!(rejected["items"][0]["status_name"], "Rejected");
 
     let digest = stack.call(ADMIN, "POST", "/v1/admin/digest", &json!({}));
     assert_eq!(digest.status, 200, "{}", digest.body);
@@ -864,6 +882,12 @@ fn a_nap_failure_is_in_that_days_digest_exactly_once() {
     let unfolded = eml.replace("=\r\n", "").replace("\r\n", "\n");
     assert!(unfolded.contains("To: quality@acme.example"), "{eml}");
     assert!(unfolded.contains("WEX1M1AB2C3456789"), "{eml}");
+    assert!(
+        unfolded.contains("Refused on upload (never signed, never sent): 1")
+            && unfolded.contains("Failed at delivery: 2")
+            && unfolded.contains("WVWZZZ1JZXW00000I"),
+        "refused uploads and NAP failures apart:\n{unfolded}"
+    );
     assert!(
         unfolded.contains("stage 1") && unfolded.contains("version 1"),
         "{eml}"
@@ -975,6 +999,8 @@ fn crash_and_recover(total: usize, kills: usize) {
                 None => break,
             }
         }
+        // The resent rows refused as duplicates are kept as rejected records beside them.
+        items.retain(|r| r["status"] != "rejected");
         if items.len() == total && items.iter().all(|r| r["status"] == "succeeded") {
             break items;
         }
@@ -1081,10 +1107,22 @@ fn dev_mode_runs_the_readme_example() {
 }
 
 /// A hash of every row of the key-value file (read with Python's sqlite3, not with ecoc's code).
-fn kv_fingerprint(db: &Path) -> String {
+/// A hash of every key-value row except those of rejected records, and how many rejected records
+/// there are: a refused upload (422, 409) is kept as a rejected record, and nothing else changes.
+fn kv_fingerprint(db: &Path) -> (String, usize) {
+    let script = "import sqlite3,hashlib,sys,json\n\
+c=sqlite3.connect(sys.argv[1])\n\
+rows=list(c.execute('select store,key,value from spin_key_value order by store,key'))\n\
+rej=set()\n\
+for s,k,v in rows:\n\
+  if s=='default' and '/r/' in k and json.loads(v).get('status')=='rejected': rej.add(k.rsplit('/',1)[1])\n\
+h=hashlib.sha256()\n\
+for r in rows:\n\
+  if not any(i in r[1] for i in rej): h.update(repr(r).encode())\n\
+print(h.hexdigest(), len(rej))";
     let out = Command::new("python3")
         .arg("-c")
-        .arg("import sqlite3,hashlib,sys\nc=sqlite3.connect(sys.argv[1])\nh=hashlib.sha256()\nfor r in c.execute('select store,key,value from spin_key_value order by store,key'): h.update(repr(r).encode())\nprint(h.hexdigest())")
+        .arg(script)
         .arg(db)
         .output()
         .unwrap();
@@ -1093,7 +1131,9 @@ fn kv_fingerprint(db: &Path) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (hash, rejected) = text.trim().split_once(' ').unwrap();
+    (hash.to_owned(), rejected.parse().unwrap())
 }
 
 struct Case {
@@ -1234,7 +1274,7 @@ fn hostile_inputs_get_a_reason_and_change_nothing() {
     );
     std::thread::sleep(Duration::from_secs(3));
     let db = stack.root.path().join("state/ecoc.db");
-    let before = kv_fingerprint(&db);
+    let (before, mut rejected) = kv_fingerprint(&db);
 
     let up = format!("Bearer {upload}");
     let pr = format!("Bearer {primary}");
@@ -1784,15 +1824,24 @@ fn hostile_inputs_get_a_reason_and_change_nothing() {
             "{}: host stopped serving",
             c.name
         );
-        assert_eq!(
-            kv_fingerprint(&db),
-            before,
-            "{}: the key-value store changed",
-            c.name
+        let (after, rejected_now) = kv_fingerprint(&db);
+        assert_eq!(after, before, "{}: the key-value store changed", c.name);
+        // Only a refused upload is kept (as a rejected record, never signed or sent).
+        let kept_as_rejected = matches!(answer.status, 409 | 422)
+            && ["/v1/vehicles", "/v1/ivi", "/v1/batches"].contains(&c.path.as_str());
+        assert!(
+            rejected_now == rejected || (kept_as_rejected && rejected_now > rejected),
+            "{}: {} rejected record(s) kept for a {}",
+            c.name,
+            rejected_now - rejected,
+            answer.status
         );
+        rejected = rejected_now;
         refused += 1;
     }
-    eprintln!("hostile corpus: {refused} cases refused with a 4xx, store unchanged");
+    eprintln!(
+        "hostile corpus: {refused} cases refused with a 4xx, store unchanged but for {rejected} refused uploads kept as rejected records"
+    );
     let log = stack.host().log_text();
     for s in &secrets {
         assert!(!log.contains(s.as_str()), "a secret is in the host log");
@@ -1862,6 +1911,100 @@ fn remote_failures_are_retried_until_they_pass() {
     }
     let inbox = stack.nap_inbox();
     assert_eq!(inbox.len(), 12, "each file reached the NAP once");
+}
+
+/// The lifecycle as the setup manual's Header usage defines it: a file ecoc gave up on (NAP down)
+/// is sent again as it is, under the same version, by the same upload or the retry route, and
+/// succeeds with one file at the NAP; a correction needs version N on record and a Header of its
+/// own.
+#[test]
+fn resends_keep_the_version_and_corrections_follow_the_manual() {
+    warm_compile_cache();
+    let stack = Stack::start_with(&[], "2");
+    let t = stack.token.clone();
+    set_faults(&stack.nap.base, json!({"down": "close"}));
+    let record = demo_json("records/l3e.json");
+    let first = stack.post_vehicle(&t, &record);
+    assert_eq!(first.status, 202, "{}", first.body);
+    let id = body(&first)["id"].as_str().unwrap().to_owned();
+    assert_eq!(body(&first)["status_name"], "Pending");
+    assert!(
+        body(&first).get("vca_status").is_none(),
+        "the NAP has not seen it"
+    );
+    let gave_up = stack.wait_for_long(&t, &id, &["failed"], Duration::from_secs(120));
+    assert_eq!(
+        (gave_up["status_name"].as_str(), gave_up["failure"].as_str()),
+        (Some("Not delivered"), Some("technical"))
+    );
+    // The NAP is back; the ERP sends the same payload again: the same record goes on.
+    set_faults(&stack.nap.base, json!({}));
+    let resent = stack.post_vehicle(&t, &record);
+    assert_eq!(resent.status, 202, "{}", resent.body);
+    assert_eq!(body(&resent)["id"], id.as_str(), "no new record");
+    let done = stack.wait_for(&t, &id, &["succeeded", "failed"]);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(stack.nap_inbox().len(), 1, "one file at the NAP");
+    // A delivered file is not sent again: a 409 that says what to do.
+    let twice = stack.post_vehicle(&t, &record);
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert!(
+        body(&twice)["message"]
+            .as_str()
+            .unwrap()
+            .contains("IviVersionNumber to 2")
+    );
+    let retry = stack.call(
+        &t,
+        "POST",
+        &format!("/v1/submissions/{id}/retry"),
+        &json!({}),
+    );
+    assert_eq!(retry.status, 409, "{}", retry.body);
+    // A correction with the reference id of version 1 names the rule.
+    let xml = stack.get(&t, &format!("/v1/submissions/{id}/xml")).body;
+    let same_header = xml.replacen("<IviVersionNumber>1<", "<IviVersionNumber>2<", 1);
+    let auth = format!("Bearer {t}");
+    let refused = request(
+        "POST",
+        &stack.host().url("/v1/ivi"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/xml"),
+        ],
+        same_header.as_bytes(),
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let refusal = body(&refused);
+    let codes: Vec<&str> = refusal["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"IVI-COR-002"), "{codes:?}");
+    // Version 3 with no version 2.
+    let mut gap = record.clone();
+    gap["version"] = json!(3);
+    let skipped = stack.post_vehicle(&t, &gap);
+    assert_eq!(skipped.status, 422, "{}", skipped.body);
+    assert_eq!(body(&skipped)["errors"][0]["code"], "IVI-COR-001");
+    // The retry route re-queues a record ecoc gave up on.
+    set_faults(&stack.nap.base, json!({"down": "close"}));
+    let other = stack.post_vehicle(&t, &demo_json("records/n1.json"));
+    let other_id = body(&other)["id"].as_str().unwrap().to_owned();
+    stack.wait_for_long(&t, &other_id, &["failed"], Duration::from_secs(120));
+    set_faults(&stack.nap.base, json!({}));
+    let retried = stack.call(
+        &t,
+        "POST",
+        &format!("/v1/submissions/{other_id}/retry"),
+        &json!({}),
+    );
+    assert_eq!(retried.status, 202, "{}", retried.body);
+    let done = stack.wait_for(&t, &other_id, &["succeeded", "failed"]);
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(stack.nap_inbox().len(), 2);
 }
 
 /// A record that runs out of attempts fails with the last reason and is in that day's digest, which

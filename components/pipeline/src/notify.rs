@@ -77,39 +77,44 @@ pub struct Email {
 }
 
 /// The digest of `failures` for `tenant` on `date`; `None` when nothing failed or nobody is to be told.
+/// Refused uploads (rejected before signing) and files that failed at delivery are listed apart:
+/// the VCA sends its end-of-day email "if any uploads failed during the day".
 pub fn compose(tenant: &Tenant, date: &str, failures: &[Record]) -> Option<Email> {
     if failures.is_empty() || tenant.digest_to.is_empty() {
         return None;
     }
+    let (refused, failed): (Vec<&Record>, Vec<&Record>) =
+        failures.iter().partition(|r| r.status == Status::Rejected);
     let mut text = format!(
-        "{} eCoC file(s) of {} failed on {date} (UTC).\n\n",
+        "{} eCoC upload(s) of {} failed on {date} (UTC): {} refused before signing, {} failed at delivery.\n",
         failures.len(),
-        tenant.name
+        tenant.name,
+        refused.len(),
+        failed.len()
     );
-    for r in failures {
-        let reason = r
-            .errors
-            .iter()
-            .map(|e| format!("{} {}", e.code, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        text.push_str(&format!(
-            "- VIN {}  stage {}  version {}  ({}, submission {})\n  reason: {}\n",
-            r.vin,
-            r.stage,
-            r.version,
-            r.status_name(),
-            r.id,
-            if reason.is_empty() {
-                "not recorded"
-            } else {
-                reason.as_str()
-            }
-        ));
+    for (title, records, next) in [
+        (
+            "Refused on upload (never signed, never sent)",
+            &refused,
+            "Correct the data and upload again.",
+        ),
+        (
+            "Failed at delivery",
+            &failed,
+            "A file the authority refused needs corrected data (same IviVersionNumber, new \
+             IviReferenceId); a file not delivered for a technical reason can be sent again as it \
+             is (POST /v1/submissions/{id}/retry, or the same upload).",
+        ),
+    ] {
+        if records.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n{title}: {}\n", records.len()));
+        for r in records.iter() {
+            text.push_str(&line(r));
+        }
+        text.push_str(&format!("{next}\n"));
     }
-    text.push_str(
-        "\nEach failed file needs a correction: fix the data and send it again with IviVersionNumber + 1.\n",
-    );
     Some(Email {
         to: tenant.digest_to.clone(),
         subject: format!(
@@ -119,6 +124,33 @@ pub fn compose(tenant: &Tenant, date: &str, failures: &[Record]) -> Option<Email
         ),
         text,
     })
+}
+
+/// One record of the digest: VIN, stage, version, status as shown, id, reasons.
+fn line(r: &Record) -> String {
+    let reason = r
+        .errors
+        .iter()
+        .map(|e| format!("{} {}", e.code, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "- VIN {}  stage {}  version {}  ({}, submission {})\n  reason: {}\n",
+        if r.vin.is_empty() {
+            "unreadable"
+        } else {
+            r.vin.as_str()
+        },
+        r.stage,
+        r.version,
+        r.status_name(),
+        r.id,
+        if reason.is_empty() {
+            "not recorded"
+        } else {
+            reason.as_str()
+        }
+    )
 }
 
 /// Sends each tenant's digest for `date` once: a marker is claimed before sending (so concurrent

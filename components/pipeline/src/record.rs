@@ -203,6 +203,13 @@ pub struct Record {
     /// Why it failed, once `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// The record the authority refused that this one sends again, corrected, under the same
+    /// version (a refused file never entered the authority's database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// SHA-256 (hex) of the upload as it arrived, for a rejected record: which payload was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_sha256: Option<String>,
 }
 
 impl Record {
@@ -241,6 +248,49 @@ impl Record {
         self.not_before = 0;
         self.touch(actor, note, now);
         Ok(true)
+    }
+
+    /// Puts a record ecoc gave up on back on its way, as it is (a technical resend: the version
+    /// does not change, setup manual, Header usage): to `signed` when its signed file is kept,
+    /// else to `validated`. Refuses any other record, saying what to do instead.
+    pub fn requeue(&mut self, actor: &str, signed: bool, now: u64) -> Result<()> {
+        match (self.status, self.failure) {
+            (Status::Failed, Some(Failure::Technical)) => {}
+            (Status::Failed, _) => {
+                return Err(Error::Conflict(format!(
+                    "submission {} was refused by the authority ({}): it never entered its database; \
+                     send the corrected data again (same IviVersionNumber, new IviReferenceId)",
+                    self.id,
+                    self.errors
+                        .last()
+                        .map_or("no reason given", |e| e.message.as_str())
+                )));
+            }
+            (status, _) => {
+                return Err(Error::Conflict(format!(
+                    "submission {} is {} ({}): only a submission ecoc gave up on can be sent again",
+                    self.id,
+                    status.as_str(),
+                    self.status_name()
+                )));
+            }
+        }
+        self.status = if signed {
+            Status::Signed
+        } else {
+            Status::Validated
+        };
+        self.failure = None;
+        self.attempts = 0;
+        // A validated record is leased to the caller, who signs it at once; a signed one is the
+        // sweep's at its next tick.
+        self.not_before = if signed { 0 } else { now + LEASE_SECS };
+        self.touch(
+            actor,
+            Some("sent again as it is (same version): it failed for a technical reason".into()),
+            now,
+        );
+        Ok(())
     }
 
     /// Records an event that does not change the status (a retry, a NAP status seen again).
@@ -352,6 +402,8 @@ pub(crate) fn sample(id: &str, vin: &str) -> Record {
         not_before: 0,
         callback: None,
         failure: None,
+        replaces: None,
+        payload_sha256: None,
     }
 }
 

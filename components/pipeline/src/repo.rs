@@ -333,7 +333,6 @@ impl Query {
         let status_ok = match self.status.as_deref() {
             None => true,
             // The names users see cover several of ours.
-            Some("failed") => matches!(r.status, Status::Failed | Status::Rejected),
             Some("received") => r.vca_status() == Some("Received"),
             Some("pending") => r.status_name() == "Pending",
             Some("not_delivered") => r.status_name() == "Not delivered",

@@ -1,7 +1,9 @@
 //! Retry policy: capped exponential backoff with jitter, and the decision to retry a failed step
 //! or fail the record.
 
+use crate::kv::{KeyValue, Stores};
 use crate::record::{Failure, Record, Status};
+use crate::repo::{Repo, XmlKind};
 use crate::{Error, FieldError, Result, Service};
 
 /// How often and how long a step is retried.
@@ -83,4 +85,22 @@ pub fn fail_or_retry(
         _ => Failure::Technical,
     });
     Ok(())
+}
+
+/// `POST /v1/submissions/{id}/retry`: sends a record ecoc gave up on again, as it is (the version
+/// does not change for a delivery that failed for technical reasons, setup manual, Header usage).
+/// A record the authority refused, or one still on its way, is a 409 that says what to do.
+pub fn resend<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &str,
+    id: &str,
+    actor: &str,
+    now: u64,
+) -> Result<Record> {
+    let repo = Repo::new(stores);
+    let mut record = repo.load(tenant, id)?;
+    let signed = repo.xml(tenant, id, XmlKind::Signed)?.is_some();
+    record.requeue(actor, signed, now)?;
+    repo.save(&record)?;
+    Ok(record)
 }

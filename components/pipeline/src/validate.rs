@@ -13,8 +13,9 @@ use crate::calls::{Admitted, Outcome, Source};
 use crate::claims;
 use crate::keys;
 use crate::kv::{KeyValue, Stores};
-use crate::record::{Event, LEASE_SECS, Record, Status};
+use crate::record::{Event, Failure, LEASE_SECS, Record, Status};
 use crate::repo::Repo;
+use crate::repo::XmlKind;
 use crate::{Error, FieldError, Result, clock, ids};
 
 /// Largest vehicle file, as the VCA takes it ("each file < 1 MB").
@@ -187,6 +188,133 @@ fn earlier_stage<K: KeyValue>(
     Ok(Some((record, ivi)))
 }
 
+/// Who holds a file's duplicate key (VIN + version + stage), and what that means for the file.
+enum KeyHolder {
+    /// Nobody (or a claim that no longer counts): the file is new.
+    Free,
+    /// A record the authority refused: it never entered the authority's database, so the
+    /// corrected data comes again under the same version, as a new record linked to it.
+    Refused(String),
+    /// A record ecoc gave up on (an outage), and this is the same data: a technical resend.
+    Resend(Record),
+}
+
+/// Reads the key's holder; refuses (409) a file whose key is taken by a record in flight or
+/// delivered, and changed data under the version of a record ecoc gave up on, saying which and
+/// what the ERP should do.
+fn holder_of<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &str,
+    dup: &str,
+    ivi: &Ivi,
+) -> Result<KeyHolder> {
+    let Some(holder) = claims::holder(stores, tenant, dup)? else {
+        return Ok(KeyHolder::Free);
+    };
+    let repo = Repo::new(stores);
+    let Ok(held) = repo.load(tenant, &holder) else {
+        // An admission in flight, or one that crashed: the claim protocol decides.
+        return Ok(KeyHolder::Free);
+    };
+    let (vin, version, stage) = keys::split_duplicate_key(dup);
+    let taken = |what: String| Error::Duplicate {
+        message: format!("VIN {vin} with IviVersionNumber {version} at stage {stage} {what}"),
+        existing: holder.clone(),
+    };
+    match (held.status, held.failure) {
+        (Status::Failed, Some(Failure::Authority)) => Ok(KeyHolder::Refused(holder)),
+        (Status::Failed, _) => {
+            let (_, earlier) = repo.latest_xml(tenant, &held.id)?;
+            let earlier = Ivi::from_xml(&earlier).map_err(|e| Error::corrupt("record XML", e))?;
+            if earlier.coc == ivi.coc {
+                Ok(KeyHolder::Resend(held))
+            } else {
+                Err(taken(format!(
+                    "failed for a technical reason as {holder}, and this file changes its data: \
+                     send the same data again to resend it, or a correction with IviVersionNumber {}",
+                    held.version + 1
+                )))
+            }
+        }
+        (Status::Succeeded, _) => Err(taken(format!(
+            "was delivered as {holder}: a correction must bump IviVersionNumber to {}, with a new \
+             IviReferenceId and IviVersionDateTime",
+            held.version + 1
+        ))),
+        _ => Err(taken(format!(
+            "is already on its way as {holder} ({}): wait for its outcome (GET /v1/submissions/{holder})",
+            held.status_name()
+        ))),
+    }
+}
+
+/// A correction (version N+1) follows version N on record and changes the Header as the setup
+/// manual's Header usage asks: a new `IviReferenceId` and a new `IviVersionDateTime`.
+///
+/// | code | rule |
+/// |---|---|
+/// | `IVI-COR-001` | version N+1 only when version N of the same VIN and stage is on record |
+/// | `IVI-COR-002` | a correction has an `IviReferenceId` of its own |
+/// | `IVI-COR-003` | a correction has an `IviVersionDateTime` of its own |
+fn correction_errors<K: KeyValue>(
+    stores: &Stores<K>,
+    tenant: &str,
+    ivi: &Ivi,
+) -> Result<Vec<FieldError>> {
+    let key = ivi.duplicate_key();
+    if key.version <= 1 {
+        return Ok(Vec::new());
+    }
+    let previous = key.version - 1;
+    let repo = Repo::new(stores);
+    let earlier = match claims::holder(
+        stores,
+        tenant,
+        &keys::duplicate_key(&key.vin, previous, key.stage),
+    )? {
+        Some(id) => repo.load(tenant, &id).ok(),
+        None => None,
+    };
+    let Some(earlier) = earlier else {
+        return Ok(vec![FieldError::new(
+            "Header/IviVersionNumber",
+            "IVI-COR-001",
+            format!(
+                "IviVersionNumber {} is a correction, but version {previous} of VIN {} at stage {} is \
+                 not on record: send version {previous} first, or this file as version {previous}",
+                key.version, key.vin, key.stage
+            ),
+        )]);
+    };
+    let mut errors = Vec::new();
+    if earlier.reference_id == ivi.header.ivi_reference_id {
+        errors.push(FieldError::new(
+            "Header/IviReferenceId",
+            "IVI-COR-002",
+            format!(
+                "IviReferenceId {} is that of version {previous} ({}): a correction needs a new one \
+                 (setup manual, Header usage); leave it out of the mapping and ecoc generates one",
+                earlier.reference_id, earlier.id
+            ),
+        ));
+    }
+    let (_, xml) = repo.latest_xml(tenant, &earlier.id)?;
+    let earlier_ivi = Ivi::from_xml(&xml).map_err(|e| Error::corrupt("record XML", e))?;
+    let when = ivi.header.ivi_version_date_time.as_str();
+    if earlier_ivi.header.ivi_version_date_time.as_str() == when {
+        errors.push(FieldError::new(
+            "Header/IviVersionDateTime",
+            "IVI-COR-003",
+            format!(
+                "IviVersionDateTime {when} is that of version {previous} ({}): a correction needs its \
+                 own (setup manual, Header usage)",
+                earlier.id
+            ),
+        ));
+    }
+    Ok(errors)
+}
+
 /// Admits a vehicle file: checks everything, claims the duplicate key and creates the record
 /// (`validated`, or `held` on drift). Every refusal lists all its reasons and stores nothing.
 pub fn admit<K: KeyValue>(
@@ -236,15 +364,35 @@ pub fn admit<K: KeyValue>(
             None => earlier_note = Some("no earlier stage on record: drift not checked".into()),
         }
     }
+    errors.extend(correction_errors(stores, candidate.tenant, &ivi)?);
     if !errors.is_empty() {
         return Err(Error::Fields(errors));
     }
-    let id = ids::record_id(now_millis)?;
     let dup = keys::duplicate_key(&key.vin, key.version, key.stage);
+    let replaces = match holder_of(stores, candidate.tenant, &dup, &ivi)? {
+        KeyHolder::Free => None,
+        KeyHolder::Refused(id) => Some(id),
+        KeyHolder::Resend(mut record) => {
+            // The same file again after ecoc gave up on it: that record goes on, no new one.
+            let signed = repo
+                .xml(candidate.tenant, &record.id, XmlKind::Signed)?
+                .is_some();
+            record.requeue(candidate.actor, signed, now)?;
+            if !candidate.leased {
+                record.not_before = 0;
+            }
+            repo.save(&record)?;
+            return Ok(record);
+        }
+    };
+    let id = ids::record_id(now_millis)?;
     // A key holder whose record does not exist was written by an admission that crashed between
-    // its claim and its record (or is being admitted right now): after claims::STALE_CLAIM_MS it no longer
-    // blocks the key.
+    // its claim and its record (or is being admitted right now): after claims::STALE_CLAIM_MS it
+    // no longer blocks the key. A record the authority refused frees it.
     let live = |holder: &str| -> Result<bool> {
+        if replaces.as_deref() == Some(holder) {
+            return Ok(false);
+        }
         Ok(repo.exists(candidate.tenant, holder)? || claims::young(holder, now_millis))
     };
     claims::claim_with(stores, candidate.tenant, &dup, &id, &live)?;
@@ -305,6 +453,8 @@ pub fn admit<K: KeyValue>(
         },
         callback: None,
         failure: None,
+        replaces,
+        payload_sha256: None,
     };
     if let Err(e) = repo.create(&record, &xml) {
         // Give the key back so the ERP can simply retry.
@@ -338,6 +488,104 @@ pub fn sign_off<K: KeyValue>(
     Ok(record)
 }
 
+/// [`admit`], keeping a refused file (422 for its content, 409 for its key) as a `rejected` record
+/// of the tenant: its reasons, the SHA-256 of the file as `validate` got it, the time; searchable,
+/// counted in the day's digest, never signed or delivered, holding no key. The refusal itself is
+/// answered as before. Other errors (413, a store failure) keep nothing.
+pub fn admit_or_reject<K: KeyValue>(
+    stores: &Stores<K>,
+    checker: &ProfileValidator,
+    approvals: &Approvals,
+    candidate: Candidate<'_>,
+    now_millis: u64,
+) -> Result<Record> {
+    let refusal = match admit(stores, checker, approvals, candidate, now_millis) {
+        Err(e @ (Error::Fields(_) | Error::Duplicate { .. })) => e,
+        other => return other,
+    };
+    reject(stores, candidate, &refusal, now_millis)?;
+    Err(refusal)
+}
+
+fn reject<K: KeyValue>(
+    stores: &Stores<K>,
+    candidate: Candidate<'_>,
+    refusal: &Error,
+    now_millis: u64,
+) -> Result<Record> {
+    let errors = match refusal {
+        Error::Fields(errors) => errors.clone(),
+        other => vec![FieldError::new(
+            "Header/IviVersionNumber",
+            "DUP-KEY",
+            other.to_string(),
+        )],
+    };
+    // What can be read of the file names the record (the typed model, else the elements by
+    // name); a file that cannot be read at all has no VIN.
+    let root = ivi::xml::parse(candidate.xml).ok().map(|doc| doc.root);
+    let field = |name: &str| {
+        root.as_ref()
+            .and_then(|r| first_text(r, name))
+            .unwrap_or_default()
+    };
+    let number = |name: &str| field(name).trim().parse().unwrap_or(0);
+    let now = now_millis / 1000;
+    let at = clock::rfc3339(now);
+    let event = |actor: &str, status, note: String| Event {
+        at: at.clone(),
+        actor: actor.to_owned(),
+        status,
+        note: Some(note),
+    };
+    let summary = errors
+        .iter()
+        .map(|e| e.code.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let record = Record {
+        id: ids::record_id(now_millis)?,
+        tenant: candidate.tenant.to_owned(),
+        vin: field("VehicleIdentificationNumber"),
+        version: number("IviVersionNumber"),
+        stage: number("ManufacturerStageNumber"),
+        reference_id: field("IviReferenceId"),
+        approval_number: field("TypeApprovalNumber"),
+        category: field("VehicleCategory"),
+        source: candidate.source.as_str().to_owned(),
+        status: Status::Rejected,
+        created_at: at.clone(),
+        updated_at: at.clone(),
+        events: vec![
+            event(
+                candidate.actor,
+                Status::Received,
+                format!("via {}", candidate.source.as_str()),
+            ),
+            event("validate", Status::Rejected, format!("refused: {summary}")),
+        ],
+        errors,
+        drift: Vec::new(),
+        receipt: None,
+        attempts: 0,
+        not_before: 0,
+        callback: None,
+        failure: None,
+        replaces: None,
+        payload_sha256: Some(ids::sha256_hex(candidate.xml)),
+    };
+    Repo::new(stores).create(&record, candidate.xml)?;
+    Ok(record)
+}
+
+/// The text of the first element named `name` under `root`, depth first.
+fn first_text(root: &Element, name: &str) -> Option<String> {
+    if root.name == name {
+        return Some(root.text());
+    }
+    root.elements().find_map(|e| first_text(e, name))
+}
+
 /// Admits every file of a batch against one compiled schema: one outcome per file, in order (a
 /// refusal of one file does not stop the others).
 pub fn admit_all<K: KeyValue>(
@@ -355,7 +603,7 @@ pub fn admit_all<K: KeyValue>(
                 xml: xml.as_bytes(),
                 ..base
             };
-            let admitted = admit(stores, checker, approvals, candidate, now_millis());
+            let admitted = admit_or_reject(stores, checker, approvals, candidate, now_millis());
             Outcome::from(admitted.map(|r| r.to_view()))
         })
         .collect();

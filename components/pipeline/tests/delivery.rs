@@ -77,6 +77,8 @@ fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
         not_before: 0,
         callback: None,
         failure: None,
+        replaces: None,
+        payload_sha256: None,
     };
     let repo = Repo::new(stores);
     repo.create(&record, b"<mapped/>").unwrap();

@@ -131,7 +131,23 @@ fn categories_pass_duplicates_are_refused_corrections_pass() {
         before,
         "a refusal stores nothing"
     );
-    let corrected = m1.replace("<IviVersionNumber>1<", "<IviVersionNumber>2<");
+    // A bumped version alone is no correction: the Header needs its own reference and time.
+    let bumped = m1.replace("<IviVersionNumber>1<", "<IviVersionNumber>2<");
+    let codes: Vec<String> = field_errors(
+        validate::admit(
+            &stores,
+            &checker,
+            &approvals,
+            candidate(&bumped),
+            1_795_275_799_000,
+        )
+        .unwrap_err(),
+    )
+    .into_iter()
+    .map(|e| e.code)
+    .collect();
+    assert_eq!(codes, ["IVI-COR-002", "IVI-COR-003"]);
+    let corrected = correction_of(&m1, 2);
     let record = validate::admit(
         &stores,
         &checker,
@@ -141,6 +157,130 @@ fn categories_pass_duplicates_are_refused_corrections_pass() {
     )
     .unwrap();
     assert_eq!((record.version, record.status), (2, Status::Validated));
+    // Version 4 with no version 3 on record.
+    let gap = correction_of(&m1, 4);
+    let refused = field_errors(
+        validate::admit(
+            &stores,
+            &checker,
+            &approvals,
+            candidate(&gap),
+            1_795_275_800_000,
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(refused[0].code, "IVI-COR-001", "{refused:?}");
+    assert!(refused[0].message.contains("version 3"), "{refused:?}");
+}
+
+/// `xml` as version `version` with a Header of its own (a new reference id and time).
+fn correction_of(xml: &str, version: u32) -> String {
+    let reference = text(xml, "IviReferenceId");
+    let when = text(xml, "IviVersionDateTime");
+    xml.replace(
+        "<IviVersionNumber>1<",
+        &format!("<IviVersionNumber>{version}<"),
+    )
+    .replace(
+        &reference,
+        &format!("0e7a6c1e-41d2-4c55-9a0b-00000000000{version}"),
+    )
+    .replace(&when, &when.replacen(":00", &format!(":0{version}"), 1))
+}
+
+/// After ecoc gave up on a file, the same file again re-queues that record; after the authority
+/// refused one, the corrected data comes again under the same version as a new, linked record;
+/// a file still on its way is a 409 that says so; a refusal is kept as a rejected record.
+#[test]
+fn resends_refusals_and_rejected_records() {
+    let Some(checker) = checker() else { return };
+    let approvals = approvals(&["m1"]);
+    let stores = setup();
+    let repo = pipeline::repo::Repo::new(&stores);
+    let m1 = fixture("m1");
+    let first = validate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&m1),
+        1_795_275_797_000,
+    )
+    .unwrap();
+    let in_flight = validate::admit_or_reject(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&m1),
+        1_795_275_797_500,
+    )
+    .unwrap_err();
+    assert!(
+        in_flight.to_string().contains("already on its way"),
+        "{in_flight}"
+    );
+    // ecoc gave up (an outage): the same file is a technical resend of that very record.
+    let mut gave_up = repo.load("acme", &first.id).unwrap();
+    gave_up.status = Status::Failed;
+    gave_up.failure = Some(pipeline::record::Failure::Technical);
+    repo.save(&gave_up).unwrap();
+    let again = validate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&m1),
+        1_795_275_798_000,
+    )
+    .unwrap();
+    assert_eq!(
+        (again.id.as_str(), again.status),
+        (first.id.as_str(), Status::Validated)
+    );
+    // The authority refused it: the key is free for the corrected data, linked to the refused one.
+    let mut refused = repo.load("acme", &first.id).unwrap();
+    refused.status = Status::Failed;
+    refused.failure = Some(pipeline::record::Failure::Authority);
+    repo.save(&refused).unwrap();
+    let fixed = m1.replace(
+        &text(&m1, "IviReferenceId"),
+        "0e7a6c1e-41d2-4c55-9a0b-0000000000aa",
+    );
+    let linked = validate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&fixed),
+        1_795_275_799_000,
+    )
+    .unwrap();
+    assert_ne!(linked.id, first.id);
+    assert_eq!(linked.replaces.as_deref(), Some(first.id.as_str()));
+    // A refusal is kept: rejected, with its reasons and the file's hash, holding no key.
+    let broken = m1.replace("<VehicleCategory>M1<", "<VehicleCategory>ZZ<");
+    let e = validate::admit_or_reject(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&broken),
+        1_795_275_800_000,
+    )
+    .unwrap_err();
+    assert_eq!(e.status(), 422);
+    let rejected = repo
+        .search(
+            "acme",
+            &pipeline::repo::Query::parse("status=rejected").unwrap(),
+        )
+        .unwrap();
+    // Newest first: the schema refusal, then the 409 of the file still on its way.
+    assert_eq!(rejected.items.len(), 2);
+    assert_eq!(rejected.items[1].errors[0].code, "DUP-KEY");
+    let kept = &rejected.items[0];
+    assert_eq!(
+        (kept.status, kept.vin.as_str()),
+        (Status::Rejected, first.vin.as_str())
+    );
+    assert!(!kept.errors.is_empty() && kept.payload_sha256.is_some());
+    assert!(!kept.needs_work(), "never signed, never delivered");
 }
 
 #[test]
@@ -215,12 +355,10 @@ fn drifted_later_stage_is_held_until_signed_off() {
     )
     .unwrap();
     assert_eq!(stage2.status, Status::Validated, "{:?}", stage2.drift);
-    let drifted = fixture("n2-stage2-completed")
-        .replace("<IviVersionNumber>1<", "<IviVersionNumber>2<")
-        .replace(
-            "<TechnicallyPermissibleMaximumLadenMass>7490<",
-            "<TechnicallyPermissibleMaximumLadenMass>7900<",
-        );
+    let drifted = correction_of(&fixture("n2-stage2-completed"), 2).replace(
+        "<TechnicallyPermissibleMaximumLadenMass>7490<",
+        "<TechnicallyPermissibleMaximumLadenMass>7900<",
+    );
     let held = validate::admit(&stores, &checker, &approvals, candidate(&drifted), 3_000).unwrap();
     assert_eq!(held.status, Status::Held, "{held:?}");
     assert!(!held.drift.is_empty() && held.drift.iter().all(|d| d.code.starts_with("IVI-DRF")));

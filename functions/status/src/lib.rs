@@ -20,7 +20,7 @@ use pipeline::ids::RecordId;
 use pipeline::kv::KeyValue;
 use pipeline::repo::{Query, Repo, XmlKind};
 use pipeline::tenant::{self, Action, Principal};
-use pipeline::{Result, clock, keys, validate};
+use pipeline::{Result, clock, keys, retry, validate};
 use serde_json::json;
 use spin_glue::{Params, Reply, Route, SpinStores, header, reply, route};
 use spin_sdk::http::{Request, ResponseOutparam};
@@ -34,6 +34,7 @@ enum To {
     Record,
     Xml,
     SignOff,
+    Retry,
 }
 
 const ROUTES: &[Route<To>] = &[
@@ -42,6 +43,7 @@ const ROUTES: &[Route<To>] = &[
     route("GET", "/v1/submissions/{id}", To::Record),
     route("GET", "/v1/submissions/{id}/xml", To::Xml),
     route("POST", "/v1/submissions/{id}/sign-off", To::SignOff),
+    route("POST", "/v1/submissions/{id}/retry", To::Retry),
 ];
 
 #[http_component]
@@ -107,6 +109,24 @@ fn answer(
                 tenant: who.tenant.clone(),
                 ids: vec![record.id.clone()],
             }));
+            Ok(Reply::json(202, &record.to_view()))
+        }
+        To::Retry => {
+            who.require(Action::Upload)?;
+            let id: RecordId = params.get("id")?;
+            let record = retry::resend(
+                &stores,
+                &who.tenant,
+                id.as_str(),
+                &who.actor(),
+                clock::now_secs(),
+            )?;
+            if record.status == pipeline::record::Status::Validated {
+                *follow_up = Some(Sign(RecordIds {
+                    tenant: who.tenant.clone(),
+                    ids: vec![record.id.clone()],
+                }));
+            }
             Ok(Reply::json(202, &record.to_view()))
         }
     }

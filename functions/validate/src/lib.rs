@@ -110,7 +110,7 @@ fn admit(req: &Request) -> Result<Reply> {
         leased: call.leased,
     };
     let record = with_tenant(&call.tenant, |stores, approvals, checker| {
-        validate::admit(stores, checker, approvals, candidate, clock::now_millis())
+        validate::admit_or_reject(stores, checker, approvals, candidate, clock::now_millis())
     })??;
     Ok(Reply::json(201, &record.to_view()))
 }
