@@ -196,7 +196,7 @@ enum KeyHolder {
     /// corrected data comes again under the same version, as a new record linked to it.
     Refused(String),
     /// A record ecoc gave up on (an outage), and this is the same data: a technical resend.
-    Resend(Record),
+    Resend(Box<Record>),
 }
 
 /// Reads the key's holder; refuses (409) a file whose key is taken by a record in flight or
@@ -227,7 +227,7 @@ fn holder_of<K: KeyValue>(
             let (_, earlier) = repo.latest_xml(tenant, &held.id)?;
             let earlier = Ivi::from_xml(&earlier).map_err(|e| Error::corrupt("record XML", e))?;
             if earlier.coc == ivi.coc {
-                Ok(KeyHolder::Resend(held))
+                Ok(KeyHolder::Resend(Box::new(held)))
             } else {
                 Err(taken(format!(
                     "failed for a technical reason as {holder}, and this file changes its data: \
@@ -382,7 +382,7 @@ pub fn admit<K: KeyValue>(
                 record.not_before = 0;
             }
             repo.save(&record)?;
-            return Ok(record);
+            return Ok(*record);
         }
     };
     let id = ids::record_id(now_millis)?;
