@@ -1110,16 +1110,20 @@ fn dev_mode_runs_the_readme_example() {
 /// A hash of every key-value row except those of rejected records, and how many rejected records
 /// there are: a refused upload (422, 409) is kept as a rejected record, and nothing else changes.
 fn kv_fingerprint(db: &Path) -> (String, usize) {
-    let script = "import sqlite3,hashlib,sys,json\n\
-c=sqlite3.connect(sys.argv[1])\n\
-rows=list(c.execute('select store,key,value from spin_key_value order by store,key'))\n\
-rej=set()\n\
-for s,k,v in rows:\n\
-  if s=='default' and '/r/' in k and json.loads(v).get('status')=='rejected': rej.add(k.rsplit('/',1)[1])\n\
-h=hashlib.sha256()\n\
-for r in rows:\n\
-  if not any(i in r[1] for i in rej): h.update(repr(r).encode())\n\
-print(h.hexdigest(), len(rej))";
+    let script = r#"
+import sqlite3, hashlib, sys, json
+c = sqlite3.connect(sys.argv[1])
+rows = list(c.execute('select store,key,value from spin_key_value order by store,key'))
+rej = set()
+for s, k, v in rows:
+    if s == 'default' and '/r/' in k and json.loads(v).get('status') == 'rejected':
+        rej.add(k.rsplit('/', 1)[1])
+h = hashlib.sha256()
+for r in rows:
+    if not any(i in r[1] for i in rej):
+        h.update(repr(r).encode())
+print(h.hexdigest(), len(rej))
+"#;
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)

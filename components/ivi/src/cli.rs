@@ -108,7 +108,17 @@ pub fn run(args: &ValidateArgs, out: &mut dyn Write) -> Result<ExitCode> {
         for (file, r) in &results {
             match r {
                 Err(e) => writeln!(out, "{file}: ERROR {e}").map_err(io)?,
-                Ok(report) if report.is_valid() => writeln!(out, "{file}: OK").map_err(io)?,
+                Ok(report) if report.is_valid() => {
+                    writeln!(out, "{file}: OK").map_err(io)?;
+                    for f in &report.rules {
+                        writeln!(
+                            out,
+                            "  {file}: warning {} [{}] {}",
+                            f.field, f.code, f.message
+                        )
+                        .map_err(io)?;
+                    }
+                }
                 Ok(report) => {
                     writeln!(
                         out,

@@ -72,11 +72,22 @@ pub enum Error {
         /// The root found, as `{namespace}name`.
         found: String,
     },
-    /// A mandatory element is missing or its value cannot be read.
-    #[error("missing or unreadable mandatory element {path}")]
+    /// A mandatory element is missing.
+    #[error("missing mandatory element {path}")]
     Missing {
         /// Path of the element.
         path: String,
+    },
+    /// A mandatory element is present but its content is not a lexical form of its type (which the
+    /// schema refuses too; see [`model::Value`] for the forms read).
+    #[error("mandatory element {path} holds {value:?}, which is not {expected}")]
+    Unreadable {
+        /// Path of the element.
+        path: String,
+        /// Its text (or, for a table, what it holds that is not one of its groups).
+        value: String,
+        /// What it should hold, e.g. `an xs:date`.
+        expected: String,
     },
     /// A value is not in its code list.
     #[error("`{value}` is not a code of {list}")]

@@ -76,7 +76,8 @@ pub struct Report {
 impl Report {
     /// Whether the document passed both the schema and the rules.
     pub fn is_valid(&self) -> bool {
-        self.schema.is_empty() && self.rules.is_empty()
+        // A warning (a rule without an official source) never makes a file invalid.
+        self.schema.is_empty() && !self.rules.iter().any(crate::rules::Finding::is_error)
     }
 }
 

@@ -1,55 +1,218 @@
 //! Domain rules beyond the XSD.
 //!
-//! Each rule has a stable code (`IVI-<AREA>-<NNN>`; codes are never reused) and a message that names the
-//! field. The XSD checks shape and code lists; these rules check what it cannot say. Sources: the
-//! EUCARIS setup manual v1.5 ("Multistage vehicles", "How to enter stage information"), the VCA's
-//! approval-number conventions (`g11*`, `n11*`, `e11*`), ISO 3779 (VIN).
+//! Each rule has a stable code (`IVI-<AREA>-<NNN>`; codes are never reused), a [`Severity`] and a
+//! message that names the field. The XSD checks shape and code lists; these rules check what it cannot
+//! say. Every rule names its source, in the `source` column below:
 //!
-//! | code | rule |
-//! |---|---|
-//! | `IVI-VIN-001` | the VIN has 17 characters |
-//! | `IVI-VIN-002` | the VIN uses only `A-H J-N P R-Z 0-9` (no I, O, Q) |
-//! | `IVI-TAN-001` | an EU-type approval number has the profile's shape: `e<n>*<act>*<seq>*<ext>` (eu, not `e11`); uk: `g11*` (GB), `n11*` (UK(NI)), retained `e11*`, and EU `e<n>*` (still valid in Northern Ireland) |
-//! | `IVI-TAN-002` | the approval number's country is `DesignatedTypeApprovalCountry` |
-//! | `IVI-TAC-001` | `DesignatedTypeApprovalCountry` is allowed in the profile (`e11`, `g11`, `n11` only for `uk`) |
-//! | `IVI-STG-001` | stage 1 is `StageOfCompletion` I or C |
-//! | `IVI-STG-002` | a later stage is `StageOfCompletion` V or I |
-//! | `IVI-STG-003` | a later stage carries all four `PreviousStage*` fields |
-//! | `IVI-STG-004` | a later stage differs from the previous in approval number, variant or version |
-//! | `IVI-STG-005` | stage 1 carries no `PreviousStage*` field |
-//! | `IVI-MAS-001` | `TechnicallyPermissibleMaximumLadenMass` >= `MassInRunningOrder` |
-//! | `IVI-MAS-002` | the axles' `TechnicallyPermissibleMassAxle` add up to at least the TPMLM |
-//! | `IVI-MAS-003` | no axle's `TechnicallyPermissibleMassAxle` exceeds the TPMLM |
-//! | `IVI-MAS-004` | the axles' `DistributionMassRunningOrderAxle` add up to `MassInRunningOrder` (±1 kg per axle) |
-//! | `IVI-GRP-001` | categories M, N, O, L carry `GeneralConstructionGroup`, `MassGroup` and `DimensionGroup` |
-//! | `IVI-DAT-001` | no date lies in the future |
+//! - **manual**: EUCARIS, *eCoC IVI 2.0 setup manual* v1.5 (2026-03-30), by chapter title;
+//! - **overview**: EReg, *IVI 2.0 change overview* v1.1 (2025-05-11), by section title;
+//! - **XSD**: the official `ivi-2.0.xsd`, by type;
+//! - **ISO 3779**: the content of a VIN.
+//!
+//! A rule that none of them states is the project's own plausibility check. It is a
+//! [`Severity::Warning`]: reported, never a refusal on its own. Its source reads "none", followed by
+//! what the rule rests on. [`RULES`] holds the same codes, severities and sources for programs.
+//!
+//! | code | severity | rule | source |
+//! |---|---|---|---|
+//! | `IVI-VIN-001` | error | the VIN has 17 characters | XSD `VehicleIdentificationNumber`; ISO 3779 |
+//! | `IVI-VIN-002` | error | the VIN uses only `A-H J-N P R-Z 0-9` (no I, O, Q) | ISO 3779 (the XSD allows all of `A-Z 0-9`) |
+//! | `IVI-VER-001` | error | `IviVersionNumber` is 1 or more | setup manual, Correction eCoC: the first version is 1 |
+//! | `IVI-TAN-001` | warning | an EU-type approval number has the profile's shape: `e<n>*<act>*<seq>*<ext>` (eu, not `e11`); uk: `g11*` (GB), `n11*` (UK(NI)), retained `e11*`, and EU `e<n>*` (still valid in Northern Ireland) | none: the shape of the manual's examples ("How to enter stage information": `e4*2018/858*0000*00`); the UK shapes are the VCA's, whose schema is not public |
+//! | `IVI-TAN-002` | error | the approval number's country is `DesignatedTypeApprovalCountry` | overview "DesignatedTypeApprovalCountry" (the field names the approval authority that the number names before its first `*`) |
+//! | `IVI-TAC-001` | error | `DesignatedTypeApprovalCountry` is allowed in the profile (`e11`, `g11`, `n11` only for `uk`) | XSD `TypeApprovalCountryCode` (`e1` ... `e50` without `e11`, no `g11`, `n11`) |
+//! | `IVI-STG-001` | error | stage 1 is `StageOfCompletion` I or C | manual "Multistage vehicles" (a vehicle goes from I or C) |
+//! | `IVI-STG-002` | error | a later stage is `StageOfCompletion` V or I | manual "Multistage vehicles" (to V, or to I and then V) |
+//! | `IVI-STG-003` | error | a later stage carries all four `PreviousStage*` fields | manual "How to enter stage information" (the second stage states the previous stage's TypeApprovalNumber, Type, Variant and Version) |
+//! | `IVI-STG-004` | error | a later stage differs from the previous in approval number, variant or version | manual "How to enter stage information" ("At least Typeapprovalnumber or Variant or Version have to be different per stage") |
+//! | `IVI-STG-005` | warning | stage 1 carries no `PreviousStage*` field | none: the manual's first stage states its number and address only, but nothing forbids more |
+//! | `IVI-MAS-001` | warning | `TechnicallyPermissibleMaximumLadenMass` >= `MassInRunningOrder` | none: the laden mass includes the mass in running order |
+//! | `IVI-MAS-002` | warning | the axles' `TechnicallyPermissibleMassAxle`, plus on a towed vehicle (O, R, S) its `TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint`, add up to at least the TPMLM | none: the axles and the coupling point carry the laden mass. The coupling point's share: manual "TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint", overview "TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint" (on a towed vehicle, the mass on its coupling point) |
+//! | `IVI-MAS-003` | warning | no axle's `TechnicallyPermissibleMassAxle` exceeds the TPMLM | none: plausibility |
+//! | `IVI-MAS-004` | warning | the axles' `DistributionMassRunningOrderAxle`, plus on a towed vehicle its coupling point's `MechanicalCouplingDistributionMassRunningOrder`, add up to `MassInRunningOrder` (±1 kg per share) | none: the shares distribute the mass in running order. The coupling point's share: XSD `MechanicalCouplingGroup` |
+//! | `IVI-GRP-001` | error | every vehicle category carries `GeneralConstructionGroup`, `MassGroup` and `DimensionGroup` | overview "Mandatory fields in IVI 2.0" (tables and groups which have to be present, for all vehicle categories) |
+//! | `IVI-ENC-001` | error | categories M, N, L, T, C carry at least one `EnergyConvertorGroup`, and each has `EnergyConvertorCodeMarkedOnEnergyConvertor` | manual "Emission/sound/power and consumption for different vehicle types" ("For all vehicles M,N,L,T,C an EnergyConvertorCodeMarkedOnEnergyConvertor must be present"; a hybrid's electric engine repeats the combustion engine's code if it has none) |
+//! | `IVI-PWR-001` | error | an `EnergySourceGroup` with `EnergySource` 95 (electricity) has no `MaximumNetPowerCombustion`; one with any other energy source has no `MaximumNetPowerElectric` | manual "Emission/sound/power and consumption for different vehicle types" ("MaximumNetPowerCombustion only for the fossile fuels, and MaximumNetPowerElectric only for electricity"; also "Hybrid vehicles (NOVC-HEV)", "Plugin hybrid vehicles (OVC-HEV)") |
+//! | `IVI-DAT-001` | warning | no date lies in the future | none: plausibility |
+//!
+//! `IVI-PWR-001` counts every energy source but 95 as a fuel: the manual's own example is petrol (10),
+//! and an engine running on a biofuel or hydrogen states a combustion power too.
 //!
 //! Between two stages of one vehicle ([`check_stage_pair`]): the `IVI-STG-01x` findings mean the later
 //! file does not continue the earlier one; the `IVI-DRF-*` findings mean its masses or dimensions left
 //! the range the earlier stage declared, and the record is held for an explicit sign-off (the
 //! `validate` step in `components/pipeline`).
 //!
-//! | code | rule |
-//! |---|---|
-//! | `IVI-STG-010` | both stages carry the same VIN |
-//! | `IVI-STG-011` | the later stage is the next stage number |
-//! | `IVI-STG-012` | the later stage's `PreviousStage*` fields are the earlier stage's approval, type, variant and version |
-//! | `IVI-DRF-001` | the later TPMLM does not exceed the earlier TPMLM |
-//! | `IVI-DRF-002` | the later mass in running order lies between the earlier `MinimumMassCompleted` / `MassInRunningOrderIncomplete` and the earlier TPMLM |
-//! | `IVI-DRF-003` | the later length, width and height do not exceed the earlier `MaximumPermissible*` dimensions |
+//! | code | severity | rule | source |
+//! |---|---|---|---|
+//! | `IVI-STG-010` | error | both stages carry the same VIN | manual "How to enter stage information" (the VIN "has to stay the same during all stages") |
+//! | `IVI-STG-011` | error | the later stage is the next stage number | manual "How to enter stage information" (stages 1, 2, 3 in order, each naming the one before) |
+//! | `IVI-STG-012` | error | the later stage's `PreviousStage*` fields are the earlier stage's approval, type, variant and version | manual "How to enter stage information" |
+//! | `IVI-STG-013` | error | the later stage repeats every table the earlier one carries (the tables of `CocDataGroup` and of its groups), except a table the manual forbids for the later stage: `MechanicalCouplingCanBeFittedTable` at `StageOfCompletion` C or V and for M1, L, T, C, R, S; `MechanicalCouplingTable` for M1; `MaximumStaticVerticalMassCouplingPointTable` for T, C | manual "Processing the data" ("Data which is part of a table ... will have to be repeated in the second stage eCoC"); the exceptions: manual "Coupling devices", "TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint" |
+//! | `IVI-DRF-001` | warning | the later TPMLM does not exceed the earlier TPMLM | none: the earlier stage's declared limits |
+//! | `IVI-DRF-002` | warning | the later mass in running order lies between the earlier `MinimumMassCompleted` / `MassInRunningOrderIncomplete` and the earlier TPMLM | none: the earlier stage's declared limits |
+//! | `IVI-DRF-003` | warning | the later length, width and height do not exceed the earlier `MaximumPermissible*` dimensions | none: the earlier stage's declared limits |
 
-use crate::model::{Date, StageOfCompletion, TypeApprovalCountry, TypeApprovalType};
-use crate::{Ivi, Profile};
+use crate::model::{
+    CocDataGroup, Date, MassGroup, StageOfCompletion, TypeApprovalCountry, TypeApprovalType,
+};
+use crate::xml::Element;
+use crate::{Group, IVI_NS, Ivi, Profile};
+
+/// How much a finding weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A rule an official source states: the document is refused.
+    Error,
+    /// The project's own plausibility check, without an official source: reported, not a refusal.
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rule: its code, its weight and the source it implements (as in the module docs' tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Rule {
+    /// Stable rule code.
+    pub code: &'static str,
+    /// [`Severity::Error`] when an official source states the rule.
+    pub severity: Severity,
+    /// The document and section, or `none: ...` with what the rule rests on.
+    pub source: &'static str,
+}
+
+const fn rule(code: &'static str, severity: Severity, source: &'static str) -> Rule {
+    Rule {
+        code,
+        severity,
+        source,
+    }
+}
+
+const MANUAL_STAGES: &str = "manual \"How to enter stage information\"";
+const MANUAL_POWER: &str =
+    "manual \"Emission/sound/power and consumption for different vehicle types\"";
+const LIMITS: &str = "none: the earlier stage's declared limits";
+
+/// Every rule of [`check_at`] and [`check_stage_pair`], in the order of the module docs.
+pub const RULES: &[Rule] = {
+    use Severity::{Error, Warning};
+    &[
+        rule(
+            "IVI-VIN-001",
+            Error,
+            "XSD `VehicleIdentificationNumber`; ISO 3779",
+        ),
+        rule("IVI-VIN-002", Error, "ISO 3779"),
+        rule(
+            "IVI-VER-001",
+            Error,
+            "setup manual, Correction eCoC: the first version is 1",
+        ),
+        rule(
+            "IVI-TAN-001",
+            Warning,
+            "none: the shape of the manual's examples",
+        ),
+        rule(
+            "IVI-TAN-002",
+            Error,
+            "overview \"DesignatedTypeApprovalCountry\"",
+        ),
+        rule("IVI-TAC-001", Error, "XSD `TypeApprovalCountryCode`"),
+        rule("IVI-STG-001", Error, "manual \"Multistage vehicles\""),
+        rule("IVI-STG-002", Error, "manual \"Multistage vehicles\""),
+        rule("IVI-STG-003", Error, MANUAL_STAGES),
+        rule("IVI-STG-004", Error, MANUAL_STAGES),
+        rule(
+            "IVI-STG-005",
+            Warning,
+            "none: the manual's first stage states its number and address only",
+        ),
+        rule(
+            "IVI-MAS-001",
+            Warning,
+            "none: the laden mass includes the mass in running order",
+        ),
+        rule(
+            "IVI-MAS-002",
+            Warning,
+            "none: the axles and the coupling point carry the laden mass",
+        ),
+        rule("IVI-MAS-003", Warning, "none: plausibility"),
+        rule(
+            "IVI-MAS-004",
+            Warning,
+            "none: the shares distribute the mass in running order",
+        ),
+        rule(
+            "IVI-GRP-001",
+            Error,
+            "overview \"Mandatory fields in IVI 2.0\"",
+        ),
+        rule("IVI-ENC-001", Error, MANUAL_POWER),
+        rule("IVI-PWR-001", Error, MANUAL_POWER),
+        rule("IVI-DAT-001", Warning, "none: plausibility"),
+        rule("IVI-STG-010", Error, MANUAL_STAGES),
+        rule("IVI-STG-011", Error, MANUAL_STAGES),
+        rule("IVI-STG-012", Error, MANUAL_STAGES),
+        rule("IVI-STG-013", Error, "manual \"Processing the data\""),
+        rule("IVI-DRF-001", Warning, LIMITS),
+        rule("IVI-DRF-002", Warning, LIMITS),
+        rule("IVI-DRF-003", Warning, LIMITS),
+    ]
+};
+
+/// The severity of a rule code ([`Severity::Error`] for a code not in [`RULES`]).
+pub fn severity(code: &str) -> Severity {
+    RULES
+        .iter()
+        .find(|r| r.code == code)
+        .map_or(Severity::Error, |r| r.severity)
+}
 
 /// One rule broken.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     /// Stable rule code, e.g. `IVI-VIN-002`.
     pub code: &'static str,
+    /// The rule's [`Severity`]: `error` (the document is refused) or `warning` (reported only).
+    pub severity: Severity,
     /// The field, as an element path under `CocDataGroup` or `Header`.
     pub field: String,
     /// What is wrong, naming the field and the value.
     pub message: String,
+}
+
+impl Finding {
+    fn new(code: &'static str, field: &str, message: String) -> Self {
+        Self {
+            code,
+            severity: severity(code),
+            field: field.to_owned(),
+            message,
+        }
+    }
+
+    /// Whether this finding refuses the document (its rule has an official source).
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
 }
 
 impl std::fmt::Display for Finding {
@@ -67,14 +230,9 @@ pub fn check(ivi: &Ivi, profile: Profile) -> Vec<Finding> {
 pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |code: &'static str, field: &str, message: String| {
-        out.push(Finding {
-            code,
-            field: field.to_owned(),
-            message,
-        });
+        out.push(Finding::new(code, field, message));
     };
     let coc = &ivi.coc;
-
     // VIN (ISO 3779: 17 characters from [A-HJ-NPR-Z0-9]; I, O and Q never appear).
     let vin = &coc.vehicle_identification_number;
     let f = "CocDataGroup/VehicleIdentificationNumber";
@@ -99,6 +257,16 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
             format!(
                 "VehicleIdentificationNumber `{vin}` contains `{bad}`; only A-H, J-N, P, R-Z and 0-9 are allowed"
             ),
+        );
+    }
+
+    // Versions count from 1 (setup manual, "Correction eCoC": the first version is 1).
+    if ivi.header.ivi_version_number == 0 {
+        add(
+            "IVI-VER-001",
+            "Header/IviVersionNumber",
+            "IviVersionNumber 0: the first version of a vehicle's data is 1, a correction 2 and up"
+                .into(),
         );
     }
 
@@ -232,8 +400,18 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
         }
     }
 
-    // Masses.
+    // Masses. A towed vehicle (O, R, S) rests partly on its towing vehicle: its coupling point carries
+    // a share of its masses (change overview, "TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint":
+    // on a towed vehicle the value is the mass on its coupling point). On a towing vehicle the value is
+    // what a trailer puts on it, which its own axles carry: no share of its own masses.
+    let category = coc.vehicle_category.as_str();
+    let towed = category.starts_with(['O', 'R', 'S']);
     if let Some(m) = &coc.mass_group {
+        let coupling = if towed {
+            CouplingPoint::of(coc, m)
+        } else {
+            CouplingPoint::default()
+        };
         let tpmlm = m.technically_permissible_maximum_laden_mass;
         if let (Some(t), Some(miro)) = (tpmlm, m.mass_in_running_order)
             && t < miro
@@ -253,13 +431,22 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
                 .filter_map(|a| a.technically_permissible_mass_axle)
                 .collect();
             if !masses.is_empty() && masses.len() == axles.len() {
-                let sum: u32 = masses.iter().sum();
-                if sum < t {
+                let sum: u64 = masses.iter().copied().map(u64::from).sum();
+                let total = sum + coupling.permissible.map_or(0, u64::from);
+                if total < u64::from(t) {
+                    let plus = coupling
+                        .permissible
+                        .map(|c| {
+                            format!(
+                                " plus TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint {c} kg"
+                            )
+                        })
+                        .unwrap_or_default();
                     add(
                         "IVI-MAS-002",
                         "CocDataGroup/AxleTable",
                         format!(
-                            "TechnicallyPermissibleMassAxle adds up to {sum} kg, below TechnicallyPermissibleMaximumLadenMass {t} kg"
+                            "TechnicallyPermissibleMassAxle adds up to {sum} kg{plus}, below TechnicallyPermissibleMaximumLadenMass {t} kg"
                         ),
                     );
                 }
@@ -285,14 +472,22 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
                 .filter_map(|a| a.distribution_mass_running_order_axle)
                 .collect();
             if !dist.is_empty() && dist.len() == axles.len() {
-                let sum: u32 = dist.iter().sum();
-                let n = u32::try_from(dist.len()).unwrap_or(u32::MAX);
-                if sum.abs_diff(miro) > n {
+                let sum: u64 = dist.iter().copied().map(u64::from).sum();
+                let total = sum + coupling.running_order.map_or(0, u64::from);
+                let shares = dist.len() + usize::from(coupling.running_order.is_some());
+                let tolerance = u64::try_from(shares).unwrap_or(u64::MAX);
+                if total.abs_diff(u64::from(miro)) > tolerance {
+                    let plus = coupling
+                        .running_order
+                        .map(|c| {
+                            format!(" plus MechanicalCouplingDistributionMassRunningOrder {c} kg")
+                        })
+                        .unwrap_or_default();
                     add(
                         "IVI-MAS-004",
                         "CocDataGroup/AxleTable",
                         format!(
-                            "DistributionMassRunningOrderAxle adds up to {sum} kg, not MassInRunningOrder {miro} kg"
+                            "DistributionMassRunningOrderAxle adds up to {sum} kg{plus}, not MassInRunningOrder {miro} kg"
                         ),
                     );
                 }
@@ -300,22 +495,79 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
         }
     }
 
-    // Groups the category needs.
-    let category = coc.vehicle_category.as_str();
-    if category.starts_with(['M', 'N', 'O', 'L']) {
-        for (name, present) in [
-            (
-                "GeneralConstructionGroup",
-                coc.general_construction_group.is_some(),
-            ),
-            ("MassGroup", coc.mass_group.is_some()),
-            ("DimensionGroup", coc.dimension_group.is_some()),
-        ] {
-            if !present {
+    // Groups every category needs (change overview, "Mandatory fields in IVI 2.0").
+    for (name, present) in [
+        (
+            "GeneralConstructionGroup",
+            coc.general_construction_group.is_some(),
+        ),
+        ("MassGroup", coc.mass_group.is_some()),
+        ("DimensionGroup", coc.dimension_group.is_some()),
+    ] {
+        if !present {
+            add(
+                "IVI-GRP-001",
+                &format!("CocDataGroup/{name}"),
+                format!("vehicle category {category} needs {name}"),
+            );
+        }
+    }
+
+    // Energy convertors and their power (manual, "EMISSION/SOUND/POWER AND CONSUMPTION FOR DIFFERENT
+    // VEHICLE TYPES").
+    let convertors = coc.energy_convertor_table.as_deref().unwrap_or_default();
+    if category.starts_with(['M', 'N', 'L', 'T', 'C']) {
+        if convertors.is_empty() {
+            add(
+                "IVI-ENC-001",
+                "CocDataGroup/EnergyConvertorTable",
+                format!(
+                    "vehicle category {category} needs an EnergyConvertorGroup with EnergyConvertorCodeMarkedOnEnergyConvertor; there is none"
+                ),
+            );
+        }
+        for (i, g) in convertors.iter().enumerate() {
+            if g.energy_convertor_code_marked_on_energy_convertor
+                .as_deref()
+                .is_none_or(|c| c.trim().is_empty())
+            {
                 add(
-                    "IVI-GRP-001",
-                    &format!("CocDataGroup/{name}"),
-                    format!("vehicle category {category} needs {name}"),
+                    "IVI-ENC-001",
+                    "CocDataGroup/EnergyConvertorTable/EnergyConvertorGroup/EnergyConvertorCodeMarkedOnEnergyConvertor",
+                    format!(
+                        "EnergyConvertorGroup {} lacks EnergyConvertorCodeMarkedOnEnergyConvertor, which vehicle category {category} needs (an electric engine without a code of its own repeats the combustion engine's)",
+                        i + 1
+                    ),
+                );
+            }
+        }
+    }
+    let power = "CocDataGroup/EnergyConvertorTable/EnergyConvertorGroup/EnergySourceTable/EnergySourceGroup/PowerGroup";
+    for (i, g) in convertors.iter().enumerate() {
+        for s in g.energy_source_table.as_deref().unwrap_or_default() {
+            let Some(p) = &s.power_group else { continue };
+            let source = s.energy_source.as_str();
+            let electricity = source == ELECTRICITY;
+            if electricity && let Some(v) = &p.maximum_net_power_combustion {
+                add(
+                    "IVI-PWR-001",
+                    &format!("{power}/MaximumNetPowerCombustion"),
+                    format!(
+                        "EnergyConvertorGroup {}, EnergySource {source} (electricity): MaximumNetPowerCombustion {} is only for a fuel; electricity states MaximumNetPowerElectric",
+                        i + 1,
+                        crate::model::Value::format(v)
+                    ),
+                );
+            }
+            if !electricity && let Some(v) = &p.maximum_net_power_electric {
+                add(
+                    "IVI-PWR-001",
+                    &format!("{power}/MaximumNetPowerElectric"),
+                    format!(
+                        "EnergyConvertorGroup {}, EnergySource {source}: MaximumNetPowerElectric {} is only for EnergySource {ELECTRICITY} (electricity); a fuel states MaximumNetPowerCombustion",
+                        i + 1,
+                        crate::model::Value::format(v)
+                    ),
                 );
             }
         }
@@ -362,11 +614,7 @@ pub fn check_at(ivi: &Ivi, profile: Profile, today: Date) -> Vec<Finding> {
 pub fn check_stage_pair(previous: &Ivi, next: &Ivi) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut add = |code: &'static str, field: &str, message: String| {
-        out.push(Finding {
-            code,
-            field: field.to_owned(),
-            message,
-        });
+        out.push(Finding::new(code, field, message));
     };
     let (p, n) = (&previous.coc, &next.coc);
     if p.vehicle_identification_number != n.vehicle_identification_number {
@@ -420,6 +668,21 @@ pub fn check_stage_pair(previous: &Ivi, next: &Ivi) -> Vec<Finding> {
                     ),
                 );
             }
+        }
+    }
+    // Tables the later stage must repeat (manual, "Processing the data").
+    let later = tables(n);
+    let category = n.vehicle_category.as_str();
+    for table in tables(p) {
+        let name = table.rsplit('/').next().unwrap_or(&table);
+        if !later.contains(&table) && !forbidden_table(name, category, n.stage_of_completion) {
+            add(
+                "IVI-STG-013",
+                &format!("CocDataGroup/{table}"),
+                format!(
+                    "the earlier stage carries {name}, stage {ns} does not; a later stage repeats every table of the earlier one in full"
+                ),
+            );
         }
     }
     let (pm, nm) = (
@@ -487,6 +750,119 @@ pub fn check_stage_pair(previous: &Ivi, next: &Ivi) -> Vec<Finding> {
     out
 }
 
+/// `EnergySource` electricity.
+const ELECTRICITY: &str = "95";
+
+/// The share of a towed vehicle's masses its coupling point carries. Read from the kept-verbatim
+/// children (`other`) while the model does not name `MassGroup/MaximumStaticVerticalMassCouplingPointTable`
+/// and `CocDataGroup/MechanicalCouplingTable`.
+#[derive(Debug, Default)]
+struct CouplingPoint {
+    /// `TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint`.
+    permissible: Option<u32>,
+    /// `MechanicalCouplingDistributionMassRunningOrder`.
+    running_order: Option<u32>,
+}
+
+impl CouplingPoint {
+    /// The coupling point of a towed vehicle: a vehicle-level value (no `MechanicalCouplingNumberVerticalMass`)
+    /// or a coupling's, leaving out a coupling at the rear (`MechanicalCouplingLocation` REAR: there the
+    /// vehicle tows, and its axles carry the load). With several couplings, the largest value.
+    fn of(coc: &CocDataGroup, m: &MassGroup) -> Self {
+        let couplings: Vec<&Element> = kept(&coc.other, "MechanicalCouplingTable")
+            .map(|t| children(t, "MechanicalCouplingGroup").collect())
+            .unwrap_or_default();
+        let at_rear =
+            |g: &Element| text(g, "MechanicalCouplingLocation").as_deref() == Some("REAR");
+        let rear_number = |n: u32| {
+            couplings
+                .iter()
+                .any(|g| number(g, "MechanicalCouplingNumber") == Some(n) && at_rear(g))
+        };
+        let permissible = kept(&m.other, "MaximumStaticVerticalMassCouplingPointTable")
+            .into_iter()
+            .flat_map(|t| children(t, "MaximumStaticVerticalMassCouplingPointGroup"))
+            .filter(|g| !number(g, "MechanicalCouplingNumberVerticalMass").is_some_and(rear_number))
+            .filter_map(|g| {
+                number(
+                    g,
+                    "TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint",
+                )
+            })
+            .max();
+        let running_order = couplings
+            .iter()
+            .filter(|g| !at_rear(g))
+            .filter_map(|g| number(g, "MechanicalCouplingDistributionMassRunningOrder"))
+            .max();
+        Self {
+            permissible,
+            running_order,
+        }
+    }
+}
+
+/// The kept-verbatim IVI element `name` among `others`.
+fn kept<'a>(others: &'a [Element], name: &str) -> Option<&'a Element> {
+    others
+        .iter()
+        .find(|e| e.ns.as_deref() == Some(IVI_NS) && e.name == name)
+}
+
+/// The IVI child elements of `el` named `name`.
+fn children<'a>(el: &'a Element, name: &'a str) -> impl Iterator<Item = &'a Element> {
+    el.elements()
+        .filter(move |e| e.ns.as_deref() == Some(IVI_NS) && e.name == name)
+}
+
+/// The text of `el`'s IVI child `name`, trimmed.
+fn text(el: &Element, name: &str) -> Option<String> {
+    el.child(Some(IVI_NS), name)
+        .map(|c| c.text().trim().to_owned())
+}
+
+/// The number in `el`'s IVI child `name` (the schema has checked its lexical form).
+fn number(el: &Element, name: &str) -> Option<u32> {
+    text(el, name).and_then(|t| t.parse().ok())
+}
+
+/// The tables of a stage: `CocDataGroup`'s own (`AxleTable`) and those of its groups
+/// (`MassGroup/MaximumStaticVerticalMassCouplingPointTable`), as paths below `CocDataGroup`.
+fn tables(coc: &CocDataGroup) -> Vec<String> {
+    let el = coc.write_as("CocDataGroup");
+    let ivi = |e: &&Element| e.ns.as_deref() == Some(IVI_NS);
+    let mut out = Vec::new();
+    for c in el.elements().filter(ivi) {
+        if c.name.ends_with("Table") {
+            out.push(c.name.clone());
+        } else if c.name.ends_with("Group") {
+            for t in c
+                .elements()
+                .filter(ivi)
+                .filter(|t| t.name.ends_with("Table"))
+            {
+                out.push(format!("{}/{}", c.name, t.name));
+            }
+        }
+    }
+    out
+}
+
+/// Whether the manual forbids `table` for a stage of `category` at `completion`, so that a later stage
+/// drops it rightly ("Coupling devices"; "TechnicallyPermissibleMaximumStaticVerticalMassCouplingPoint").
+fn forbidden_table(table: &str, category: &str, completion: StageOfCompletion) -> bool {
+    let m1 = category.starts_with("M1");
+    match table {
+        "MechanicalCouplingCanBeFittedTable" => {
+            m1 || category.starts_with(['L', 'T', 'C', 'R', 'S'])
+                || matches!(completion, StageOfCompletion::C | StageOfCompletion::V)
+        }
+        "MechanicalCouplingTable" => m1,
+        "MaximumStaticVerticalMassCouplingPointTable" => category.starts_with(['T', 'C']),
+        _ => false,
+    }
+}
+
 /// The issuing country of an approval number with the profile's shape (`e4` of `e4*2018/858*00123*01`),
 /// or `None` when the shape is wrong.
 pub fn approval_country(number: &str, profile: Profile) -> Option<&str> {
@@ -517,6 +893,39 @@ pub fn approval_country(number: &str, profile: Profile) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The module docs' tables and [`RULES`] name the same codes, severities and sources.
+    #[test]
+    fn every_rule_is_documented_with_its_severity_and_source() {
+        let docs: Vec<&str> = include_str!("rules.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! | `IVI-")?.strip_suffix(" |"))
+            .collect();
+        assert_eq!(docs.len(), RULES.len(), "{docs:?}");
+        for (row, rule) in docs.iter().zip(RULES) {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            assert_eq!(format!("IVI-{}", cells[0]), format!("{}`", rule.code));
+            assert_eq!(cells[1], rule.severity.as_str(), "{}", rule.code);
+            let source = cells[cells.len() - 1];
+            assert!(source.starts_with(rule.source), "{}: {source}", rule.code);
+            assert_eq!(
+                source.starts_with("none"),
+                rule.severity == Severity::Warning,
+                "{}: a rule without an official source is a warning, one with a source an error",
+                rule.code
+            );
+        }
+    }
+
+    #[test]
+    fn a_finding_serialises_its_severity_in_lowercase() {
+        let f = Finding::new("IVI-DAT-001", "Header/IviVersionDateTime", "late".into());
+        assert_eq!(
+            serde_json::to_string(&f).unwrap_or_default(),
+            r#"{"code":"IVI-DAT-001","severity":"warning","field":"Header/IviVersionDateTime","message":"late"}"#
+        );
+        assert!(Finding::new("IVI-VIN-001", "x", String::new()).is_error());
+    }
 
     #[test]
     fn approval_number_shapes_per_profile() {

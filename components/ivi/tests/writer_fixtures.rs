@@ -342,6 +342,9 @@ fn cases() -> Vec<(&'static str, Ivi)> {
         .as_mut()
         .unwrap()
         .mass_in_running_order_incomplete = Some(3100);
+    // The chassis has its engine (setup manual: M, N, L, T, C carry an energy convertor code); the
+    // completed stage repeats it.
+    energy(&mut stage1, EnergySource::V20, "130.00", None);
 
     let mut stage2 = stage1.clone();
     stage2.header.ivi_reference_id = "0b7e4c1d-2f3a-4b5c-9d6e-7f8091a2b3c4".into();

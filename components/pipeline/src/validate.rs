@@ -152,13 +152,31 @@ fn schema_errors(report: &ivi::profile::Report) -> Vec<FieldError> {
             )
         })
         .collect();
+    // Rules without an official source are warnings: noted on the record, never a refusal.
     out.extend(
         report
             .rules
             .iter()
+            .filter(|f| f.is_error())
             .map(|f| FieldError::new(f.field.clone(), f.code, f.message.clone())),
     );
     out
+}
+
+/// The rules' warnings of a report, as one note for the record's timeline.
+fn warnings_note(report: &ivi::profile::Report) -> Option<String> {
+    let warnings: Vec<String> = report
+        .rules
+        .iter()
+        .filter(|f| !f.is_error())
+        .map(|f| format!("{} {}: {}", f.code, f.field, f.message))
+        .collect();
+    (!warnings.is_empty()).then(|| {
+        format!(
+            "warnings (no official source, not refused): {}",
+            warnings.join("; ")
+        )
+    })
 }
 
 /// The earlier stage of the same vehicle on record (highest stage below `stage`, newest version),
@@ -422,7 +440,14 @@ pub fn admit<K: KeyValue>(
             )),
         )
     } else {
-        event("validate", Status::Validated, earlier_note)
+        event(
+            "validate",
+            Status::Validated,
+            [earlier_note, warnings_note(&report)]
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| format!("{a}; {b}")),
+        )
     });
     let record = Record {
         id: id.clone(),

@@ -3,10 +3,10 @@
 use super::codes::*;
 use super::{
     Date, DateTime, Decimal, Group, IVI_NS, Value, field_ty, finish_field, group, ivi_text,
-    read_field, read_table, simple_text, slot_ty, write_field, write_table,
+    read_field, read_table, slot_ty, write_field, write_table,
 };
+use crate::Result;
 use crate::xml::{Element, Node};
-use crate::{Error, Result};
 
 group! {
     /// `Header`.

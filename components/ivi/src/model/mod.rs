@@ -6,6 +6,11 @@
 //! name — groups outside the ones listed in the crate docs, or anything unexpected — are kept verbatim in
 //! each group's `other`, so a read followed by a write loses nothing.
 //!
+//! Each group also keeps, in its [`Lexical`], the lexical forms it read that are not the canonical form
+//! of their value (`01` for `IviVersionNumber` 1, `2024-06-18+02:00` for a date with a time zone), and
+//! writes them back while the field holds the value read: see [`Value`] (and the module docs of
+//! `values.rs`) for the forms read and why.
+//!
 //! `Default` exists to make building easy: a default code is the list's first value and a default text
 //! is empty, which validation reports, so a forgotten mandatory field never passes unnoticed.
 
@@ -37,6 +42,120 @@ pub trait Group: Sized {
 
 pub(crate) fn ivi_text(name: &str, text: String) -> Element {
     Element::with_text(Some(IVI_NS), name, text)
+}
+
+/// Lexical forms a group read that are not the canonical form of their value (what
+/// [`Value::format`] gives): `01` for `IviVersionNumber` 1, `2024-06-18+02:00` for a date, `-0` for 0.
+/// The group writes such a form back instead of the canonical one while its field still holds the
+/// value read, so a read -> write keeps each value as the file wrote it (less the white space around
+/// it, which `whiteSpace="collapse"` does not count as part of the value); a field set to another
+/// value is written in canonical form. Empty for a group built in memory or read from canonical text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lexical(Vec<LexicalForm>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LexicalForm {
+    element: &'static str,
+    canonical: String,
+    text: String,
+}
+
+impl Lexical {
+    /// The form read for child `element`, when it was not the canonical one.
+    pub fn get(&self, element: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|f| f.element == element)
+            .map(|f| f.text.as_str())
+    }
+
+    /// Whether every value was read in canonical form (or the group was built in memory).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Forgets the forms read: the group then writes canonical forms only.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The text to write for `element` holding the value whose canonical form is `canonical`.
+    pub(crate) fn text_for(&self, element: &str, canonical: String) -> String {
+        match self
+            .0
+            .iter()
+            .find(|f| f.element == element && f.canonical == canonical)
+        {
+            Some(f) => f.text.clone(),
+            None => canonical,
+        }
+    }
+}
+
+/// Reads the simple value of `el` (a child `element` of a group): `None` when it has attributes or
+/// child elements, or its text is not a lexical form of `T`. A non-canonical form is kept in `lexical`.
+pub(crate) fn read_value<T: Value>(
+    el: &Element,
+    element: &'static str,
+    lexical: &mut Lexical,
+) -> Option<T> {
+    let text = simple_text(el)?;
+    let value = T::parse(&text)?;
+    let canonical = value.format();
+    if canonical != text {
+        let form = values::collapse(&text);
+        if canonical != form {
+            lexical.0.push(LexicalForm {
+                element,
+                canonical,
+                text: form.to_owned(),
+            });
+        }
+    }
+    Some(value)
+}
+
+/// The first child of `parent` named `element` in the IVI namespace.
+fn ivi_child<'a>(parent: &'a Element, element: &str) -> Option<&'a Element> {
+    parent
+        .elements()
+        .find(|c| c.ns.as_deref() == Some(IVI_NS) && c.name == element)
+}
+
+/// Why the mandatory simple child `element` of `parent` (at `path`) gave no value: it is absent
+/// ([`Error::Missing`]), or present and not a `T` ([`Error::Unreadable`], naming its text). A present
+/// element is never reported missing.
+pub(crate) fn value_error<T: Value>(parent: &Element, path: &str, element: &str) -> Error {
+    let path = format!("{path}/{element}");
+    match ivi_child(parent, element) {
+        None => Error::Missing { path },
+        Some(el) => Error::Unreadable {
+            path,
+            value: el.text(),
+            expected: if simple_text(el).is_some() {
+                T::KIND.to_owned()
+            } else {
+                format!("{} (it has attributes or child elements)", T::KIND)
+            },
+        },
+    }
+}
+
+/// Why the mandatory table `element` of `parent` (at `path`) gave no `G` groups: it is absent, or
+/// holds something else (named in the error).
+pub(crate) fn table_error<G: Group>(parent: &Element, path: &str, element: &str) -> Error {
+    let path = format!("{path}/{element}");
+    match ivi_child(parent, element) {
+        None => Error::Missing { path },
+        Some(el) => Error::Unreadable {
+            path,
+            value: el
+                .elements()
+                .find(|c| c.ns.as_deref() != Some(IVI_NS) || c.name != G::NAME)
+                .map_or_else(|| el.text().trim().to_owned(), |c| format!("<{}>", c.name)),
+            expected: format!("a table of {} groups", G::NAME),
+        },
+    }
 }
 
 /// Reads a table: an element holding only repeated `G` groups. `None` when it holds anything else, in
@@ -93,13 +212,11 @@ macro_rules! slot_ty {
 }
 
 macro_rules! read_field {
-    (one, $t:ty, $el:expr, $path:expr, $slot:expr) => {
+    (one, $t:ty, $el:expr, $path:expr, $slot:expr, $xml:expr, $lexical:expr) => {
         match {
             let _ = $path;
-            simple_text($el)
-        }
-        .and_then(|s| <$t as Value>::parse(&s))
-        {
+            $crate::model::read_value::<$t>($el, $xml, $lexical)
+        } {
             Some(v) => {
                 $slot = Some(v);
                 true
@@ -107,23 +224,14 @@ macro_rules! read_field {
             None => false,
         }
     };
-    (unused, $t:ty, $el:expr, $path:expr, $slot:expr) => {
-        match simple_text($el).and_then(|s| <$t as Value>::parse(&s)) {
-            Some(v) => {
-                $slot = Some(v);
-                true
-            }
-            None => false,
-        }
+    (opt, $t:ty, $el:expr, $path:expr, $slot:expr, $xml:expr, $lexical:expr) => {
+        read_field!(one, $t, $el, $path, $slot, $xml, $lexical)
     };
-    (opt, $t:ty, $el:expr, $path:expr, $slot:expr) => {
-        read_field!(one, $t, $el, $path, $slot)
-    };
-    (grp, $t:ty, $el:expr, $path:expr, $slot:expr) => {{
+    (grp, $t:ty, $el:expr, $path:expr, $slot:expr, $xml:expr, $lexical:expr) => {{
         $slot = Some(<$t as Group>::read($el, $path)?);
         true
     }};
-    (tab, $t:ty, $el:expr, $path:expr, $slot:expr) => {
+    (tab, $t:ty, $el:expr, $path:expr, $slot:expr, $xml:expr, $lexical:expr) => {
         match read_table::<$t>($el, $path)? {
             Some(v) => {
                 $slot = Some(v);
@@ -132,49 +240,47 @@ macro_rules! read_field {
             None => false,
         }
     };
-    (otab, $t:ty, $el:expr, $path:expr, $slot:expr) => {
-        read_field!(tab, $t, $el, $path, $slot)
+    (otab, $t:ty, $el:expr, $path:expr, $slot:expr, $xml:expr, $lexical:expr) => {
+        read_field!(tab, $t, $el, $path, $slot, $xml, $lexical)
     };
 }
 
 macro_rules! finish_field {
-    (one, $slot:expr, $path:expr, $xml:expr) => {
-        $slot.ok_or_else(|| Error::Missing {
-            path: format!("{}/{}", $path, $xml),
-        })?
+    (one, $t:ty, $slot:expr, $el:expr, $path:expr, $xml:expr) => {
+        $slot.ok_or_else(|| $crate::model::value_error::<$t>($el, $path, $xml))?
     };
-    (tab, $slot:expr, $path:expr, $xml:expr) => {
-        finish_field!(one, $slot, $path, $xml)
+    (tab, $t:ty, $slot:expr, $el:expr, $path:expr, $xml:expr) => {
+        $slot.ok_or_else(|| $crate::model::table_error::<$t>($el, $path, $xml))?
     };
-    (opt, $slot:expr, $path:expr, $xml:expr) => {
+    (opt, $t:ty, $slot:expr, $el:expr, $path:expr, $xml:expr) => {
         $slot
     };
-    (grp, $slot:expr, $path:expr, $xml:expr) => {
+    (grp, $t:ty, $slot:expr, $el:expr, $path:expr, $xml:expr) => {
         $slot
     };
-    (otab, $slot:expr, $path:expr, $xml:expr) => {
+    (otab, $t:ty, $slot:expr, $el:expr, $path:expr, $xml:expr) => {
         $slot
     };
 }
 
 macro_rules! write_field {
-    (one, $v:expr, $xml:expr, $out:expr) => {
-        $out.push(ivi_text($xml, Value::format($v)))
+    (one, $v:expr, $xml:expr, $out:expr, $lexical:expr) => {
+        $out.push(ivi_text($xml, $lexical.text_for($xml, Value::format($v))))
     };
-    (opt, $v:expr, $xml:expr, $out:expr) => {
+    (opt, $v:expr, $xml:expr, $out:expr, $lexical:expr) => {
         if let Some(v) = $v {
-            $out.push(ivi_text($xml, Value::format(v)))
+            $out.push(ivi_text($xml, $lexical.text_for($xml, Value::format(v))))
         }
     };
-    (grp, $v:expr, $xml:expr, $out:expr) => {
+    (grp, $v:expr, $xml:expr, $out:expr, $lexical:expr) => {
         if let Some(v) = $v {
             $out.push(Group::write_as(v, $xml))
         }
     };
-    (tab, $v:expr, $xml:expr, $out:expr) => {
+    (tab, $v:expr, $xml:expr, $out:expr, $lexical:expr) => {
         $out.push(write_table($xml, $v))
     };
-    (otab, $v:expr, $xml:expr, $out:expr) => {
+    (otab, $v:expr, $xml:expr, $out:expr, $lexical:expr) => {
         if let Some(v) = $v {
             $out.push(write_table($xml, v))
         }
@@ -192,6 +298,8 @@ macro_rules! group {
             )*
             /// Children this model does not name, kept verbatim.
             pub other: Vec<Element>,
+            /// Non-canonical lexical forms read, written back while their value is unchanged.
+            pub lexical: $crate::model::Lexical,
         }
 
         impl Group for $name {
@@ -200,6 +308,7 @@ macro_rules! group {
             fn read(el: &Element, path: &str) -> Result<Self> {
                 $( let mut $field: Option<slot_ty!($kind $t)> = None; )*
                 let mut other = Vec::new();
+                let mut lexical = $crate::model::Lexical::default();
                 for child in el.elements() {
                     let taken = if child.ns.as_deref() != Some(IVI_NS) {
                         false
@@ -207,7 +316,7 @@ macro_rules! group {
                         match child.name.as_str() {
                             $( $xml if $field.is_none() => {
                                 let p = format!("{}/{}", path, $xml);
-                                read_field!($kind, $t, child, &p, $field)
+                                read_field!($kind, $t, child, &p, $field, $xml, &mut lexical)
                             } )*
                             _ => false,
                         }
@@ -217,14 +326,15 @@ macro_rules! group {
                     }
                 }
                 Ok(Self {
-                    $( $field: finish_field!($kind, $field, path, $xml), )*
+                    $( $field: finish_field!($kind, $t, $field, el, path, $xml), )*
                     other,
+                    lexical,
                 })
             }
 
             fn write_as(&self, name: &str) -> Element {
                 let mut children: Vec<Element> = Vec::with_capacity(8);
-                $( write_field!($kind, &self.$field, $xml, children); )*
+                $( write_field!($kind, &self.$field, $xml, children, self.lexical); )*
                 children.extend(self.other.iter().cloned());
                 let mut el = Element::new(Some(IVI_NS), name);
                 el.children = children.into_iter().map(Node::Element).collect();
@@ -274,6 +384,7 @@ macro_rules! code_list {
         }
 
         impl Value for $name {
+            const KIND: &'static str = concat!("a code of ", stringify!($name));
             fn parse(s: &str) -> Option<Self> { s.parse().ok() }
             fn format(&self) -> String { self.as_str().to_owned() }
         }

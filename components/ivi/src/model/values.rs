@@ -1,17 +1,68 @@
 //! Simple values: how a field's text maps to a Rust value and back.
+//!
+//! # Lexical forms
+//!
+//! [`Value::parse`] accepts every lexical form the official schema accepts for the field's type
+//! (XML Schema 1.0 Part 2, Second Edition, as libxml2 applies it): an unmatched form is a file the
+//! schema would refuse too. Per type:
+//!
+//! - `u32` (`xs:short` / `xs:int` restricted to `0..=N`, the schema's `Integer2` ... `Integer6` and
+//!   `LoadCapacityIndex`; §3.3.13 `integer`): an optional sign, then digits, leading zeros allowed:
+//!   `01`, `+5`, `0099`; `-0` and `-00` are 0. A negative value is not a `u32` (and not in any of those
+//!   types). Not `1.0`, `1e1`, `0x1`.
+//! - [`Decimal`] (§3.2.3 `decimal`): `+160`, `160.`, `.5`, `0160.50`, `-0.00`; no exponent.
+//! - [`Date`] (§3.2.9 `date`): `-?YYYY-MM-DD` then an optional time zone `Z` or `±hh:mm` (at most
+//!   14:00, §3.2.7.3). The year has four digits or more (no leading zero beyond four: `12024`, not
+//!   `02024`), may be negative (`-0001`), and is never `0000` (XML Schema 1.0 has no year zero). Day and
+//!   month must exist on the proleptic Gregorian calendar, the year's number taken as written (`-0004`
+//!   is a leap year, `-0001` is not: libxml2's reading, which is also ISO 8601's and XML Schema 1.1's).
+//!   The one form refused that libxml2 takes: a year beyond what an `i32` holds (±2147483647),
+//!   which ecoc's validator refuses too.
+//! - [`DateTime`] (§3.2.7 `dateTime`): such a date, `T`, `hh:mm:ss`, optional fractional seconds
+//!   (`.123456789`), optional time zone. `24:00:00` (fractions all zero) is the first instant of the
+//!   next day (§3.2.7.1).
+//!
+//! White space: every type above has `whiteSpace` fixed to `collapse` (§4.3.6), so white space
+//! around the value is not part of it and `parse` strips it (`" 1 "` is 1). libxml2 refuses some of
+//! it (around `xs:short`, `xs:int` and `xs:date`, before an `xs:dateTime` and after one without a time
+//! zone); that is the validator's business (`ecoc-lexical` in [`crate::validate`]), not the reader's.
+//! Text types (`String`, code lists) are `xs:string` restrictions with `whiteSpace` `preserve`: taken
+//! as they are.
+//!
+//! # Writing back
+//!
+//! [`Value::format`] gives a canonical form: `1` for `01`, `2024-06-18` for a date however its zone
+//! was written. [`Decimal`] and [`DateTime`] keep their lexical form (so `7.10` stays `7.10`). So that
+//! a document read and written again says what it said, the groups keep every non-canonical form they
+//! read in their [`Lexical`](super::Lexical) and write it back while the field still holds the value
+//! read: read -> write changes no value's lexical form, only drops white space around it (see
+//! `tests/roundtrip.rs` and `tests/lexical_forms.rs`).
 
 /// A simple value of the schema: parsed from an element's text, formatted back.
 ///
-/// `parse` is exact: it accepts only the lexical forms the official schema accepts (no surrounding white
-/// space for numbers and dates, which libxml2 refuses), so a value it returns writes back unchanged.
+/// `parse` takes every lexical form the official schema accepts for the type, white space around it
+/// stripped (`whiteSpace="collapse"`): `01`, `+5` and `-0` for the integers; a time zone (`Z`,
+/// `+02:00`), a year of five digits or more, or a negative year for dates; also fractional seconds
+/// and `24:00:00` for date-times. `format` writes a canonical form (`1`, `2024-06-18`), and the
+/// groups write a non-canonical form they read back unchanged ([`Lexical`](super::Lexical)).
 pub trait Value: Sized {
-    /// The value of `text`, or `None` when the text is not a valid lexical form.
+    /// What a valid text is, for error messages (`an xs:date`).
+    const KIND: &'static str = "a value of its schema type";
+    /// The value of `text`, or `None` when the text is not a lexical form of the value's type (see
+    /// the module docs).
     fn parse(text: &str) -> Option<Self>;
-    /// The lexical form written to XML.
+    /// The lexical form written to XML (canonical, unless the type keeps the form it read).
     fn format(&self) -> String;
 }
 
+/// `text` without the white space `whiteSpace="collapse"` removes around a value (XML's space, tab,
+/// line feed and carriage return, not other Unicode spaces).
+pub(crate) fn collapse(text: &str) -> &str {
+    text.trim_matches([' ', '\t', '\n', '\r'])
+}
+
 impl Value for String {
+    const KIND: &'static str = "a string";
     fn parse(text: &str) -> Option<Self> {
         Some(text.to_owned())
     }
@@ -21,16 +72,25 @@ impl Value for String {
 }
 
 impl Value for u32 {
+    const KIND: &'static str = "a non-negative xs:short / xs:int";
     fn parse(text: &str) -> Option<Self> {
-        // `xs:short` / `xs:int` lexical form: optional sign, digits. Only the canonical form is taken
-        // as a number (no leading `+` or zeros), so a read value writes back byte for byte.
-        if text.is_empty()
-            || !text.bytes().all(|b| b.is_ascii_digit())
-            || (text.len() > 1 && text.starts_with('0'))
-        {
+        // §3.3.13: `(\+|-)?[0-9]+`, leading zeros allowed; `-0` is zero.
+        let text = collapse(text);
+        let (negative, digits) = match text.as_bytes().first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        text.parse().ok()
+        let significant = digits.trim_start_matches('0');
+        let value = if significant.is_empty() {
+            0
+        } else {
+            significant.parse().ok()?
+        };
+        (!negative || value == 0).then_some(value)
     }
     fn format(&self) -> String {
         self.to_string()
@@ -42,7 +102,8 @@ impl Value for u32 {
 pub struct Decimal(String);
 
 impl Decimal {
-    /// The decimal `text`, if it is a valid `xs:decimal` lexical form.
+    /// The decimal `text`, if it is exactly a valid `xs:decimal` lexical form (§3.2.3:
+    /// `(\+|-)?([0-9]+(\.[0-9]*)?|\.[0-9]+)`, no surrounding white space).
     pub fn new(text: &str) -> Option<Self> {
         let body = text.strip_prefix(['+', '-']).unwrap_or(text);
         let (int, frac) = body.split_once('.').unwrap_or((body, ""));
@@ -70,19 +131,13 @@ impl From<u32> for Decimal {
 }
 
 impl Value for Decimal {
+    const KIND: &'static str = "an xs:decimal";
     fn parse(text: &str) -> Option<Self> {
-        Self::new(text)
+        Self::new(collapse(text))
     }
     fn format(&self) -> String {
         self.0.clone()
     }
-}
-
-fn digits(s: &str) -> Option<u32> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
 }
 
 fn days_in_month(year: i32, month: u32) -> u32 {
@@ -94,7 +149,57 @@ fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
-/// An `xs:date` in the `YYYY-MM-DD` form IVI uses (no time zone).
+/// Two ASCII digits at the start of `s`, and what follows them.
+fn two_digits(s: &str) -> Option<(u32, &str)> {
+    match s.as_bytes() {
+        [a, b, ..] if a.is_ascii_digit() && b.is_ascii_digit() => {
+            Some((u32::from(a - b'0') * 10 + u32::from(b - b'0'), &s[2..]))
+        }
+        _ => None,
+    }
+}
+
+/// The date at the start of `s` (`-?YYYY-MM-DD`, §3.2.9.1 with the year of §3.2.7.1), and what
+/// follows it.
+fn split_date(s: &str) -> Option<(Date, &str)> {
+    let (negative, body) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let len = body.bytes().take_while(u8::is_ascii_digit).count();
+    let digits = &body[..len];
+    // Four digits or more, no leading zero beyond four, and not 0000.
+    if len < 4 || (len > 4 && digits.starts_with('0')) || digits.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    let magnitude: i64 = digits.parse().ok()?;
+    let year = i32::try_from(if negative { -magnitude } else { magnitude }).ok()?;
+    let (month, rest) = two_digits(body[len..].strip_prefix('-')?)?;
+    let (day, rest) = two_digits(rest.strip_prefix('-')?)?;
+    Some((Date::new(year, month, day)?, rest))
+}
+
+/// Whether `s` is empty or a time zone: `Z`, or `+hh:mm` / `-hh:mm` from -14:00 to +14:00
+/// (§3.2.7.1, §3.2.7.3).
+fn zone_or_none(s: &str) -> bool {
+    if s.is_empty() || s == "Z" {
+        return true;
+    }
+    let Some(rest) = s.strip_prefix(['+', '-']) else {
+        return false;
+    };
+    match two_digits(rest) {
+        Some((h, rest)) => match rest.strip_prefix(':').and_then(two_digits) {
+            Some((m, "")) => m <= 59 && (h < 14 || (h == 14 && m == 0)),
+            _ => false,
+        },
+        None => false,
+    }
+}
+
+/// An `xs:date`: the calendar date as written (proleptic Gregorian, the year's number as written,
+/// see the module docs). A time zone written after it is not part of this value: it is checked, and
+/// the group that read the date writes it back unchanged (see [`Lexical`](super::Lexical)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Date {
     /// Year.
@@ -181,20 +286,23 @@ impl Date {
 }
 
 impl Value for Date {
+    const KIND: &'static str = "an xs:date";
     fn parse(text: &str) -> Option<Self> {
-        let mut parts = text.splitn(3, '-');
-        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-            return None;
-        }
-        Self::new(i32::try_from(digits(y)?).ok()?, digits(m)?, digits(d)?)
+        let (date, zone) = split_date(collapse(text))?;
+        zone_or_none(zone).then_some(date)
     }
     fn format(&self) -> String {
-        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        let sign = if self.year < 0 { "-" } else { "" };
+        format!(
+            "{sign}{:04}-{:02}-{:02}",
+            self.year.unsigned_abs(),
+            self.month,
+            self.day
+        )
     }
 }
 
-/// An `xs:dateTime`, kept in its lexical form, with its date part parsed.
+/// An `xs:dateTime`, kept in its lexical form (without surrounding white space), with its date parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct DateTime {
     text: String,
@@ -202,7 +310,8 @@ pub struct DateTime {
 }
 
 impl DateTime {
-    /// The date part.
+    /// The date, as written: the day after the written one for `24:00:00`, which is the first instant
+    /// of the next day (§3.2.7.1). The time zone is not applied.
     pub fn date(&self) -> Date {
         self.date
     }
@@ -214,31 +323,34 @@ impl DateTime {
 }
 
 impl Value for DateTime {
+    const KIND: &'static str = "an xs:dateTime";
     fn parse(text: &str) -> Option<Self> {
-        let (d, t) = text.split_once('T')?;
-        let date = Date::parse(d)?;
-        // hh:mm:ss(.s+)? then an optional zone (Z or +hh:mm / -hh:mm).
-        let (clock, zone) = match t.find(['Z', '+', '-']) {
-            Some(i) => t.split_at(i),
-            None => (t, ""),
-        };
-        let (hms, frac) = clock.split_once('.').unwrap_or((clock, "0"));
-        let mut hms = hms.split(':');
-        let (h, m, s) = (hms.next()?, hms.next()?, hms.next()?);
-        let ok_clock = [h, m, s].iter().all(|p| p.len() == 2)
-            && digits(h)? < 24
-            && digits(m)? < 60
-            && digits(s)? < 60
-            && !frac.is_empty()
-            && frac.bytes().all(|b| b.is_ascii_digit());
-        let ok_zone = match zone {
-            "" | "Z" => true,
-            z => {
-                let (zh, zm) = z[1..].split_once(':')?;
-                zh.len() == 2 && zm.len() == 2 && digits(zh)? <= 14 && digits(zm)? < 60
+        let text = collapse(text);
+        let (date, rest) = split_date(text)?;
+        // `Thh:mm:ss`, optional `.s+`, optional zone (§3.2.7.1).
+        let (h, rest) = two_digits(rest.strip_prefix('T')?)?;
+        let (m, rest) = two_digits(rest.strip_prefix(':')?)?;
+        let (s, rest) = two_digits(rest.strip_prefix(':')?)?;
+        let (fraction, zone) = match rest.strip_prefix('.') {
+            Some(f) => {
+                let n = f.bytes().take_while(u8::is_ascii_digit).count();
+                if n == 0 {
+                    return None;
+                }
+                f.split_at(n)
             }
+            None => ("", rest),
         };
-        (ok_clock && ok_zone).then(|| Self {
+        let end_of_day = h == 24 && m == 0 && s == 0 && fraction.bytes().all(|b| b == b'0');
+        if !(h < 24 || end_of_day) || m > 59 || s > 59 || !zone_or_none(zone) {
+            return None;
+        }
+        let date = if end_of_day {
+            Date::from_unix_days(date.to_unix_days() + 1)
+        } else {
+            date
+        };
+        Some(Self {
             text: text.to_owned(),
             date,
         })
@@ -253,14 +365,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_are_exact() {
-        assert_eq!(
-            Date::parse("2024-02-29").map(|d| d.format()).as_deref(),
-            Some("2024-02-29")
-        );
-        assert!(Date::parse("2023-02-29").is_none());
-        assert!(Date::parse(" 2024-01-01").is_none());
-        assert!(Date::parse("2024-1-01").is_none());
+    fn dates_take_every_lexical_form() {
+        let read = |t: &str| Date::parse(t).map(|d| (d.year, d.month, d.day));
+        assert_eq!(read("2024-02-29"), Some((2024, 2, 29)));
+        assert_eq!(read("2024-06-18Z"), Some((2024, 6, 18)));
+        assert_eq!(read("2024-06-18+02:00"), Some((2024, 6, 18)));
+        assert_eq!(read("2024-06-18-14:00"), Some((2024, 6, 18)));
+        assert_eq!(read("12024-01-01"), Some((12024, 1, 1)));
+        assert_eq!(read("-0001-01-01"), Some((-1, 1, 1)));
+        assert_eq!(read("-0004-02-29"), Some((-4, 2, 29)));
+        assert_eq!(read(" 2024-01-01\n"), Some((2024, 1, 1)));
+        for bad in [
+            "2023-02-29",
+            "2024-1-01",
+            "2024-13-01",
+            "0000-01-01",
+            "02024-01-01",
+            "+2024-01-01",
+            "-0001-02-29",
+            "2024-06-18+14:01",
+            "2024-06-18+2:00",
+            "2024-06-18z",
+            "2024-06-18T00:00:00",
+            "99999999999-01-01",
+            "\u{a0}2024-01-01",
+        ] {
+            assert_eq!(read(bad), None, "{bad:?}");
+        }
+        // Canonical form: four digits at least, the sign before them.
+        let format = |y, m, d| Date::new(y, m, d).unwrap().format();
+        assert_eq!(format(2024, 2, 29), "2024-02-29");
+        assert_eq!(format(12024, 1, 1), "12024-01-01");
+        assert_eq!(format(-1, 1, 1), "-0001-01-01");
+        assert_eq!(format(i32::MIN, 1, 1), "-2147483648-01-01");
         assert_eq!(
             Date::from_unix_days(19_723),
             Date {
@@ -307,15 +444,86 @@ mod tests {
     }
 
     #[test]
-    fn numbers_and_times() {
-        assert_eq!(<u32 as Value>::parse("1520"), Some(1520));
-        assert_eq!(<u32 as Value>::parse("01520"), None);
+    fn numbers_take_every_lexical_form() {
+        let int = <u32 as Value>::parse;
+        for (text, value) in [
+            ("1520", 1520),
+            ("01520", 1520),
+            ("+5", 5),
+            ("+01", 1),
+            ("-0", 0),
+            ("-00", 0),
+            ("0000000000000000001", 1),
+            (" 7\t", 7),
+        ] {
+            assert_eq!(int(text), Some(value), "{text:?}");
+        }
+        for bad in [
+            "",
+            "-",
+            "+",
+            "++1",
+            "1+",
+            "-1",
+            "1.0",
+            "1e1",
+            "0x1",
+            "1 2",
+            "4294967296",
+        ] {
+            assert_eq!(int(bad), None, "{bad:?}");
+        }
         assert_eq!(
             Decimal::new("7.10").map(|d| d.format()).as_deref(),
             Some("7.10")
         );
-        assert!(Decimal::new("7,1").is_none());
-        assert!(DateTime::parse("2024-04-08T10:11:12+02:00").is_some());
-        assert!(DateTime::parse("2024-04-08T25:11:12").is_none());
+        assert_eq!(
+            Decimal::parse(" +160. ").map(|d| d.format()).as_deref(),
+            Some("+160.")
+        );
+        assert!(Decimal::new(".5").is_some() && Decimal::new("-0.00").is_some());
+        assert!(Decimal::new("7,1").is_none() && Decimal::new("1.6E2").is_none());
+        assert!(Decimal::new(".").is_none() && Decimal::new(" 1").is_none());
+    }
+
+    #[test]
+    fn date_times_take_every_lexical_form() {
+        let read = |t: &str| DateTime::parse(t).map(|d| (d.as_str().to_owned(), d.date()));
+        let date = |y, m, d| Date::new(y, m, d).unwrap();
+        for (text, day) in [
+            ("2024-04-08T10:11:12", date(2024, 4, 8)),
+            ("2024-04-08T10:11:12+02:00", date(2024, 4, 8)),
+            ("2024-04-08T10:11:12.123456789Z", date(2024, 4, 8)),
+            ("2024-04-08T10:11:12-14:00", date(2024, 4, 8)),
+            ("2024-06-18T24:00:00", date(2024, 6, 19)),
+            ("2024-12-31T24:00:00.000Z", date(2025, 1, 1)),
+            ("12024-01-01T00:00:00", date(12024, 1, 1)),
+            ("-0001-01-01T00:00:00", date(-1, 1, 1)),
+        ] {
+            assert_eq!(read(text), Some((text.to_owned(), day)), "{text:?}");
+        }
+        // Surrounding white space is dropped, the rest kept as written.
+        assert_eq!(
+            read("2024-06-18T10:00:00Z \n").map(|r| r.0).as_deref(),
+            Some("2024-06-18T10:00:00Z")
+        );
+        for bad in [
+            "2024-04-08T25:11:12",
+            "2024-04-08T24:00:01",
+            "2024-04-08T24:00:00.5",
+            "2024-04-08T10:60:00",
+            "2024-04-08T10:00:60",
+            "2024-04-08T10:00",
+            "2024-04-08T10:00:00.",
+            "2024-04-08 10:00:00",
+            "2024-04-08t10:00:00",
+            "2024-04-08T1:00:00",
+            "2024-04-08T10:00:00+14:30",
+            "2024-04-08T10:00:00 Z",
+            "2024-04-08T10:00:00Z+",
+            "2024-02-30T10:00:00",
+        ] {
+            assert_eq!(read(bad), None, "{bad:?}");
+        }
     }
 }
