@@ -95,7 +95,7 @@ for case, name in CASES.items():
     (out / f"{name}.json").write_text(json.dumps(record(root), indent=2) + "\n")
     if name == "n2-stage2":
         drifted = record(root)
-        drifted["version"] = 2
+        # A stage 2 of its own (version 1), not a correction: a correction needs version 1 on record.
         drifted["masses_kg"]["max_laden"] = 7900
         (out / "n2-stage2-drifted.json").write_text(json.dumps(drifted, indent=2) + "\n")
 print("wrote", sorted(p.name for p in out.iterdir()))

@@ -482,7 +482,8 @@ fn every_category_reaches_the_nap_signed_valid_and_once() {
     let rest = body(&stack.get(&t, &format!("/v1/submissions?limit=50&cursor={cursor}")));
     assert_eq!(
         first["items"].as_array().unwrap().len() + rest["items"].as_array().unwrap().len(),
-        11
+        12,
+        "11 records and the refused duplicate, kept as a rejected record"
     );
     assert_eq!(stack.get(&t, "/v1/submissions?vin=../../x").status, 400);
 
