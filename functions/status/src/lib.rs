@@ -18,6 +18,7 @@
 use pipeline::calls::{RecordIds, Sign};
 use pipeline::ids::RecordId;
 use pipeline::kv::KeyValue;
+use pipeline::record::{Record, Status};
 use pipeline::repo::{Query, Repo, XmlKind};
 use pipeline::tenant::{self, Action, Principal};
 use pipeline::{Result, clock, keys, retry, validate};
@@ -25,6 +26,9 @@ use serde_json::json;
 use spin_glue::{Params, Reply, Route, SpinStores, header, reply, route};
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
+
+/// A step on one record of the tenant: sign-off, resend.
+type StepFn<'a> = &'a dyn Fn(&SpinStores, &str, &str, &str, u64) -> Result<Record>;
 
 /// The routes of `status`.
 #[derive(Debug, Clone, Copy)]
@@ -95,33 +99,23 @@ fn answer(
             };
             Ok(Reply::xml(xml).with_header("ecoc-xml", kind))
         }
-        To::SignOff => {
-            who.require(Action::Manage)?;
+        To::SignOff | To::Retry => {
+            // A held record signed off, or one ecoc gave up on sent again: it goes on to `sign`
+            // once the user has the answer (a re-queued signed record is the sweep's).
+            let (action, step): (_, StepFn<'_>) = match to {
+                To::SignOff => (Action::Manage, &validate::sign_off),
+                _ => (Action::Upload, &retry::resend),
+            };
+            who.require(action)?;
             let id: RecordId = params.get("id")?;
-            let record = validate::sign_off(
+            let record = step(
                 &stores,
                 &who.tenant,
                 id.as_str(),
                 &who.actor(),
                 clock::now_secs(),
             )?;
-            *follow_up = Some(Sign(RecordIds {
-                tenant: who.tenant.clone(),
-                ids: vec![record.id.clone()],
-            }));
-            Ok(Reply::json(202, &record.to_view()))
-        }
-        To::Retry => {
-            who.require(Action::Upload)?;
-            let id: RecordId = params.get("id")?;
-            let record = retry::resend(
-                &stores,
-                &who.tenant,
-                id.as_str(),
-                &who.actor(),
-                clock::now_secs(),
-            )?;
-            if record.status == pipeline::record::Status::Validated {
+            if record.status == Status::Validated {
                 *follow_up = Some(Sign(RecordIds {
                     tenant: who.tenant.clone(),
                     ids: vec![record.id.clone()],
