@@ -319,3 +319,58 @@ fn validate_reports_each_file_and_exits_by_the_worst() {
     assert_eq!(report["files"][1]["valid"], false);
     assert!(!report["files"][1]["schema"].as_array().unwrap().is_empty());
 }
+
+/// `ecoc map`: the mapping preview offline. The demo record maps to a file the official schema
+/// (xmllint) takes and an upload would be validated; a broken record is refused with the rule.
+#[test]
+fn map_previews_a_record_offline() {
+    let Some(ivi2) = shared_ivi2() else { return };
+    let demo = ecoc_tests::workspace_root().join("components/pipeline/demo");
+    let out = tempfile::tempdir().unwrap();
+    let xml = out.path().join("m1.xml");
+    let (mapping, approvals) = (demo.join("mapping.json"), demo.join("approvals.json"));
+    let args = |record: &Path| {
+        vec![
+            "map".to_owned(),
+            "--mapping".to_owned(),
+            mapping.display().to_string(),
+            "--approvals".to_owned(),
+            approvals.display().to_string(),
+            "--xsd".to_owned(),
+            ivi2.join("xsd/ivi-2.0.xsd").display().to_string(),
+            "-o".to_owned(),
+            xml.display().to_string(),
+            record.display().to_string(),
+        ]
+    };
+    let run = |record: &Path| {
+        let owned = args(record);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        ecoc(&refs, &[])
+    };
+    let (ok, _, stderr) = run(&demo.join("records/m1.json"));
+    assert!(
+        ok && stderr.contains("an upload would be validated"),
+        "{stderr}"
+    );
+    let schema_ok = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(ivi2.join("xsd/ivi-2.0.xsd"))
+        .arg(&xml)
+        .output()
+        .expect("xmllint")
+        .status
+        .success();
+    assert!(schema_ok, "the mapped file passes the official XSD");
+    let mut broken: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo.join("records/m1.json")).unwrap()).unwrap();
+    broken["vin"] = serde_json::json!("WEX1M1AB2C345678I");
+    let broken_file = out.path().join("broken.json");
+    std::fs::write(&broken_file, broken.to_string()).unwrap();
+    let (ok, _, stderr) = run(&broken_file);
+    assert!(!ok, "a refused record exits 1");
+    assert!(
+        stderr.contains("IVI-VIN-002") && stderr.contains("an upload would be refused"),
+        "{stderr}"
+    );
+}

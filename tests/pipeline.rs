@@ -803,6 +803,18 @@ fn errors_cross_the_steps_unchanged() {
     assert_eq!(again.status, 409, "{}", again.body);
     assert_eq!(body(&again)["error"], "duplicate");
     assert_eq!(body(&again)["duplicate_of"], body(&first)["id"]);
+    // The preview runs the mapping and every check of an upload, storing nothing: the same record
+    // again would be refused as a duplicate, a fresh one would be validated.
+    let preview =
+        |record: &Value| body(&stack.call(&primary, "POST", "/v1/tenant/mapping:preview", record));
+    let seen = preview(&demo_json("records/m1.json"));
+    assert_eq!(seen["check"]["outcome"], "refused", "{seen:#}");
+    assert_eq!(seen["check"]["findings"][0]["code"], "DUP-KEY");
+    assert!(seen["xml"].as_str().unwrap().contains("WEX1M1AB2C3456789"));
+    let new = preview(&demo_json("records/n1.json"));
+    assert_eq!(new["check"]["outcome"], "validated", "{new:#}");
+    let listed = body(&stack.get(&primary, "/v1/submissions?vin=WEX1N1*"));
+    assert_eq!(listed["items"], json!([]), "a preview stores nothing");
     // 405 with Allow from both public functions' route tables.
     for (path, allow) in [
         ("/v1/tenant/mapping", "GET, PUT"),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod dev;
+mod map;
 mod up;
 
 /// Electronic Certificates of Conformity: from ERP data to signed IVI 2.0 XML at the authority.
@@ -25,6 +26,9 @@ enum Command {
     Build(BuildArgs),
     /// Validate IVI 2.0 files against the schema and the domain rules (exit 0 only if all pass).
     Validate(ivi::cli::ValidateArgs),
+    /// Map one ERP record with a mapping file and run every check of an upload, storing nothing
+    /// (the mapping preview, offline): exit 0 when an upload would be accepted.
+    Map(map::MapArgs),
     /// Sign an IVI file through a remote QTSP (CSC API v2); the result is verified before it is written.
     Sign(dsig::cli::SignArgs),
     /// Verify signed IVI files: references, signature value, certificate validity and chain.
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => {
             ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
         }
+        Command::Map(args) => map::run(&args),
         Command::Sign(args) => {
             dsig::cli::run_sign(&args, &mut std::io::stdout().lock()).map_err(Into::into)
         }

@@ -105,6 +105,40 @@ impl Call for AdmitBatch {
     const PATH: &'static str = "/admit-batch";
 }
 
+/// `validate` `POST /check`: every check an upload of `xml` would meet, storing nothing (the
+/// mapping preview). Answers [`Checked`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// The tenant.
+    pub tenant: String,
+    /// The IVI XML.
+    pub xml: String,
+}
+
+/// What an upload would meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checked {
+    /// `validated`, `held` (drift: waits for a sign-off), `resent` (the same data as a record
+    /// ecoc gave up on: that record would go on) or `refused`.
+    pub outcome: String,
+    /// Why it would be refused: every finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::FieldError>,
+    /// Why it would be held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<crate::FieldError>,
+    /// Notes: the earlier stage found, warnings of rules without an official source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Call for Check {
+    type Answer = Checked;
+    const STEP: &'static str = "validate";
+    const PATH: &'static str = "/check";
+}
+
 /// Records of one tenant for a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

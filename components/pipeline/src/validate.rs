@@ -9,7 +9,7 @@ use ivi::xml::{Element, Node};
 use ivi::{IVI_NS, Ivi};
 
 use crate::approvals::Approvals;
-use crate::calls::{Admitted, Outcome, Source};
+use crate::calls::{Admitted, Checked, Outcome, Source};
 use crate::claims;
 use crate::keys;
 use crate::kv::{KeyValue, Stores};
@@ -333,17 +333,25 @@ fn correction_errors<K: KeyValue>(
     Ok(errors)
 }
 
-/// Admits a vehicle file: checks everything, claims the duplicate key and creates the record
-/// (`validated`, or `held` on drift). Every refusal lists all its reasons and stores nothing.
-pub fn admit<K: KeyValue>(
+/// What the checks found in a file that passed them, before anything is claimed or stored.
+struct Inspection {
+    xml: Vec<u8>,
+    ivi: Ivi,
+    drift: Vec<FieldError>,
+    note: Option<String>,
+}
+
+/// Every check of a file but the duplicate key, storing nothing: size, schema and rules, the
+/// tenant's type-approval records, the earlier stage (structural mismatches refuse, drift is
+/// returned), the correction rules. A refusal lists every finding.
+fn inspect<K: KeyValue>(
     stores: &Stores<K>,
     checker: &ProfileValidator,
     approvals: &Approvals,
-    candidate: Candidate<'_>,
-    now_millis: u64,
-) -> Result<Record> {
-    let now = now_millis / 1000;
-    let (root, xml) = normalise(candidate.xml)?;
+    tenant: &str,
+    file: &[u8],
+) -> Result<Inspection> {
+    let (root, xml) = normalise(file)?;
     let report = checker.check(&xml);
     let mut errors = schema_errors(&report);
     if !errors.is_empty() {
@@ -364,7 +372,7 @@ pub fn admit<K: KeyValue>(
     let mut drift = Vec::new();
     let mut earlier_note = None;
     if key.stage > 1 {
-        match earlier_stage(&repo, candidate.tenant, &key.vin, key.stage)? {
+        match earlier_stage(&repo, tenant, &key.vin, key.stage)? {
             Some((earlier, earlier_ivi)) => {
                 for f in ivi::rules::check_stage_pair(&earlier_ivi, &ivi) {
                     let e = FieldError::new(f.field, f.code, f.message);
@@ -382,10 +390,114 @@ pub fn admit<K: KeyValue>(
             None => earlier_note = Some("no earlier stage on record: drift not checked".into()),
         }
     }
-    errors.extend(correction_errors(stores, candidate.tenant, &ivi)?);
+    errors.extend(correction_errors(stores, tenant, &ivi)?);
     if !errors.is_empty() {
         return Err(Error::Fields(errors));
     }
+    let note = [earlier_note, warnings_note(&report)]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| format!("{a}; {b}"));
+    Ok(Inspection {
+        xml,
+        ivi,
+        drift,
+        note,
+    })
+}
+
+/// `POST /v1/tenant/mapping:preview`: what an upload of `file` would meet, storing nothing: every
+/// check [`admit`] runs, the duplicate key looked at without claiming it.
+pub fn preview<K: KeyValue>(
+    stores: &Stores<K>,
+    checker: &ProfileValidator,
+    approvals: &Approvals,
+    tenant: &str,
+    file: &[u8],
+) -> Result<Checked> {
+    let refused = |findings: Vec<FieldError>| Checked {
+        outcome: "refused".into(),
+        findings,
+        drift: Vec::new(),
+        note: None,
+    };
+    let inspected = match inspect(stores, checker, approvals, tenant, file) {
+        Ok(i) => i,
+        Err(Error::Fields(findings)) => return Ok(refused(findings)),
+        Err(e @ Error::TooLarge(_)) => {
+            return Ok(refused(vec![FieldError::new(
+                "/",
+                "IVI-SIZE",
+                e.to_string(),
+            )]));
+        }
+        Err(e) => return Err(e),
+    };
+    let key = inspected.ivi.duplicate_key();
+    let dup = keys::duplicate_key(&key.vin, key.version, key.stage);
+    let outcome = match holder_of(stores, tenant, &dup, &inspected.ivi) {
+        Err(e @ Error::Duplicate { .. }) => {
+            return Ok(refused(vec![FieldError::new(
+                "Header/IviVersionNumber",
+                "DUP-KEY",
+                e.to_string(),
+            )]));
+        }
+        Err(e) => return Err(e),
+        Ok(KeyHolder::Resend(_)) => "resent",
+        Ok(_) if !inspected.drift.is_empty() => "held",
+        Ok(_) => "validated",
+    };
+    Ok(Checked {
+        outcome: outcome.into(),
+        findings: Vec::new(),
+        drift: inspected.drift,
+        note: inspected.note,
+    })
+}
+
+/// The preview without a deployment (`ecoc map`): maps `record` with `mapping`, then runs every
+/// check of an upload for a tenant whose only records are the given `approvals`, in memory. The
+/// mapped XML, and what an upload would meet; a record the mapping refuses is that error.
+pub fn preview_offline(
+    mapping: &crate::mapping::Mapping,
+    approvals: &Approvals,
+    checker: &ProfileValidator,
+    record: &serde_json::Value,
+) -> Result<(String, Checked)> {
+    let mapped = mapping
+        .apply(record, std::time::SystemTime::now())
+        .map_err(Error::Fields)?;
+    let stores = Stores::in_memory();
+    let checked = preview(
+        &stores,
+        checker,
+        approvals,
+        "offline",
+        mapped.xml.as_bytes(),
+    )?;
+    Ok((mapped.xml, checked))
+}
+
+/// Admits a vehicle file: checks everything ([`inspect`]), claims the duplicate key and creates
+/// the record (`validated`, or `held` on drift). Every refusal lists all its reasons and stores
+/// nothing.
+pub fn admit<K: KeyValue>(
+    stores: &Stores<K>,
+    checker: &ProfileValidator,
+    approvals: &Approvals,
+    candidate: Candidate<'_>,
+    now_millis: u64,
+) -> Result<Record> {
+    let now = now_millis / 1000;
+    let Inspection {
+        xml,
+        ivi,
+        drift,
+        note,
+    } = inspect(stores, checker, approvals, candidate.tenant, candidate.xml)?;
+    let key = ivi.duplicate_key();
+    let repo = Repo::new(stores);
     let dup = keys::duplicate_key(&key.vin, key.version, key.stage);
     let replaces = match holder_of(stores, candidate.tenant, &dup, &ivi)? {
         KeyHolder::Free => None,
@@ -440,14 +552,7 @@ pub fn admit<K: KeyValue>(
             )),
         )
     } else {
-        event(
-            "validate",
-            Status::Validated,
-            [earlier_note, warnings_note(&report)]
-                .into_iter()
-                .flatten()
-                .reduce(|a, b| format!("{a}; {b}")),
-        )
+        event("validate", Status::Validated, note)
     });
     let record = Record {
         id: id.clone(),

@@ -429,3 +429,39 @@ fn a_key_left_by_a_crashed_admission_is_freed_after_a_while() {
         Err(Error::Duplicate { .. })
     ));
 }
+
+/// The preview runs every check an upload meets and stores nothing.
+#[test]
+fn the_preview_tells_what_an_upload_would_meet() {
+    let Some(checker) = checker() else { return };
+    let approvals = approvals(&["m1"]);
+    let stores = setup();
+    let m1 = fixture("m1");
+    let keys_before = stores.data.get_keys().unwrap();
+    let fresh = validate::preview(&stores, &checker, &approvals, "acme", m1.as_bytes()).unwrap();
+    assert_eq!(fresh.outcome, "validated");
+    assert_eq!(
+        stores.data.get_keys().unwrap(),
+        keys_before,
+        "a preview stores nothing"
+    );
+    assert!(stores.vins.is_empty() && stores.claims.is_empty() && stores.work.is_empty());
+    let broken = m1.replace("<VehicleCategory>M1<", "<VehicleCategory>ZZ<");
+    let refused =
+        validate::preview(&stores, &checker, &approvals, "acme", broken.as_bytes()).unwrap();
+    assert_eq!(refused.outcome, "refused");
+    assert!(!refused.findings.is_empty());
+    validate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        candidate(&m1),
+        1_795_275_797_000,
+    )
+    .unwrap();
+    let twice = validate::preview(&stores, &checker, &approvals, "acme", m1.as_bytes()).unwrap();
+    assert_eq!(
+        (twice.outcome.as_str(), twice.findings[0].code.as_str()),
+        ("refused", "DUP-KEY")
+    );
+}

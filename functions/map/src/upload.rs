@@ -1,6 +1,6 @@
 //! Uploads: one ERP record, one ready IVI file, a CSV batch; and the mapping preview.
 
-use pipeline::calls::{Admit, Source};
+use pipeline::calls::{Admit, Check, Source};
 use pipeline::mapping::{Mapping, PreviewRequest};
 use pipeline::record::RecordView;
 use pipeline::tenant::{self, Action, Principal, Tenant};
@@ -58,8 +58,10 @@ pub fn one(to: To, req: &Request, stores: &SpinStores, who: &Principal) -> Resul
     Ok(admitted)
 }
 
-/// `POST /v1/tenant/mapping:preview`: the mapped XML of a record, with a mapping to try or the
-/// stored one.
+/// `POST /v1/tenant/mapping:preview`: the mapped XML of a record (with a mapping to try, or the
+/// stored one) and what an upload of it would meet (`validate`'s checks, storing nothing):
+/// `{"xml", "check": {"outcome", "findings", "drift", "note"}}`. A record the mapping refuses is a
+/// 422 listing the mapping's errors.
 pub fn preview(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Reply> {
     who.require(Action::Upload)?;
     let (mapping, record) = match spin_glue::json_body(req)? {
@@ -75,5 +77,13 @@ pub fn preview(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Re
     let mapped = mapping
         .apply(&record, std::time::SystemTime::now())
         .map_err(Error::Fields)?;
-    Ok(Reply::xml(mapped.xml.into_bytes()))
+    // Then every check a real upload meets, storing nothing.
+    let check = spin_glue::call(&Check {
+        tenant: who.tenant.clone(),
+        xml: mapped.xml.clone(),
+    })?;
+    Ok(Reply::json(
+        200,
+        &serde_json::json!({"xml": mapped.xml, "check": check}),
+    ))
 }

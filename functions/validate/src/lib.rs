@@ -4,6 +4,8 @@
 //!   every field error, 409 duplicate, 413 too large).
 //! - `POST /admit-batch` ([`pipeline::calls::AdmitBatch`]) -> 200 one outcome per file
 //!   ([`pipeline::calls::Admitted`]): one schema compile for many files (CSV batches).
+//! - `POST /check` ([`pipeline::calls::Check`]) -> 200 what an upload would meet
+//!   ([`pipeline::calls::Checked`]), storing nothing (the mapping preview).
 
 #![allow(
     unsafe_code,
@@ -12,7 +14,7 @@
 
 use ivi::profile::ProfileValidator;
 use pipeline::approvals::Approvals;
-use pipeline::calls::{Admit, AdmitBatch, Call};
+use pipeline::calls::{Admit, AdmitBatch, Call, Check};
 use pipeline::validate::{self, Candidate};
 use pipeline::{Error, Result, clock};
 use spin_glue::{Reply, SpinStores, reply};
@@ -80,6 +82,7 @@ fn handle(req: Request, out: ResponseOutparam) {
     let result = match req.path() {
         Admit::PATH => admit(&req),
         AdmitBatch::PATH => admit_batch(&req),
+        Check::PATH => check(&req),
         other => Err(Error::NotFound(format!("validate has no route {other}"))),
     };
     spin_glue::respond(out, reply("validate", result));
@@ -135,4 +138,18 @@ fn admit_batch(req: &Request) -> Result<Reply> {
         )
     })?;
     Ok(Reply::json(200, &admitted))
+}
+
+fn check(req: &Request) -> Result<Reply> {
+    let call: Check = spin_glue::json_body(req)?;
+    let checked = with_tenant(&call.tenant, |stores, approvals, checker| {
+        validate::preview(
+            stores,
+            checker,
+            approvals,
+            &call.tenant,
+            call.xml.as_bytes(),
+        )
+    })??;
+    Ok(Reply::json(200, &checked))
 }
