@@ -11,6 +11,7 @@ use base64ct::Encoding;
 
 use crate::approvals::Approvals;
 use crate::clock;
+use crate::csv_batch::Delimiter;
 use crate::ids;
 use crate::keys;
 use crate::kv::KeyValue;
@@ -85,6 +86,10 @@ pub struct Tenant {
     /// How old (or how far in the future) a signed upload's timestamp may be, in seconds.
     #[serde(default = "default_replay_window")]
     pub webhook_replay_window_secs: u64,
+    /// The delimiter of the tenant's CSV batches: `","`, `";"` or `"\t"` (also `"tab"`); absent or
+    /// null: detected from each upload's header row (see [`crate::csv_batch`]).
+    #[serde(default)]
+    pub csv_delimiter: Option<Delimiter>,
 }
 
 fn default_profile() -> String {
@@ -111,6 +116,7 @@ impl Tenant {
             digest_to: Vec::new(),
             webhook_public_key: None,
             webhook_replay_window_secs: default_replay_window(),
+            csv_delimiter: None,
         }
     }
 

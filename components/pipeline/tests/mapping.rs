@@ -537,6 +537,134 @@ fn csv_oddities() {
     );
 }
 
+/// The demo CSV's columns some ERP names in its own words: a `/` and a `~` in two of them.
+const ERP_NAMES: [(&str, &str); 8] = [
+    ("/vin", "Chassisnummer"),
+    ("/make", "Merk"),
+    ("/commercial_name", "Handelsnaam"),
+    ("/approval/issued", "Datum goedkeuring"),
+    ("/signed_by/position", "Functie/rol"),
+    ("/signed_by/place", "Plaats ~ stad"),
+    ("/masses_kg/running_order", "Massa rijklaar (kg)"),
+    ("/masses_kg/max_laden", " Max. toelaatbare massa (kg) "),
+];
+
+/// The demo mapping reading [`ERP_NAMES`] by their pointers (`/Functie~1rol`, `/Plaats ~0 stad`).
+fn erp_mapping() -> Mapping {
+    let mut mapping: Value =
+        serde_json::from_slice(&std::fs::read(root().join("demo/mapping.json")).unwrap()).unwrap();
+    for field in mapping["fields"].as_array_mut().unwrap() {
+        if let Some((_, name)) = ERP_NAMES.iter().find(|(p, _)| field["from"] == *p) {
+            field["from"] = json!(format!(
+                "/{}",
+                name.trim().replace('~', "~0").replace('/', "~1")
+            ));
+        }
+    }
+    Mapping::from_json(mapping.to_string().as_bytes()).unwrap()
+}
+
+/// The demo CSV as an ERP writes it: `delimiter`, `line_end`, ERP column names, and the first row's
+/// commercial name `EXAMPLE "ONE"; Edition`, quoted.
+fn erp_csv(delimiter: &str, line_end: &str) -> String {
+    let demo = std::fs::read_to_string(root().join("demo/records.csv")).unwrap();
+    let mut lines = demo.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|h| {
+            ERP_NAMES
+                .iter()
+                .find(|(p, _)| *p == h)
+                .map_or(h, |(_, name)| *name)
+                .to_owned()
+        })
+        .collect();
+    let named = header.iter().position(|h| h == "Handelsnaam").unwrap();
+    let mut out = header.join(delimiter) + line_end;
+    for (i, line) in lines.enumerate() {
+        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        if i == 0 {
+            cells[named] = "\"EXAMPLE \"\"ONE\"\"; Edition\"".into();
+        }
+        out += &(cells.join(delimiter) + line_end);
+    }
+    out
+}
+
+#[test]
+fn an_erp_csv_with_its_own_column_names_maps_like_the_demo() {
+    let demo = std::fs::read(root().join("demo/records.csv")).unwrap();
+    let mut expected: Vec<Value> = CsvRows::new(&demo[..])
+        .unwrap()
+        .map(|r| r.record.unwrap())
+        .collect();
+    expected[0]["commercial_name"] = json!("EXAMPLE \"ONE\"; Edition");
+    let (demo_mapping, erp_mapping) = (demo_mapping(), erp_mapping());
+    for (dialect, text) in [
+        (
+            "semicolons, CRLF, BOM",
+            format!("\u{feff}{}", erp_csv(";", "\r\n")),
+        ),
+        ("tabs", erp_csv("\t", "\n")),
+    ] {
+        let rows: Vec<_> = CsvRows::new(text.as_bytes()).unwrap().collect();
+        assert_eq!(rows.len(), expected.len(), "{dialect}");
+        for (row, want) in rows.into_iter().zip(&expected) {
+            let record = row.record.unwrap();
+            assert_eq!(record["Chassisnummer"], want["vin"], "{dialect}");
+            assert_eq!(
+                record["Max. toelaatbare massa (kg)"],
+                want["masses_kg"]["max_laden"]
+            );
+            let got = erp_mapping
+                .apply(&record, now())
+                .unwrap_or_else(|e| panic!("{dialect}, row {}: {e:?}", row.number));
+            let want = demo_mapping.apply(want, now()).unwrap();
+            assert_eq!(
+                comparable(&got.xml),
+                comparable(&want.xml),
+                "{dialect}, row {}",
+                row.number
+            );
+        }
+    }
+    // The demo CSV (pointer headers, commas) is read as before.
+    let again = CsvRows::new(&demo[..]).unwrap();
+    assert_eq!(again.delimiter(), pipeline::csv_batch::Delimiter::Comma);
+}
+
+/// The Sage X3 export in `../shared/erp` (read only, as an oracle): its dialect reads, row by row.
+#[test]
+fn the_shared_sage_export_reads() {
+    let path = root().join("../../../shared/erp/vandam-x3-stage2.csv");
+    let Ok(bytes) = std::fs::read(&path) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have {}",
+            path.display()
+        );
+        eprintln!("skipped: {} not found", path.display());
+        return;
+    };
+    let rows = CsvRows::new(&bytes[..]).unwrap();
+    assert_eq!(rows.delimiter(), pipeline::csv_batch::Delimiter::Semicolon);
+    let rows: Vec<_> = rows.collect();
+    assert!(!rows.is_empty());
+    for row in rows {
+        let record = row
+            .record
+            .unwrap_or_else(|e| panic!("row {}: {e:?}", row.number));
+        let vin = record.pointer("/Chassisnummer").and_then(Value::as_str);
+        assert!(
+            vin.is_some_and(|v| v.starts_with("XNB")),
+            "row {}: {record}",
+            row.number
+        );
+    }
+}
+
 #[test]
 fn csv_header_problems() {
     let err = |header: &str| {
@@ -545,7 +673,11 @@ fn csv_header_problems() {
         e.message
     };
     assert!(err("/vin,/vin").contains("twice"));
-    assert!(err("vin,/make").contains("JSON pointer"));
+    // A name without `/` is the ERP's own column name now; a `/` name is still checked as a pointer.
+    assert!(CsvRows::new("vin,/make\nx,y\n".as_bytes()).is_ok());
+    assert!(err("/vin,/make~2").contains("~"));
+    assert!(err("vin,/vin").contains("twice"));
+    assert!(err("vin,").contains("column 2 has no name"));
     assert!(err("/a/01,/b").contains("index"));
     assert!(err(",").contains("empty"));
     assert!(CsvRows::new(&b""[..]).is_err());

@@ -51,7 +51,8 @@ pub fn batch(req: &Request, stores: &SpinStores, out: ResponseOutparam) {
         spin_glue::require_content_type(req, "text/csv")?;
         let (tenant, marker) = uploader(req, stores, &who)?;
         let mapping = tenant::load_mapping(&stores.data, &tenant.id)?;
-        let rows = CsvRows::new(req.body()).map_err(|e| Error::Fields(vec![e]))?;
+        let rows = CsvRows::with_delimiter(req.body(), tenant.csv_delimiter)
+            .map_err(|e| Error::Fields(vec![e]))?;
         Ok((who, tenant, marker, mapping, rows))
     })();
     let (who, tenant, marker, mapping, rows) = match started {
