@@ -280,6 +280,31 @@ fn a_component_is_refused_a_store_it_did_not_declare() {
     );
 }
 
+/// Two hosts on one SQLite file would each sweep, claim and seed a store the other changes under
+/// it: the second `ecoc up` is refused at start, naming the file; once the first is gone (killed,
+/// even) the file is free again.
+#[test]
+fn a_second_host_on_the_same_sqlite_file_is_refused() {
+    let app = app();
+    let first = start(&app, &[], &[]);
+    app.write_runtime_config(SQLITE_ONLY);
+    let state = app.path().join(".spin").display().to_string();
+    let cache = cache_dir();
+    let args = ["--state-dir", state.as_str(), "--cache-dir", cache.as_str()];
+    let env = [("SPIN_VARIABLE_WHO", "ERP")];
+    let Err(refused) = Host::start(&app.manifest(), &args, &env) else {
+        panic!("a second ecoc up served the same SQLite file");
+    };
+    assert!(
+        refused.log.contains("is in use by another ecoc up") && refused.log.contains(".db"),
+        "the refusal names the file:\n{}",
+        refused.log
+    );
+    first.kill();
+    let again = Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("{}", f.log));
+    drop(again);
+}
+
 /// Two labels on one Redis database would list and delete each other's keys: `ecoc up` refuses the
 /// configuration before it serves, naming both labels (no Redis server is needed to be refused).
 #[test]

@@ -92,6 +92,9 @@ struct WriteOp {
 #[derive(Debug)]
 pub struct SqliteBackend {
     path: PathBuf,
+    /// Held for the backend's life: a second `ecoc up` on the same file is refused (see
+    /// [`SqliteBackend::open`]); the operating system lets go when the process ends, however.
+    _lock: std::fs::File,
     writer: std::sync::mpsc::Sender<WriteOp>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
@@ -103,6 +106,7 @@ impl SqliteBackend {
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
+        let lock = hold_lock(path)?;
         let conn = open_connection(path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
@@ -120,6 +124,7 @@ impl SqliteBackend {
             .map_err(|e| format!("cannot start the writer thread: {e}"))?;
         Ok(Self {
             path: path.to_owned(),
+            _lock: lock,
             writer: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
         })
@@ -252,6 +257,31 @@ fn apply_batch(conn: &mut Connection, batch: &[WriteOp]) -> Vec<KvResult<()>> {
     match run(conn) {
         Ok(results) => results,
         Err(e) => batch.iter().map(|_| Err(other(&e))).collect(),
+    }
+}
+
+/// Takes the file lock beside `path` (`<path>.ecoc-lock`), or says which file another host holds.
+/// Two hosts on one SQLite file would each run its own sweep, claims and dev seeding over a store
+/// the other changes under it; a host that outgrows one process shares a Redis store instead.
+fn hold_lock(path: &Path) -> std::result::Result<std::fs::File, String> {
+    let lock_path = PathBuf::from(format!("{}.ecoc-lock", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "{} is in use by another ecoc up (it holds {}): give each host its own --state-dir \
+             (and a runtime config whose paths lie under it), or share a Redis store",
+            path.display(),
+            lock_path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(format!("cannot lock {}: {e}", lock_path.display()))
+        }
     }
 }
 
@@ -391,6 +421,25 @@ mod tests {
             t.await.unwrap().unwrap();
         }
         assert_eq!(db.keys("s").await.unwrap().len(), 200);
+    }
+
+    #[test]
+    fn a_second_host_on_one_sqlite_file_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        let first = SqliteBackend::open(&path).unwrap();
+        let Err(refused) = SqliteBackend::open(&path) else {
+            panic!("two backends on one file");
+        };
+        assert!(
+            refused.contains("kv.db") && refused.contains("in use"),
+            "{refused}"
+        );
+        drop(first);
+        assert!(
+            SqliteBackend::open(&path).is_ok(),
+            "free again once the first is gone"
+        );
     }
 
     #[test]
