@@ -117,6 +117,18 @@ pub struct Event {
     pub note: Option<String>,
 }
 
+impl Event {
+    /// Another event at the same time as this one (the steps of one admission).
+    pub fn at_step(&self, actor: &str, status: Status, note: Option<String>) -> Self {
+        Self {
+            at: self.at.clone(),
+            actor: actor.to_owned(),
+            status,
+            note,
+        }
+    }
+}
+
 /// The NAP's receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {

@@ -526,66 +526,39 @@ pub fn admit<K: KeyValue>(
         Ok(repo.exists(candidate.tenant, holder)? || claims::young(holder, now_millis))
     };
     claims::claim_with(stores, candidate.tenant, &dup, &id, &live)?;
-    let at = clock::rfc3339(now);
-    let event = |actor: &str, status, note: Option<String>| Event {
-        at: at.clone(),
-        actor: actor.to_owned(),
-        status,
-        note,
-    };
     let held = !drift.is_empty();
-    let mut events = vec![
-        event(
-            candidate.actor,
-            Status::Received,
-            Some(format!("via {}", candidate.source.as_str())),
-        ),
-        event("map", Status::Mapped, None),
-    ];
-    events.push(if held {
-        event(
-            "validate",
-            Status::Held,
-            Some(format!(
-                "{} drift finding(s): waits for sign-off by a primary user",
-                drift.len()
-            )),
-        )
-    } else {
-        event("validate", Status::Validated, note)
-    });
-    let record = Record {
-        id: id.clone(),
-        tenant: candidate.tenant.to_owned(),
+    let mut record = Record {
         vin: key.vin.clone(),
         version: key.version,
         stage: key.stage,
         reference_id: ivi.header.ivi_reference_id.clone(),
         approval_number: ivi.coc.type_approval_number.clone(),
         category: ivi.coc.vehicle_category.as_str().to_owned(),
-        source: candidate.source.as_str().to_owned(),
-        status: if held {
-            Status::Held
-        } else {
-            Status::Validated
-        },
-        created_at: at.clone(),
-        updated_at: at.clone(),
-        events,
-        errors: Vec::new(),
-        drift,
-        receipt: None,
-        attempts: 0,
         not_before: if candidate.leased {
             now + LEASE_SECS
         } else {
             0
         },
-        callback: None,
-        failure: None,
         replaces,
-        payload_sha256: None,
+        ..arrival(&candidate, id.clone(), now)
     };
+    record
+        .events
+        .push(record.events[0].at_step("map", Status::Mapped, None));
+    let (status, note) = if held {
+        let note = format!(
+            "{} drift finding(s): waits for sign-off by a primary user",
+            drift.len()
+        );
+        (Status::Held, Some(note))
+    } else {
+        (Status::Validated, note)
+    };
+    record
+        .events
+        .push(record.events[0].at_step("validate", status, note));
+    record.status = status;
+    record.drift = drift;
     if let Err(e) = repo.create(&record, &xml) {
         // Give the key back so the ERP can simply retry.
         let _ = claims::release(stores, candidate.tenant, &dup, &id);
@@ -616,6 +589,41 @@ pub fn sign_off<K: KeyValue>(
     record.not_before = now + LEASE_SECS;
     repo.save(&record)?;
     Ok(record)
+}
+
+/// A record of `candidate` as it arrives at `now` (Unix seconds): status `received`, its first event
+/// ("via json|csv|ivi"), everything else empty for [`admit`] and [`reject`] to fill.
+fn arrival(candidate: &Candidate<'_>, id: String, now: u64) -> Record {
+    let at = clock::rfc3339(now);
+    Record {
+        id,
+        tenant: candidate.tenant.to_owned(),
+        vin: String::new(),
+        version: 0,
+        stage: 0,
+        reference_id: String::new(),
+        approval_number: String::new(),
+        category: String::new(),
+        source: candidate.source.as_str().to_owned(),
+        status: Status::Received,
+        created_at: at.clone(),
+        updated_at: at.clone(),
+        events: vec![Event {
+            at,
+            actor: candidate.actor.to_owned(),
+            status: Status::Received,
+            note: Some(format!("via {}", candidate.source.as_str())),
+        }],
+        errors: Vec::new(),
+        drift: Vec::new(),
+        receipt: None,
+        attempts: 0,
+        not_before: 0,
+        callback: None,
+        failure: None,
+        replaces: None,
+        payload_sha256: None,
+    }
 }
 
 /// [`admit`], keeping a refused file (422 for its content, 409 for its key) as a `rejected` record
@@ -660,50 +668,27 @@ fn reject<K: KeyValue>(
             .unwrap_or_default()
     };
     let number = |name: &str| field(name).trim().parse().unwrap_or(0);
-    let now = now_millis / 1000;
-    let at = clock::rfc3339(now);
-    let event = |actor: &str, status, note: String| Event {
-        at: at.clone(),
-        actor: actor.to_owned(),
-        status,
-        note: Some(note),
-    };
     let summary = errors
         .iter()
         .map(|e| e.code.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let record = Record {
-        id: ids::record_id(now_millis)?,
-        tenant: candidate.tenant.to_owned(),
+    let mut record = Record {
         vin: field("VehicleIdentificationNumber"),
         version: number("IviVersionNumber"),
         stage: number("ManufacturerStageNumber"),
         reference_id: field("IviReferenceId"),
         approval_number: field("TypeApprovalNumber"),
         category: field("VehicleCategory"),
-        source: candidate.source.as_str().to_owned(),
         status: Status::Rejected,
-        created_at: at.clone(),
-        updated_at: at.clone(),
-        events: vec![
-            event(
-                candidate.actor,
-                Status::Received,
-                format!("via {}", candidate.source.as_str()),
-            ),
-            event("validate", Status::Rejected, format!("refused: {summary}")),
-        ],
         errors,
-        drift: Vec::new(),
-        receipt: None,
-        attempts: 0,
-        not_before: 0,
-        callback: None,
-        failure: None,
-        replaces: None,
         payload_sha256: Some(ids::sha256_hex(candidate.xml)),
+        ..arrival(&candidate, ids::record_id(now_millis)?, now_millis / 1000)
     };
+    let refused = Some(format!("refused: {summary}"));
+    record
+        .events
+        .push(record.events[0].at_step("validate", Status::Rejected, refused));
     Repo::new(stores).create(&record, candidate.xml)?;
     Ok(record)
 }
