@@ -413,30 +413,46 @@ fn invalid_mappings_are_refused_with_every_reason() {
         {"path": "L", "from": "/l"},
         {"path": "L/M", "from": "/m"},
         {"path": "N", "fields": []},
-        "not a field"
+        "not a field",
+        {"path": "O", "jq": ".a | select("},
+        {"path": "P", "jq": ".p", "type": "integer", "unit": "furlong"},
+        {"path": "Q", "from": "/q", "format": "DD.MM.YYYY"},
+        {"path": "R", "from": "/r", "otherwise": "x"},
+        {"path": "S", "from": "/s", "when": "nosuchfilter"},
+        {"path": "T", "from": "/t", "type": "integer", "unit": "kg", "source_unit": "mm"},
+        {"path": "U", "from": "/u", "type": "date", "format": "DD.MM.YY"},
+        {"path": "V", "from": "/v", "type": "decimal", "decimal_separator": ",", "thousands_separator": ","}
     ]}"#;
     let errors = Mapping::from_json(bad).unwrap_err();
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     for expected in [
-        "profile",
-        "extra",
-        "fields[0]",
-        "fields[1]",
-        "fields[2].path",
-        "fields[3].type",
-        "fields[4].decimals",
-        "fields[5]",
-        "fields[6].generate",
-        "fields[7].from",
-        "fields[8].from",
-        "fields[9].colour",
-        "fields[10].default",
-        "fields[11].required",
-        "fields[12].codes",
-        "fields[13].decimals",
-        "fields[14].path",
-        "fields[16].fields",
-        "fields[17]",
+        "/profile",
+        "/extra",
+        "/fields/0",
+        "/fields/1",
+        "/fields/2/path",
+        "/fields/3/type",
+        "/fields/4/decimals",
+        "/fields/5",
+        "/fields/6/generate",
+        "/fields/7/from",
+        "/fields/8/from",
+        "/fields/9/colour",
+        "/fields/10/default",
+        "/fields/11/required",
+        "/fields/12/codes",
+        "/fields/13/decimals",
+        "/fields/14/path",
+        "/fields/16/fields",
+        "/fields/17",
+        "/fields/18/jq",
+        "/fields/19/unit",
+        "/fields/20/format",
+        "/fields/21/otherwise",
+        "/fields/22/when",
+        "/fields/23/source_unit",
+        "/fields/24/format",
+        "/fields/25/thousands_separator",
     ] {
         assert!(paths.contains(&expected), "{expected} missing in {paths:?}");
     }
@@ -446,7 +462,7 @@ fn invalid_mappings_are_refused_with_every_reason() {
         br#"{"fields": [{"path": "A", "each": "/a", "fields": [{"path": "B", "from": "/b", "type": "float"}]}]}"#,
     )
     .unwrap_err();
-    assert_eq!(nested[0].path, "fields[0].fields[0].type");
+    assert_eq!(nested[0].path, "/fields/0/fields/0/type");
     // `each` nests at most 8 deep.
     let nest = |depth: usize| {
         let mut field = json!({"path": "X", "from": "/x"});
@@ -459,7 +475,7 @@ fn invalid_mappings_are_refused_with_every_reason() {
     assert!(nest(9).is_err());
     assert_eq!(
         codes(&Mapping::from_json(b"not json").unwrap_err()),
-        [("MAPPING-INVALID", "/")]
+        [("MAPPING-INVALID", "")]
     );
     assert!(Mapping::from_json(b"[]").is_err());
     assert!(Mapping::from_json(br#"{"profile": "eu"}"#).is_err());

@@ -1,0 +1,299 @@
+//! jq expressions in a mapping, run by jaq (a jq interpreter in pure Rust that builds for
+//! wasm32-wasip2). An expression is compiled once per mapping and run once per field and record.
+//!
+//! Each expression sees the current value as `.` (the record, or the item of the enclosing `each`)
+//! and the whole ERP record as `$record`. Numbers keep their JSON text (`11.99` stays `11.99`, not
+//! a float) until arithmetic turns them into floats.
+
+use std::rc::Rc;
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+use jaq_json::{Num, Val};
+use serde_json::{Map, Number, Value};
+
+/// Longest expression accepted, in characters.
+pub const MAX_EXPRESSION_CHARS: usize = 4096;
+/// Most values one expression may yield before it is stopped (`each` takes them all).
+pub const MAX_OUTPUTS: usize = 10_000;
+
+type Data = data::JustLut<Val>;
+
+/// A compiled jq expression.
+pub struct Expr {
+    code: String,
+    filter: jaq_core::Filter<Data>,
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expr").field("code", &self.code).finish()
+    }
+}
+
+/// A record converted once for every expression that reads `$record`.
+#[derive(Debug, Clone)]
+pub struct Input(Val);
+
+impl Input {
+    /// Converts an ERP record (or an array item) for jq.
+    pub fn new(value: &Value) -> Self {
+        Self(to_val(value))
+    }
+}
+
+impl Expr {
+    /// Checks a mapping's `definitions` (jq `def`s shared by every expression of the mapping).
+    pub fn check_definitions(definitions: &str) -> Result<(), String> {
+        Self::compile(definitions, ".").map(|_| ())
+    }
+
+    /// Parses and compiles `code` after the mapping's `definitions`; the error says what jq
+    /// expected and where (counted in `code`, or in the definitions).
+    pub fn compile(definitions: &str, code: &str) -> Result<Self, String> {
+        if code.chars().count() + definitions.chars().count() > MAX_EXPRESSION_CHARS {
+            return Err(format!(
+                "the expression and the definitions are longer than {MAX_EXPRESSION_CHARS} characters"
+            ));
+        }
+        let whole = format!("{definitions}\n{code}");
+        let prefix = definitions.len() + 1;
+        let code_text = code;
+        let code = whole.as_str();
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs());
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs());
+        let arena = Arena::default();
+        let loader = Loader::new(defs);
+        let modules = loader
+            .load(&arena, File { code, path: () })
+            .map_err(|errors| {
+                let first = errors.into_iter().next().map(|(_, e)| e);
+                match first {
+                    Some(jaq_core::load::Error::Lex(e)) => e
+                        .first()
+                        .map(|(expect, at)| expected(code, prefix, expect.as_str(), at))
+                        .unwrap_or_else(|| "not a jq expression".to_owned()),
+                    Some(jaq_core::load::Error::Parse(e)) => e
+                        .first()
+                        .map(|(expect, at)| expected(code, prefix, expect.as_str(), at))
+                        .unwrap_or_else(|| "not a jq expression".to_owned()),
+                    _ => "jq modules cannot be imported in a mapping".to_owned(),
+                }
+            })?;
+        let filter = Compiler::default()
+            .with_funs(funs)
+            .with_global_vars(["$record"])
+            .compile(modules)
+            .map_err(|errors| {
+                let names: Vec<String> = errors
+                    .into_iter()
+                    .flat_map(|(_, e)| e)
+                    .map(|(name, undefined)| format!("{} `{name}`", undefined.as_str()))
+                    .collect();
+                format!("undefined {}", names.join(", "))
+            })?;
+        Ok(Self {
+            code: code_text.to_owned(),
+            filter,
+        })
+    }
+
+    /// The expression's text.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Every value the expression yields for `item` (with `$record` bound to `record`), nulls
+    /// included; a jq error is returned as its message.
+    pub fn run(&self, item: &Input, record: &Input) -> Result<Vec<Value>, String> {
+        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([record.0.clone()]));
+        let mut values = Vec::new();
+        for out in self.filter.id.run((ctx, item.0.clone())).map(unwrap_valr) {
+            let v = out.map_err(|e| e.to_string())?;
+            if values.len() == MAX_OUTPUTS {
+                return Err(format!("yields more than {MAX_OUTPUTS} values"));
+            }
+            values.push(from_val(&v));
+        }
+        Ok(values)
+    }
+
+    /// True when the expression's first value is neither `false` nor `null` (jq's truth).
+    pub fn holds(&self, item: &Input, record: &Input) -> Result<bool, String> {
+        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([record.0.clone()]));
+        match self
+            .filter
+            .id
+            .run((ctx, item.0.clone()))
+            .map(unwrap_valr)
+            .next()
+        {
+            None => Ok(false),
+            Some(out) => {
+                let v = out.map_err(|e| e.to_string())?;
+                Ok(!matches!(v, Val::Null | Val::Bool(false)))
+            }
+        }
+    }
+}
+
+/// "expected X at `...`" with the rest of the text from where jq stopped; `prefix` bytes of
+/// `code` are the definitions.
+fn expected(code: &str, prefix: usize, what: &str, at: &str) -> String {
+    // `at` is a slice of `code` (a token, or the rest of the text): its address gives its place.
+    let offset = (at.as_ptr() as usize)
+        .checked_sub(code.as_ptr() as usize)
+        .filter(|o| *o <= code.len())
+        .unwrap_or(code.len());
+    let rest: String = code[offset..].chars().take(24).collect();
+    let place = if rest.is_empty() {
+        "at the end".to_owned()
+    } else if offset < prefix {
+        format!("in the definitions at byte {offset} (`{rest}`)")
+    } else {
+        format!("at byte {} (`{rest}`)", offset - prefix)
+    };
+    format!("jq syntax: expected {what} {place}")
+}
+
+fn to_val(value: &Value) -> Val {
+    match value {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::Bool(*b),
+        Value::Number(n) => Val::Num(number(n)),
+        Value::String(s) => Val::from(s.clone()),
+        Value::Array(items) => items.iter().map(to_val).collect(),
+        Value::Object(map) => Val::obj(
+            map.iter()
+                .map(|(k, v)| (Val::from(k.clone()), to_val(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A JSON number as jq holds it: an integer, or the decimal text itself.
+fn number(n: &Number) -> Num {
+    match n.as_i64() {
+        Some(i) => Num::from_integral(i),
+        None => Num::Dec(Rc::new(n.to_string())),
+    }
+}
+
+fn from_val(v: &Val) -> Value {
+    match v {
+        Val::Null => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Num(n) => {
+            let text = n.to_string();
+            serde_json::from_str::<Number>(&text).map_or(Value::Null, Value::Number)
+        }
+        Val::TStr(_) | Val::BStr(_) => Value::String(text_of(v)),
+        Val::Arr(items) => Value::Array(items.iter().map(from_val).collect()),
+        Val::Obj(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (text_of(k), from_val(v)))
+                .collect::<Map<String, Value>>(),
+        ),
+    }
+}
+
+/// A string's text, or any other value written as JSON.
+fn text_of(v: &Val) -> String {
+    match v {
+        Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(code: &str, item: Value) -> Result<Vec<Value>, String> {
+        let record = Input::new(&item);
+        Expr::compile("", code)?.run(&record, &record)
+    }
+
+    #[test]
+    fn looks_up_a_characteristic_by_its_name() {
+        let sap = json!({"characteristics": [
+            {"ATNAM": "ZV_AXLES", "ATFLV": 2},
+            {"ATNAM": "ZV_TPMLM", "ATFLV": 11.99, "ATAWE": "TO"}]});
+        let got = eval(
+            r#".characteristics[] | select(.ATNAM == "ZV_TPMLM") | .ATFLV"#,
+            sap,
+        );
+        assert_eq!(got, Ok(vec![json!(11.99)]));
+    }
+
+    #[test]
+    fn counts_and_concatenates() {
+        let rec = json!({"axles": [{}, {}, {}], "a": "Nordbau", "b": "K2"});
+        assert_eq!(eval(".axles | length", rec.clone()), Ok(vec![json!(3)]));
+        assert_eq!(eval(r#""\(.a) \(.b)""#, rec), Ok(vec![json!("Nordbau K2")]));
+    }
+
+    #[test]
+    fn sees_the_whole_record_from_an_item() {
+        let rec = json!({"vin": "X"});
+        let item = Input::new(&json!(1));
+        let got = Expr::compile("", r#""\($record.vin)-\(.)""#)
+            .and_then(|e| e.run(&item, &Input::new(&rec)));
+        assert_eq!(got, Ok(vec![json!("X-1")]));
+    }
+
+    #[test]
+    fn errors_say_what_went_wrong() {
+        let syntax = Expr::compile("", ".a | select(").map(|_| ());
+        assert!(
+            syntax.as_ref().is_err_and(|e| e.starts_with("jq syntax")),
+            "{syntax:?}"
+        );
+        let undefined = Expr::compile("", "nosuchfilter(1)").map(|_| ());
+        assert!(
+            undefined
+                .as_ref()
+                .is_err_and(|e| e.contains("nosuchfilter")),
+            "{undefined:?}"
+        );
+        let runtime = eval(".a + 1", json!({"a": "text"}));
+        assert!(runtime.is_err(), "{runtime:?}");
+    }
+
+    #[test]
+    fn truth_is_jq_truth() {
+        let rec = json!({"fuel": "ELEKTRISCH", "n": 0});
+        let input = Input::new(&rec);
+        let holds = |code: &str| Expr::compile("", code).and_then(|e| e.holds(&input, &input));
+        assert_eq!(holds(r#".fuel == "ELEKTRISCH""#), Ok(true));
+        assert_eq!(holds(".n"), Ok(true));
+        assert_eq!(holds(".missing"), Ok(false));
+        assert_eq!(holds("empty"), Ok(false));
+    }
+}
+
+#[cfg(test)]
+mod definition_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn definitions_are_shared_by_every_expression() {
+        let defs = r#"def ch($n): $record.characteristics[] | select(.ATNAM == $n);"#;
+        let rec = json!({"characteristics": [{"ATNAM": "ZV_FUEL", "ATWRT": "DIESEL"}]});
+        let input = Input::new(&rec);
+        let got =
+            Expr::compile(defs, r#"ch("ZV_FUEL") | .ATWRT"#).and_then(|e| e.run(&input, &input));
+        assert_eq!(got, Ok(vec![json!("DIESEL")]));
+        let broken = Expr::check_definitions("def ch($n): ;");
+        assert!(
+            broken.as_ref().is_err_and(|e| e.contains("definitions")),
+            "{broken:?}"
+        );
+    }
+}
