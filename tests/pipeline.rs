@@ -202,6 +202,11 @@ impl Stack {
 
     /// Creates tenant `id` with the demo mapping and approvals; returns its primary token.
     fn tenant(&self, id: &str) -> String {
+        self.tenant_with(id, &demo_json("mapping.json"), &demo_json("approvals.json"))
+    }
+
+    /// Creates tenant `id` with `mapping` and `approvals`; returns its primary token.
+    fn tenant_with(&self, id: &str, mapping: &Value, approvals: &Value) -> String {
         let created = self.call(
             ADMIN,
             "POST",
@@ -210,11 +215,11 @@ impl Stack {
         );
         assert_eq!(created.status, 201, "{}", created.body);
         let token = body(&created)["token"].as_str().unwrap().to_owned();
-        for (path, file) in [
-            ("/v1/tenant/mapping", "mapping.json"),
-            ("/v1/tenant/approvals", "approvals.json"),
+        for (path, doc) in [
+            ("/v1/tenant/mapping", mapping),
+            ("/v1/tenant/approvals", approvals),
         ] {
-            let put = self.call(&token, "PUT", path, &demo_json(file));
+            let put = self.call(&token, "PUT", path, doc);
             assert_eq!(put.status, 200, "{path}: {}", put.body);
         }
         token
@@ -2050,4 +2055,126 @@ fn exhausted_retries_fail_with_the_last_reason_into_the_digest() {
     set_faults(&stack.mail.base, json!({}));
     let sent = stack.call(ADMIN, "POST", "/v1/admin/digest", &json!({}));
     assert_eq!(body(&sent)["tenants"]["acme"], "sent", "{}", sent.body);
+}
+
+/// `examples/<dir>/<file>` as JSON.
+fn example_json(dir: &str, file: &str) -> Value {
+    let path = workspace_root().join("examples").join(dir).join(file);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every signed file the NAP received for `records` is valid against the official XSD and
+/// verified by xmlsec1.
+fn assert_inbox_files_valid(stack: &Stack, records: &[Value]) {
+    for record in records {
+        let file = inbox_file(stack, record);
+        if let Some(valid) = xmllint_valid(&file) {
+            valid.unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        }
+        xmlsec_verifies(&stack.qtsp.state_dir, &file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+}
+
+#[test]
+fn both_erp_exports_onboard_by_their_example_mappings() {
+    // ../shared/erp: the two manufacturers' own exports (its README says what each record must become).
+    let Some(erp) = shared_ivi2().map(|ivi2| ivi2.with_file_name("erp")) else {
+        return;
+    };
+    warm_compile_cache();
+    let stack = Stack::start(&[]);
+    // The chassis maker on SAP: one webhook per sales-order item, mapped by jq lookups of its
+    // characteristics, tonnes converted to kilograms, the BEV's power written as electric power.
+    let nordbau = stack.tenant_with(
+        "nordbau",
+        &example_json("nordbau-sap", "mapping.json"),
+        &example_json("nordbau-sap", "approvals.json"),
+    );
+    let sap: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(erp.join("sap-vc-chassis.json")).unwrap()).unwrap();
+    let ids: Vec<String> = sap
+        .iter()
+        .map(|item| {
+            let answer = stack.post_vehicle(&nordbau, item);
+            assert_eq!(answer.status, 202, "{}", answer.body);
+            body(&answer)["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let sap_records = wait_all_final(&stack, &nordbau, &ids);
+    for record in &sap_records {
+        assert_eq!(record["status"], "succeeded", "{record:#}");
+    }
+    // The body builder on Sage X3: its nightly semicolon file as it is (Dutch column names,
+    // DD-MM-YYYY, `4.780` kg), on a tenant of its own.
+    let vandam = stack.tenant_with(
+        "vandam",
+        &example_json("vandam-x3", "mapping.json"),
+        &example_json("vandam-x3", "approvals.json"),
+    );
+    let batch = stack.post_batch(
+        &vandam,
+        &std::fs::read(erp.join("vandam-x3-stage2.csv")).unwrap(),
+    );
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    let lines: Vec<Value> = batch
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.last().unwrap()["summary"],
+        json!({"rows": 3, "accepted": 2, "refused": 1}),
+        "{}",
+        batch.body
+    );
+    // ...100204 is heavier than its approval allows: refused, naming the field and the approval.
+    let refused = lines[..3].iter().find(|l| l.get("id").is_none()).unwrap();
+    let reason = refused.to_string();
+    assert!(
+        reason.contains("APR-RANGE")
+            && reason.contains("MassInRunningOrder")
+            && reason.contains("12450"),
+        "{refused:#}"
+    );
+    let accepted: Vec<String> = lines[..3]
+        .iter()
+        .filter_map(|l| l["id"].as_str().map(str::to_owned))
+        .collect();
+    let csv_records = wait_all_final(&stack, &vandam, &accepted);
+    for record in &csv_records {
+        assert_eq!(record["status"], "succeeded", "{record:#}");
+    }
+    let mut vins: Vec<&str> = csv_records
+        .iter()
+        .map(|r| r["vin"].as_str().unwrap())
+        .collect();
+    vins.sort_unstable();
+    assert_eq!(vins, ["XNB2CC3TZRB100201", "XNB2CC3TZRB100203"]);
+    assert_inbox_files_valid(&stack, &sap_records);
+    assert_inbox_files_valid(&stack, &csv_records);
+    // What the exports say arrived as the schema wants it: 11.99 t as 11990 kg, 4.780 as 4780.
+    let text = |record: &Value| std::fs::read_to_string(inbox_file(&stack, record)).unwrap();
+    let chassis = sap_records
+        .iter()
+        .find(|r| r["vin"] == "XNB2CC3TZRB100201")
+        .unwrap();
+    assert!(text(chassis).contains("<TechnicallyPermissibleMaximumLadenMass>11990<"));
+    let van = sap_records
+        .iter()
+        .find(|r| r["vin"] == "XNB1EV7AZRB100202")
+        .unwrap();
+    assert!(
+        text(van).contains("<MaximumNetPowerElectric>150<"),
+        "{}",
+        text(van)
+    );
+    assert!(!text(van).contains("MaximumNetPowerCombustion"));
+    let body_201 = csv_records
+        .iter()
+        .find(|r| r["vin"] == "XNB2CC3TZRB100201")
+        .unwrap();
+    assert!(text(body_201).contains("<MassInRunningOrder>4780<"));
+    assert!(text(body_201).contains("<SignatureDate>2026-11-21<"));
 }

@@ -8,7 +8,7 @@
 use std::rc::Rc;
 
 use jaq_core::load::{Arena, File, Loader};
-use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+use jaq_core::{Compiler, Ctx, Exn, Vars, data};
 use jaq_json::{Num, Val};
 use serde_json::{Map, Number, Value};
 
@@ -16,8 +16,19 @@ use serde_json::{Map, Number, Value};
 pub const MAX_EXPRESSION_CHARS: usize = 4096;
 /// Most values one expression may yield before it is stopped (`each` takes them all).
 pub const MAX_OUTPUTS: usize = 10_000;
+/// Deepest nesting of brackets in an expression (the parser recurses on each).
+pub const MAX_NESTING: usize = 64;
 
 type Data = data::JustLut<Val>;
+
+/// jq natives a mapping cannot call: the process environment is outside the record.
+const WITHHELD: [&str; 1] = ["env"];
+
+/// Put before every expression: what jq would write to the log (where ERP data does not belong), or
+/// do to the process, does nothing here or fails with a reason.
+const SHADOWS: &str = "def debug: .; def debug(msgs): .; def stderr: .; \
+    def halt: error(\"halt is not available in a mapping\"); def halt($code): halt; \
+    def halt_error: halt; def halt_error($code): halt;";
 
 /// A compiled jq expression.
 pub struct Expr {
@@ -56,8 +67,14 @@ impl Expr {
                 "the expression and the definitions are longer than {MAX_EXPRESSION_CHARS} characters"
             ));
         }
-        let whole = format!("{definitions}\n{code}");
-        let prefix = definitions.len() + 1;
+        if nesting(definitions).max(nesting(code)) > MAX_NESTING {
+            return Err(format!(
+                "brackets nest deeper than {MAX_NESTING}: split the expression into definitions"
+            ));
+        }
+        let whole = format!("{SHADOWS}\n{definitions}\n{code}");
+        let shadows = SHADOWS.len() + 1;
+        let prefix = shadows + definitions.len() + 1;
         let code_text = code;
         let code = whole.as_str();
         let defs = jaq_core::defs()
@@ -65,7 +82,8 @@ impl Expr {
             .chain(jaq_json::defs());
         let funs = jaq_core::funs()
             .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+            .chain(jaq_json::funs())
+            .filter(|(name, _, _)| !WITHHELD.contains(name));
         let arena = Arena::default();
         let loader = Loader::new(defs);
         let modules = loader
@@ -75,11 +93,11 @@ impl Expr {
                 match first {
                     Some(jaq_core::load::Error::Lex(e)) => e
                         .first()
-                        .map(|(expect, at)| expected(code, prefix, expect.as_str(), at))
+                        .map(|(expect, at)| expected(code, shadows, prefix, expect.as_str(), at))
                         .unwrap_or_else(|| "not a jq expression".to_owned()),
                     Some(jaq_core::load::Error::Parse(e)) => e
                         .first()
-                        .map(|(expect, at)| expected(code, prefix, expect.as_str(), at))
+                        .map(|(expect, at)| expected(code, shadows, prefix, expect.as_str(), at))
                         .unwrap_or_else(|| "not a jq expression".to_owned()),
                     _ => "jq modules cannot be imported in a mapping".to_owned(),
                 }
@@ -112,8 +130,8 @@ impl Expr {
     pub fn run(&self, item: &Input, record: &Input) -> Result<Vec<Value>, String> {
         let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([record.0.clone()]));
         let mut values = Vec::new();
-        for out in self.filter.id.run((ctx, item.0.clone())).map(unwrap_valr) {
-            let v = out.map_err(|e| e.to_string())?;
+        for out in self.filter.id.run((ctx, item.0.clone())) {
+            let v = out.map_err(reason)?;
             if values.len() == MAX_OUTPUTS {
                 return Err(format!("yields more than {MAX_OUTPUTS} values"));
             }
@@ -125,25 +143,48 @@ impl Expr {
     /// True when the expression's first value is neither `false` nor `null` (jq's truth).
     pub fn holds(&self, item: &Input, record: &Input) -> Result<bool, String> {
         let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([record.0.clone()]));
-        match self
-            .filter
-            .id
-            .run((ctx, item.0.clone()))
-            .map(unwrap_valr)
-            .next()
-        {
+        match self.filter.id.run((ctx, item.0.clone())).next() {
             None => Ok(false),
             Some(out) => {
-                let v = out.map_err(|e| e.to_string())?;
+                let v = out.map_err(reason)?;
                 Ok(!matches!(v, Val::Null | Val::Bool(false)))
             }
         }
     }
 }
 
-/// "expected X at `...`" with the rest of the text from where jq stopped; `prefix` bytes of
-/// `code` are the definitions.
-fn expected(code: &str, prefix: usize, what: &str, at: &str) -> String {
+/// How deep `(`, `[` and `{` nest in `code`, outside string literals.
+fn nesting(code: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for c in code.chars() {
+        match (in_string, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, '"') => in_string = true,
+            (false, _, '(' | '[' | '{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, _, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// A jq exception as words. (Not `jaq_core::unwrap_valr`: it ends the process on `halt`.)
+fn reason(e: Exn<Val>) -> String {
+    match e.get_err() {
+        Ok(error) => error.to_string(),
+        Err(_) => "the expression stopped (halt)".to_owned(),
+    }
+}
+
+/// "expected X at `...`" with the rest of the text from where jq stopped; in `code`, the mapping's
+/// definitions run from byte `shadows` to `prefix`.
+fn expected(code: &str, shadows: usize, prefix: usize, what: &str, at: &str) -> String {
     // `at` is a slice of `code` (a token, or the rest of the text): its address gives its place.
     let offset = (at.as_ptr() as usize)
         .checked_sub(code.as_ptr() as usize)
@@ -153,7 +194,10 @@ fn expected(code: &str, prefix: usize, what: &str, at: &str) -> String {
     let place = if rest.is_empty() {
         "at the end".to_owned()
     } else if offset < prefix {
-        format!("in the definitions at byte {offset} (`{rest}`)")
+        format!(
+            "in the definitions at byte {} (`{rest}`)",
+            offset.saturating_sub(shadows)
+        )
     } else {
         format!("at byte {} (`{rest}`)", offset - prefix)
     };
@@ -263,6 +307,39 @@ mod tests {
         );
         let runtime = eval(".a + 1", json!({"a": "text"}));
         assert!(runtime.is_err(), "{runtime:?}");
+    }
+
+    #[test]
+    fn an_expression_reaches_nothing_outside_the_record() {
+        for code in ["env", "$ENV", "input", "inputs", "input_filename"] {
+            let compiled = Expr::compile("", code);
+            assert!(
+                compiled.as_ref().is_err_and(|e| e.contains("undefined")),
+                "{code}: {compiled:?}"
+            );
+        }
+        let rec = json!({"a": 1});
+        let input = Input::new(&rec);
+        let run = |code: &str| Expr::compile("", code).and_then(|e| e.run(&input, &input));
+        assert_eq!(run(".a | debug"), Ok(vec![json!(1)]));
+        assert_eq!(run("stderr | .a"), Ok(vec![json!(1)]));
+        for stops in ["halt", "halt(3)", "halt_error", "\"x\" | halt_error(1)"] {
+            assert!(run(stops).is_err_and(|e| e.contains("halt")), "{stops}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = format!("{}1{}", "(".repeat(100), ")".repeat(100));
+        let refused = Expr::compile("", &deep).map(|_| ());
+        assert!(refused.is_err_and(|e| e.contains("nest")));
+        assert!(
+            Expr::compile(
+                "",
+                r#""((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((""#
+            )
+            .is_ok()
+        );
     }
 
     #[test]
