@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use ivi::xml::Element;
 
-use crate::{Error, FieldError, Result};
+use serde_json::Value;
+
+use crate::document::{Document, Problems, token};
+use crate::{FieldError, Result};
 
 /// `{"approvals": [...]}`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -49,47 +52,109 @@ pub struct Range {
     pub max: Option<f64>,
 }
 
-impl Approvals {
-    /// Reads and checks an approvals document.
-    pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let approvals: Approvals = serde_json::from_slice(bytes)
-            .map_err(|e| Error::BadRequest(format!("approvals: {e}")))?;
-        let mut errors = Vec::new();
-        for (i, a) in approvals.approvals.iter().enumerate() {
-            if a.approval_number.trim().is_empty() {
-                errors.push(FieldError::new(
-                    format!("approvals[{i}].approval_number"),
-                    "APPROVALS-INVALID",
-                    "approval_number is empty",
-                ));
-            }
-            if approvals.approvals[..i]
-                .iter()
-                .any(|b| b.approval_number == a.approval_number)
-            {
-                errors.push(FieldError::new(
-                    format!("approvals[{i}].approval_number"),
-                    "APPROVALS-INVALID",
-                    format!("approval_number `{}` is listed twice", a.approval_number),
-                ));
-            }
-            for (name, r) in &a.ranges {
-                if let (Some(lo), Some(hi)) = (r.min, r.max)
-                    && lo > hi
-                {
-                    errors.push(FieldError::new(
-                        format!("approvals[{i}].ranges.{name}"),
-                        "APPROVALS-INVALID",
-                        format!("min {lo} is above max {hi}"),
-                    ));
+impl Document for Approvals {
+    /// Every mistake at once, each with its JSON pointer (`/approvals/0/ranges/Length/min`).
+    fn problems(doc: &Value) -> Vec<FieldError> {
+        let mut p = Problems::new("APPROVALS-INVALID");
+        let Some(top) = p.object(doc, "", "an approvals document") else {
+            return p.list;
+        };
+        p.keys(top, "", &["approvals"], &["approvals"]);
+        let Some(list) = top.get("approvals") else {
+            return p.list;
+        };
+        let Some(list) = list.as_array() else {
+            p.push("/approvals", "`approvals` must be an array");
+            return p.list;
+        };
+        let mut numbers: Vec<&str> = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            let at = format!("/approvals/{i}");
+            let Some(a) = p.object(item, &at, "an approval") else {
+                continue;
+            };
+            p.keys(
+                a,
+                &at,
+                &[
+                    "approval_number",
+                    "type",
+                    "variants",
+                    "versions",
+                    "category",
+                    "ranges",
+                ],
+                &["approval_number", "type", "variants", "versions"],
+            );
+            if let Some(number) = p.text(a, "approval_number", &at, false) {
+                if numbers.contains(&number) {
+                    p.push(
+                        &format!("{at}/approval_number"),
+                        format!("approval_number `{number}` is listed twice"),
+                    );
                 }
+                numbers.push(number);
+            }
+            p.text(a, "type", &at, false);
+            p.texts(a, "variants", &at, 1);
+            p.texts(a, "versions", &at, 1);
+            p.text(a, "category", &at, true);
+            match a.get("ranges") {
+                None => {}
+                Some(Value::Object(ranges)) => {
+                    for (name, range) in ranges {
+                        check_range(&mut p, name, range, &format!("{at}/ranges/{}", token(name)));
+                    }
+                }
+                Some(_) => p.push(
+                    &format!("{at}/ranges"),
+                    "`ranges` must be an object of element name -> {min, max}",
+                ),
             }
         }
-        if errors.is_empty() {
-            Ok(approvals)
-        } else {
-            Err(Error::Fields(errors))
+        p.list
+    }
+}
+
+/// One `ranges` entry: an element name and `{"min": .., "max": ..}` with at least one end.
+fn check_range(p: &mut Problems, name: &str, range: &Value, at: &str) {
+    let element_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    if !element_name {
+        p.push(
+            at,
+            format!("`{name}` is not an IVI element name such as MassInRunningOrder"),
+        );
+    }
+    let Some(r) = p.object(range, at, "a range") else {
+        return;
+    };
+    p.keys(r, at, &["min", "max"], &[]);
+    if !r.contains_key("min") && !r.contains_key("max") {
+        p.push(at, "a range needs `min`, `max` or both");
+    }
+    let mut end = |key: &str| match r.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(other) => {
+            p.push(
+                &format!("{at}/{key}"),
+                format!("`{key}` must be a number, not {other}"),
+            );
+            None
         }
+    };
+    if let (Some(lo), Some(hi)) = (end("min"), end("max"))
+        && lo > hi
+    {
+        p.push(at, format!("min {lo} is above max {hi}"));
+    }
+}
+
+impl Approvals {
+    /// Reads and checks an approvals document: every mistake at once (422), each with its pointer.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        <Self as Document>::from_json(bytes)
     }
 
     /// Checks the vehicle in `root` (an IVI document) against the approval it names.

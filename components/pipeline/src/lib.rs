@@ -36,6 +36,7 @@ pub mod calls;
 pub mod claims;
 pub mod clock;
 pub mod csv_batch;
+pub mod document;
 mod error;
 pub mod ids;
 pub mod json;

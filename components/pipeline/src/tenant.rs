@@ -8,10 +8,13 @@
 //! sign off held records), `upload` (upload, view), `view` (view). A tenant always keeps one primary.
 
 use base64ct::Encoding;
+use serde_json::Value;
 
+use crate::FieldError;
 use crate::approvals::Approvals;
 use crate::clock;
 use crate::csv_batch::Delimiter;
+use crate::document::{Document, Problems};
 use crate::ids;
 use crate::keys;
 use crate::kv::KeyValue;
@@ -151,6 +154,88 @@ impl Tenant {
             decode_public_key(key)?;
         }
         Ok(())
+    }
+}
+
+/// The keys of a tenant's settings.
+const TENANT_KEYS: [&str; 9] = [
+    "id",
+    "name",
+    "profile",
+    "signature_profile",
+    "callback_url",
+    "digest_to",
+    "webhook_public_key",
+    "webhook_replay_window_secs",
+    "csv_delimiter",
+];
+
+/// Every mistake of tenant settings at `at` (`""`, or `/tenant` inside a [`NewTenant`]).
+fn tenant_problems(p: &mut Problems, doc: &Value, at: &str) {
+    let Some(t) = p.object(doc, at, "tenant settings") else {
+        return;
+    };
+    p.keys(t, at, &TENANT_KEYS, &["id", "name"]);
+    if let Some(id) = p.text(t, "id", at, false)
+        && !valid_tenant_id(id)
+    {
+        p.push(
+            &format!("{at}/id"),
+            format!("tenant id `{id}` must be 2-40 characters of a-z, 0-9 and `-`"),
+        );
+    }
+    p.text(t, "name", at, false);
+    p.choice(t, "profile", at, &["eu", "uk"]);
+    p.choice(t, "signature_profile", at, &["xmldsig", "xades"]);
+    if let Some(url) = p.text(t, "callback_url", at, true)
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        p.push(
+            &format!("{at}/callback_url"),
+            format!("callback_url `{url}` must be an http(s) URL"),
+        );
+    }
+    for (i, to) in p.texts(t, "digest_to", at, 0).into_iter().enumerate() {
+        let parts: Vec<&str> = to.split('@').collect();
+        if parts.len() != 2
+            || parts
+                .iter()
+                .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            p.push(
+                &format!("{at}/digest_to/{i}"),
+                format!("`{to}` is not an email address"),
+            );
+        }
+    }
+    if let Some(key) = p.text(t, "webhook_public_key", at, true)
+        && let Err(e) = decode_public_key(key)
+    {
+        p.push(&format!("{at}/webhook_public_key"), e.to_string());
+    }
+    if t.get("webhook_replay_window_secs")
+        .is_some_and(|w| !w.is_u64())
+    {
+        p.push(
+            &format!("{at}/webhook_replay_window_secs"),
+            "`webhook_replay_window_secs` must be a whole number of seconds",
+        );
+    }
+    match t.get("csv_delimiter") {
+        None | Some(Value::Null) => {}
+        Some(d) if serde_json::from_value::<Delimiter>(d.clone()).is_ok() => {}
+        Some(other) => p.push(
+            &format!("{at}/csv_delimiter"),
+            format!("csv_delimiter {other} is not \",\", \";\", \"\\t\" or \"tab\""),
+        ),
+    }
+}
+
+impl Document for Tenant {
+    fn problems(doc: &Value) -> Vec<FieldError> {
+        let mut p = Problems::new("TENANT-INVALID");
+        tenant_problems(&mut p, doc, "");
+        p.list
     }
 }
 
@@ -427,6 +512,22 @@ pub struct NewTenant {
     /// The first token's value (a development token kept in a file); generated when absent.
     #[serde(default)]
     pub token: Option<String>,
+}
+
+impl Document for NewTenant {
+    fn problems(doc: &Value) -> Vec<FieldError> {
+        let mut p = Problems::new("TENANT-INVALID");
+        let Some(top) = p.object(doc, "", "a new tenant") else {
+            return p.list;
+        };
+        p.keys(top, "", &["tenant", "token_name", "token"], &["tenant"]);
+        if let Some(tenant) = top.get("tenant") {
+            tenant_problems(&mut p, tenant, "/tenant");
+        }
+        p.text(top, "token_name", "", false);
+        p.text(top, "token", "", true);
+        p.list
+    }
 }
 
 fn primary_name() -> String {

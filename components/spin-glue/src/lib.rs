@@ -150,6 +150,13 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T> {
         .map_err(|e| Error::BadRequest(format!("the body is not the JSON expected: {e}")))
 }
 
+/// Reads a document a user writes (tenant settings, ...): every mistake at once, each with its JSON
+/// pointer (422), see [`pipeline::document`].
+pub fn document_body<T: pipeline::document::Document>(req: &Request) -> Result<T> {
+    require_content_type(req, "application/json")?;
+    T::from_json(req.body())
+}
+
 /// Reads a step's request: JSON, or an empty body for a request type whose fields all have
 /// defaults (a scheduler's bare `POST`).
 pub fn call_body<T: serde::de::DeserializeOwned + Default>(req: &Request) -> Result<T> {

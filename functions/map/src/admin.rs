@@ -19,7 +19,7 @@ pub fn answer(to: To, req: &Request, stores: &SpinStores) -> Result<Reply> {
     require_admin(req)?;
     match to {
         To::CreateTenant => {
-            let asked: NewTenant = spin_glue::json_body(req)?;
+            let asked: NewTenant = spin_glue::document_body(req)?;
             let created = tenant::create_named_tenant(&stores.data, asked)?;
             Ok(Reply::json(201, &created))
         }

@@ -22,7 +22,7 @@ pub fn answer(
             .and_then(|()| tenant::load_tenant(kv, &who.tenant))
             .map(|t| Reply::json(200, &t)),
         To::PutTenant => needs(Action::Manage)
-            .and_then(|()| tenant::update_tenant(kv, &who.tenant, &spin_glue::json_body(req)?))
+            .and_then(|()| tenant::update_tenant(kv, &who.tenant, &spin_glue::document_body(req)?))
             .map(|t| Reply::json(200, &t)),
         To::Mapping => setting(who, stores, Setting::Mapping),
         To::Approvals => setting(who, stores, Setting::Approvals),
