@@ -89,6 +89,8 @@ struct Stack {
     token: String,
     /// The app's `runtime-config.toml` when not the SQLite one of [`app_dir`].
     runtime_config: Option<String>,
+    /// Changes the app folder before each start (a deployment's own components).
+    app_patch: Option<fn(&Path)>,
 }
 
 impl Stack {
@@ -165,6 +167,7 @@ impl Stack {
             env,
             token: String::new(),
             runtime_config,
+            app_patch: None,
         };
         stack.boot();
         stack.token = stack.tenant("acme");
@@ -174,6 +177,9 @@ impl Stack {
     /// Starts (or restarts) `ecoc up` on the same state.
     fn boot(&mut self) {
         let app = app_dir(self.root.path());
+        if let Some(patch) = self.app_patch {
+            patch(&app);
+        }
         if let Some(config) = &self.runtime_config {
             std::fs::write(app.join("runtime-config.toml"), config).unwrap();
         }
@@ -2177,4 +2183,106 @@ fn both_erp_exports_onboard_by_their_example_mappings() {
         .unwrap();
     assert!(text(body_201).contains("<MassInRunningOrder>4780<"));
     assert!(text(body_201).contains("<SignatureDate>2026-11-21<"));
+}
+
+/// Adds the example mapper component to the app as `examples/nordbau-sap/mapper/spin.toml.part`
+/// says a deployment does: its manifest part, the host in map's allowed list, its `.wasm`.
+fn with_example_mapper(app: &Path) {
+    let part = std::fs::read_to_string(
+        workspace_root().join("examples/nordbau-sap/mapper/spin.toml.part"),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(app.join("spin.toml")).unwrap();
+    let map_hosts = "allowed_outbound_hosts = [\"http://validate.spin.internal\"";
+    assert!(
+        manifest.contains(map_hosts),
+        "map's allowed_outbound_hosts moved"
+    );
+    let manifest = manifest.replacen(
+        map_hosts,
+        "allowed_outbound_hosts = [\"http://nordbau-mapper.spin.internal\", \"http://validate.spin.internal\"",
+        1,
+    );
+    std::fs::write(app.join("spin.toml"), format!("{manifest}\n{part}")).unwrap();
+    static WASM: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let wasm = WASM.get_or_init(|| build_component("nordbau-mapper"));
+    std::fs::copy(
+        wasm,
+        app.join("target/wasm32-wasip2/release/nordbau_mapper.wasm"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_tenants_mapper_component_maps_its_sap_items_through_ecoc_up() {
+    let Some(erp) = shared_ivi2().map(|ivi2| ivi2.with_file_name("erp")) else {
+        return;
+    };
+    warm_compile_cache();
+    let mut stack = Stack::start(&[]);
+    stack.host.take().unwrap().stop();
+    stack.app_patch = Some(with_example_mapper);
+    stack
+        .env
+        .push(("SPIN_VARIABLE_MAPPERS".into(), "nordbau-mapper".into()));
+    stack.boot();
+    // The tenant keeps ecoc's demo mapping: its mapper turns SAP items into that mapping's input.
+    let t = stack.tenant_with(
+        "nordbau",
+        &demo_json("mapping.json"),
+        &example_json("nordbau-sap", "approvals.json"),
+    );
+    let mut settings = body(&stack.get(&t, "/v1/tenant"));
+    // A component the deployment does not list as a mapper is refused, naming the setting.
+    settings["mapper"] = json!("validate");
+    let refused = stack.call(&t, "PUT", "/v1/tenant", &settings);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("/mapper") && refused.body.contains("not a mapper"),
+        "{}",
+        refused.body
+    );
+    settings["mapper"] = json!("nordbau-mapper");
+    let stored = stack.call(&t, "PUT", "/v1/tenant", &settings);
+    assert_eq!(stored.status, 200, "{}", stored.body);
+
+    let sap: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(erp.join("sap-vc-chassis.json")).unwrap()).unwrap();
+    // The preview goes through the mapper too, and says so.
+    let preview = stack.call(&t, "POST", "/v1/tenant/mapping:preview", &sap[0]);
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    let preview = body(&preview);
+    assert_eq!(preview["mapper"], "nordbau-mapper");
+    assert_eq!(preview["check"]["outcome"], "validated", "{preview:#}");
+    let ids: Vec<String> = sap
+        .iter()
+        .map(|item| {
+            let answer = stack.post_vehicle(&t, item);
+            assert_eq!(answer.status, 202, "{}", answer.body);
+            body(&answer)["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let records = wait_all_final(&stack, &t, &ids);
+    for record in &records {
+        assert_eq!(record["status"], "succeeded", "{record:#}");
+    }
+    assert_inbox_files_valid(&stack, &records);
+    let chassis = std::fs::read_to_string(inbox_file(&stack, &records[0])).unwrap();
+    assert!(
+        chassis.contains("<TechnicallyPermissibleMaximumLadenMass>11990<"),
+        "{chassis}"
+    );
+    // What the mapper refuses reaches the ERP as a 422 with the mapper's reason.
+    let mut broken = sap[1].clone();
+    broken["characteristics"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|c| c["ATNAM"] != "ZV_TPMLM");
+    let refused = stack.post_vehicle(&t, &broken);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("MAPPER-REFUSED") && refused.body.contains("ZV_TPMLM"),
+        "{}",
+        refused.body
+    );
 }

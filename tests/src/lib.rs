@@ -65,7 +65,7 @@ pub fn build_component(package: &str) -> PathBuf {
     target_dir()
         .join("wasm32-wasip2")
         .join("release")
-        .join(format!("{package}.wasm"))
+        .join(format!("{}.wasm", package.replace('-', "_")))
 }
 
 /// A copy of an app folder in a temp dir, with built components placed beside its manifest.

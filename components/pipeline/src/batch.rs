@@ -3,11 +3,8 @@
 //! a summary. Nothing is streamed until something was stored (or a full chunk was judged), so a
 //! batch in which every row is refused is answered as a whole, with a 4xx ([`Refused`]).
 
-use std::time::SystemTime;
-
 use crate::calls::{Admitted, Outcome};
 use crate::csv_batch::Row;
-use crate::mapping::Mapping;
 use crate::record::Status;
 use crate::{Error, Result};
 
@@ -116,11 +113,14 @@ pub trait Lines {
 /// chunk, in order.
 pub type AdmitChunks<'a> = dyn FnMut(&[Vec<String>]) -> Vec<Result<Admitted>> + 'a;
 
+/// Maps one row's record to IVI XML (the tenant's mapper and mapping: [`crate::mapper::record_to_xml`]).
+pub type RowToXml<'a> = dyn FnMut(&serde_json::Value) -> Result<String> + 'a;
+
 /// Runs a batch: maps every row, admits the mapped files [`CHUNK`] at a time ([`IN_FLIGHT`] chunks
 /// at once), and tells `lines` each row's result in row order per chunk.
 pub fn run(
     rows: impl Iterator<Item = Row>,
-    mapping: &Mapping,
+    to_xml: &mut RowToXml<'_>,
     admit: &mut AdmitChunks<'_>,
     lines: &mut dyn Lines,
 ) -> Summary {
@@ -130,12 +130,13 @@ pub fn run(
         summary.rows += 1;
         match row
             .record
-            .and_then(|record| mapping.apply(&record, SystemTime::now()))
+            .map_err(Error::Fields)
+            .and_then(|record| to_xml(&record))
         {
-            Ok(mapped) => pending.push((row.number, mapped.xml)),
-            Err(errors) => {
+            Ok(xml) => pending.push((row.number, xml)),
+            Err(e) => {
                 summary.refused += 1;
-                lines.line(RowResult::new(row.number, Err(Error::Fields(errors))));
+                lines.line(RowResult::new(row.number, Err(e)));
             }
         }
         if pending.len() >= CHUNK * IN_FLIGHT {

@@ -17,6 +17,8 @@ pub enum Service {
     Erp,
     /// The HTTP email API (digests).
     Mail,
+    /// A tenant's mapper component (`http://<id>.spin.internal`).
+    Mapper,
 }
 
 impl Service {
@@ -27,6 +29,7 @@ impl Service {
             Self::Nap => "nap",
             Self::Erp => "erp",
             Self::Mail => "mail",
+            Self::Mapper => "mapper",
         }
     }
 }

@@ -42,6 +42,7 @@ pub mod ids;
 pub mod json;
 pub mod keys;
 pub mod kv;
+pub mod mapper;
 pub mod mapping;
 pub mod nap;
 pub mod notify;

@@ -93,6 +93,9 @@ pub struct Tenant {
     /// null: detected from each upload's header row (see [`crate::csv_batch`]).
     #[serde(default)]
     pub csv_delimiter: Option<Delimiter>,
+    /// The tenant's own mapper component (see [`crate::mapper`]): uploads go through it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapper: Option<String>,
 }
 
 fn default_profile() -> String {
@@ -120,6 +123,7 @@ impl Tenant {
             webhook_public_key: None,
             webhook_replay_window_secs: default_replay_window(),
             csv_delimiter: None,
+            mapper: None,
         }
     }
 
@@ -158,7 +162,7 @@ impl Tenant {
 }
 
 /// The keys of a tenant's settings.
-const TENANT_KEYS: [&str; 9] = [
+const TENANT_KEYS: [&str; 10] = [
     "id",
     "name",
     "profile",
@@ -168,6 +172,7 @@ const TENANT_KEYS: [&str; 9] = [
     "webhook_public_key",
     "webhook_replay_window_secs",
     "csv_delimiter",
+    "mapper",
 ];
 
 /// Every mistake of tenant settings at `at` (`""`, or `/tenant` inside a [`NewTenant`]).
@@ -219,6 +224,14 @@ fn tenant_problems(p: &mut Problems, doc: &Value, at: &str) {
         p.push(
             &format!("{at}/webhook_replay_window_secs"),
             "`webhook_replay_window_secs` must be a whole number of seconds",
+        );
+    }
+    if let Some(id) = p.text(t, "mapper", at, true)
+        && !crate::mapper::valid_id(id)
+    {
+        p.push(
+            &format!("{at}/mapper"),
+            format!("mapper `{id}` is not a component id (a-z, 0-9 and `-`, a letter first)"),
         );
     }
     match t.get("csv_delimiter") {
@@ -323,13 +336,20 @@ pub fn save_tenant(kv: &impl KeyValue, tenant: &Tenant) -> Result<()> {
 
 /// The tenant's ERP mapping; 409 when a primary user has not set one yet.
 pub fn load_mapping(kv: &impl KeyValue, tenant: &str) -> Result<Mapping> {
-    let bytes = kv.get(&keys::mapping(tenant))?.ok_or_else(|| {
+    stored_mapping(kv, tenant)?.ok_or_else(|| {
         Error::Conflict(
             "the tenant has no mapping yet: a primary user sets it with PUT /v1/tenant/mapping"
                 .into(),
         )
-    })?;
-    Mapping::from_json(&bytes).map_err(|e| {
+    })
+}
+
+/// The tenant's ERP mapping, `None` when not set (a tenant whose mapper writes whole documents).
+pub fn stored_mapping(kv: &impl KeyValue, tenant: &str) -> Result<Option<Mapping>> {
+    let Some(bytes) = kv.get(&keys::mapping(tenant))? else {
+        return Ok(None);
+    };
+    Mapping::from_json(&bytes).map(Some).map_err(|e| {
         Error::Internal(format!(
             "the stored mapping cannot be read: {} error(s)",
             e.len()

@@ -10,6 +10,11 @@ use pipeline::batch::{self, Lines, RowResult};
 use pipeline::calls::{Admitted, Outcome};
 use pipeline::csv_batch::CsvRows;
 use pipeline::mapping::Mapping;
+
+/// The mapping as a batch applies it (no mapper component).
+fn through(mapping: &Mapping) -> impl FnMut(&serde_json::Value) -> pipeline::Result<String> + '_ {
+    |record| pipeline::mapper::record_to_xml(record, None, Some(mapping)).map(|(xml, _)| xml)
+}
 use pipeline::{Error, Result};
 
 fn demo(file: &str) -> Vec<u8> {
@@ -95,7 +100,7 @@ fn every_row_gets_one_line_in_order_across_chunks() {
         let bytes = csv(total);
         let rows = CsvRows::new(&bytes[..]).unwrap();
         let mut out = Collected::default();
-        let summary = batch::run(rows, &mapping, &mut admit(short), &mut out);
+        let summary = batch::run(rows, &mut through(&mapping), &mut admit(short), &mut out);
         assert_eq!(summary.rows, total + 1, "short={short}");
         assert_eq!(
             out.lines.len(),
@@ -134,7 +139,7 @@ fn a_small_batch_refused_whole_is_held_for_one_answer() {
     let bytes = csv(3);
     let rows = CsvRows::new(&bytes[..]).unwrap();
     let mut out = Collected::default();
-    let summary = batch::run(rows, &mapping, &mut admit(false), &mut out);
+    let summary = batch::run(rows, &mut through(&mapping), &mut admit(false), &mut out);
     assert_eq!(
         out.opened_after, None,
         "nothing stored, no full chunk: not streamed"
@@ -155,7 +160,7 @@ fn a_small_batch_refused_whole_is_held_for_one_answer() {
             .map(|_| Err(Error::Store("cannot open store `vins`".into())))
             .collect()
     };
-    let summary = batch::run(rows, &mapping, &mut unavailable, &mut out);
+    let summary = batch::run(rows, &mut through(&mapping), &mut unavailable, &mut out);
     let down = batch::refused(summary, out.lines);
     assert_eq!(
         (down.status(), down.error.as_str()),
@@ -163,6 +168,11 @@ fn a_small_batch_refused_whole_is_held_for_one_answer() {
     );
     let header_only = CsvRows::new(&b"/vin\n"[..]).unwrap();
     let mut out = Collected::default();
-    let summary = batch::run(header_only, &mapping, &mut admit(false), &mut out);
+    let summary = batch::run(
+        header_only,
+        &mut through(&mapping),
+        &mut admit(false),
+        &mut out,
+    );
     assert_eq!(batch::refused(summary, out.lines).status(), 400);
 }

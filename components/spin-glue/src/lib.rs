@@ -150,6 +150,29 @@ pub fn json_body<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T> {
         .map_err(|e| Error::BadRequest(format!("the body is not the JSON expected: {e}")))
 }
 
+/// The tenant's mapper component, when its settings name one: refused unless the deployment
+/// declares it (the `mappers` variable), then called over `http://<id>.spin.internal`.
+pub fn tenant_mapper(
+    tenant: &pipeline::tenant::Tenant,
+) -> Result<Option<Box<pipeline::mapper::Call<'static>>>> {
+    use pipeline::mapper;
+    use transport::Transport as _;
+    let Some(id) = tenant.mapper.clone() else {
+        return Ok(None);
+    };
+    mapper::check_declared(&id, &optional_variable("mappers").unwrap_or_default())?;
+    Ok(Some(Box::new(move |payload: &[u8]| {
+        let answer = SpinTransport
+            .send(mapper::request(&id, payload)?)
+            .map_err(|e| Error::Upstream {
+                service: pipeline::Service::Mapper,
+                message: format!("mapper `{id}` did not answer: {e}"),
+                retryable: true,
+            })?;
+        mapper::read_answer(&id, &answer)
+    })))
+}
+
 /// Reads a document a user writes (tenant settings, ...): every mistake at once, each with its JSON
 /// pointer (422), see [`pipeline::document`].
 pub fn document_body<T: pipeline::document::Document>(req: &Request) -> Result<T> {

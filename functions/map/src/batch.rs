@@ -50,12 +50,16 @@ pub fn batch(req: &Request, stores: &SpinStores, out: ResponseOutparam) {
         let who = tenant::authenticate(&stores.data, header(req, "authorization").as_deref())?;
         spin_glue::require_content_type(req, "text/csv")?;
         let (tenant, marker) = uploader(req, stores, &who)?;
-        let mapping = tenant::load_mapping(&stores.data, &tenant.id)?;
+        let mapper = spin_glue::tenant_mapper(&tenant)?;
+        let mapping = match &mapper {
+            Some(_) => tenant::stored_mapping(&stores.data, &tenant.id)?,
+            None => Some(tenant::load_mapping(&stores.data, &tenant.id)?),
+        };
         let rows = CsvRows::with_delimiter(req.body(), tenant.csv_delimiter)
             .map_err(|e| Error::Fields(vec![e]))?;
-        Ok((who, tenant, marker, mapping, rows))
+        Ok((who, tenant, marker, (mapper, mapping), rows))
     })();
-    let (who, tenant, marker, mapping, rows) = match started {
+    let (who, tenant, marker, (mapper, mapping), rows) = match started {
         Ok(s) => s,
         Err(e) => return spin_glue::respond(out, reply_error("map", &e)),
     };
@@ -77,7 +81,11 @@ pub fn batch(req: &Request, stores: &SpinStores, out: ResponseOutparam) {
             .collect();
         spin_glue::all(calls, batch::IN_FLIGHT)
     };
-    let summary = batch::run(rows, &mapping, &mut admit, &mut sink);
+    let mut to_xml = |record: &serde_json::Value| {
+        pipeline::mapper::record_to_xml(record, mapper.as_deref(), mapping.as_ref())
+            .map(|(xml, _)| xml)
+    };
+    let summary = batch::run(rows, &mut to_xml, &mut admit, &mut sink);
     match sink {
         Sink::Held(out, lines) => {
             // Every row was refused before anything was stored: the batch as a whole is refused.

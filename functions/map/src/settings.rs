@@ -21,9 +21,14 @@ pub fn answer(
         To::Tenant => needs(Action::View)
             .and_then(|()| tenant::load_tenant(kv, &who.tenant))
             .map(|t| Reply::json(200, &t)),
-        To::PutTenant => needs(Action::Manage)
-            .and_then(|()| tenant::update_tenant(kv, &who.tenant, &spin_glue::document_body(req)?))
-            .map(|t| Reply::json(200, &t)),
+        To::PutTenant => {
+            needs(Action::Manage)?;
+            let settings: tenant::Tenant = spin_glue::document_body(req)?;
+            // A mapper must be one the deployment declares, and it is checked now, not at upload.
+            spin_glue::tenant_mapper(&settings)?;
+            let stored = tenant::update_tenant(kv, &who.tenant, &settings)?;
+            Ok(Reply::json(200, &stored))
+        }
         To::Mapping => setting(who, stores, Setting::Mapping),
         To::Approvals => setting(who, stores, Setting::Approvals),
         To::PutMapping => {

@@ -1,6 +1,7 @@
 //! Uploads: one ERP record, one ready IVI file, a CSV batch; and the mapping preview.
 
 use pipeline::calls::{Admit, Check, Source};
+use pipeline::mapper;
 use pipeline::mapping::{Mapping, PreviewRequest};
 use pipeline::record::RecordView;
 use pipeline::tenant::{self, Action, Principal, Tenant};
@@ -30,7 +31,8 @@ pub fn uploader(
     Ok((tenant, marker))
 }
 
-/// `POST /v1/vehicles` (an ERP record, mapped) or `POST /v1/ivi` (a ready file): the record admitted.
+/// `POST /v1/vehicles` (an ERP record, mapped: through the tenant's mapper component if it has
+/// one, then its mapping) or `POST /v1/ivi` (a ready file): the record admitted.
 pub fn one(to: To, req: &Request, stores: &SpinStores, who: &Principal) -> Result<RecordView> {
     let (source, xml) = if let To::Ivi = to {
         spin_glue::require_content_type(req, "application/xml")?;
@@ -40,11 +42,8 @@ pub fn one(to: To, req: &Request, stores: &SpinStores, who: &Principal) -> Resul
         (Source::Ivi, xml.to_owned())
     } else {
         let record: serde_json::Value = spin_glue::json_body(req)?;
-        let mapping = tenant::load_mapping(&stores.data, &who.tenant)?;
-        let mapped = mapping
-            .apply(&record, std::time::SystemTime::now())
-            .map_err(Error::Fields)?;
-        (Source::Json, mapped.xml)
+        let (xml, whole) = record_to_xml(&record, stores, who)?;
+        (if whole { Source::Ivi } else { Source::Json }, xml)
     };
     let (tenant, marker) = uploader(req, stores, who)?;
     let admitted = spin_glue::call(&Admit {
@@ -58,32 +57,48 @@ pub fn one(to: To, req: &Request, stores: &SpinStores, who: &Principal) -> Resul
     Ok(admitted)
 }
 
+/// One ERP record as IVI XML, as the tenant maps it (`true`: its mapper wrote the whole document).
+fn record_to_xml(
+    record: &serde_json::Value,
+    stores: &SpinStores,
+    who: &Principal,
+) -> Result<(String, bool)> {
+    let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
+    let mapper = spin_glue::tenant_mapper(&tenant)?;
+    let mapping = tenant::stored_mapping(&stores.data, &who.tenant)?;
+    mapper::record_to_xml(record, mapper.as_deref(), mapping.as_ref())
+}
+
 /// `POST /v1/tenant/mapping:preview`: the mapped XML of a record (with a mapping to try, or the
 /// stored one) and what an upload of it would meet (`validate`'s checks, storing nothing):
 /// `{"xml", "check": {"outcome", "findings", "drift", "note"}}`. A record the mapping refuses is a
 /// 422 listing the mapping's errors.
 pub fn preview(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Reply> {
     who.require(Action::Upload)?;
-    let (mapping, record) = match spin_glue::json_body(req)? {
+    let (xml, mapper) = match spin_glue::json_body(req)? {
         PreviewRequest::Try(t) => {
             let json =
                 serde_json::to_vec(&t.mapping).map_err(|e| Error::Internal(e.to_string()))?;
-            (Mapping::from_json(&json).map_err(Error::Fields)?, t.record)
+            let mapping = Mapping::from_json(&json).map_err(Error::Fields)?;
+            let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
+            let mapper = spin_glue::tenant_mapper(&tenant)?;
+            let (xml, _) = mapper::record_to_xml(&t.record, mapper.as_deref(), Some(&mapping))?;
+            (xml, tenant.mapper)
         }
         PreviewRequest::Stored(record) => {
-            (tenant::load_mapping(&stores.data, &who.tenant)?, record)
+            let (xml, _) = record_to_xml(&record, stores, who)?;
+            let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
+            (xml, tenant.mapper)
         }
     };
-    let mapped = mapping
-        .apply(&record, std::time::SystemTime::now())
-        .map_err(Error::Fields)?;
     // Then every check a real upload meets, storing nothing.
     let check = spin_glue::call(&Check {
         tenant: who.tenant.clone(),
-        xml: mapped.xml.clone(),
+        xml: xml.clone(),
     })?;
-    Ok(Reply::json(
-        200,
-        &serde_json::json!({"xml": mapped.xml, "check": check}),
-    ))
+    let mut answer = serde_json::json!({"xml": xml, "check": check});
+    if let Some(id) = mapper {
+        answer["mapper"] = serde_json::Value::String(id);
+    }
+    Ok(Reply::json(200, &answer))
 }
