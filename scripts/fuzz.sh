@@ -12,6 +12,8 @@ for f in components/ivi/tests/fixtures/*/expected.xml; do
   for t in xml_reader c14n xsd_validator; do cp "$f" "fuzz/corpus/$t/$(echo "$f" | tr / _)"; done
 done
 cp components/pipeline/demo/records/*.json fuzz/corpus/mapper/
+cp components/pipeline/demo/mapping.json fuzz/corpus/mapper/demo-mapping.json
+for m in examples/*/mapping.json; do cp "$m" "fuzz/corpus/mapper/$(echo "$m" | tr / _)"; done
 cp components/pipeline/demo/records.csv fuzz/corpus/csv_reader/
 for target in xml_reader c14n xsd_validator mapper csv_reader; do
   echo "fuzz: $target for ${seconds}s"

@@ -754,3 +754,141 @@ fn the_demo_approvals_cover_every_demo_record() {
         "{findings:?}"
     );
 }
+
+#[test]
+fn a_battery_electric_vehicle_states_electric_power() {
+    let mut r = record("m1");
+    r["engines"][0]["energy_source"] = json!("95");
+    let xml = demo_mapping().apply(&r, now()).unwrap().xml;
+    assert!(xml.contains("<MaximumNetPowerElectric>"), "{xml}");
+    assert!(!xml.contains("MaximumNetPowerCombustion"), "{xml}");
+}
+
+/// The demo mapping with one field at `path` replaced by `options`, on the demo M1 record with
+/// `extra`'s keys added: the text of that element ("" when the field wrote none).
+fn one_field(path: &str, options: Value, extra: Value) -> Result<String, Vec<FieldError>> {
+    let mut field = json!({"path": path});
+    for (k, v) in options.as_object().unwrap() {
+        field[k] = v.clone();
+    }
+    let mut doc: Value =
+        serde_json::from_slice(&std::fs::read(root().join("demo/mapping.json")).unwrap()).unwrap();
+    let fields = doc["fields"].as_array_mut().unwrap();
+    fields.retain(|f| f["path"] != path);
+    fields.push(field);
+    let mapping =
+        Mapping::from_json(doc.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e:?}"));
+    let mut r = record("m1");
+    for (k, v) in extra.as_object().unwrap() {
+        r[k] = v.clone();
+    }
+    let xml = mapping.apply(&r, now())?.xml;
+    let name = path.rsplit('/').next().unwrap();
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    Ok(match (xml.find(&open), xml.find(&close)) {
+        (Some(a), Some(b)) => xml[a + open.len()..b].to_owned(),
+        _ => String::new(),
+    })
+}
+
+#[test]
+fn the_language_reads_erp_values_as_they_are() {
+    let mass = "CocDataGroup/MassGroup/MassInRunningOrder";
+    let sap = json!({"characteristics": [
+        {"ATNAM": "ZV_TPMLM", "ATFLV": 11.99, "ATAWE": "TO"},
+        {"ATNAM": "ZV_AXLE", "ATZHL": "0001"}, {"ATNAM": "ZV_AXLE", "ATZHL": "0002"}]});
+    let lookup = r#"first(.characteristics[] | select(.ATNAM == "ZV_TPMLM")) | {value: .ATFLV, unit: .ATAWE}"#;
+    // A lookup by key, tonnes to kilograms exactly.
+    let got = one_field(
+        mass,
+        json!({"jq": lookup, "type": "integer", "unit": "kg"}),
+        sap.clone(),
+    );
+    assert_eq!(got.unwrap(), "11990");
+    // A count.
+    let axles = one_field(
+        "CocDataGroup/GeneralConstructionGroup/NumberOfAxles",
+        json!({"jq": "[.characteristics[] | select(.ATNAM == \"ZV_AXLE\")] | length", "type": "integer"}),
+        sap,
+    );
+    assert_eq!(axles.unwrap(), "2");
+    // Thousands dot and decimal comma, a fixed source unit.
+    let dutch = json!({"decimal_separator": ",", "thousands_separator": ".", "type": "integer"});
+    let mut with = dutch.clone();
+    with["from"] = json!("/m");
+    assert_eq!(
+        one_field(mass, with.clone(), json!({"m": "4.780"})).unwrap(),
+        "4780"
+    );
+    with["unit"] = json!("kg");
+    with["source_unit"] = json!("t");
+    assert_eq!(one_field(mass, with, json!({"m": "4,78"})).unwrap(), "4780");
+    // Dates in the ERP's format.
+    let date = "CocDataGroup/TypeApprovalIssueDate";
+    let de = json!({"from": "/d", "type": "date", "format": "DD.MM.YYYY"});
+    assert_eq!(
+        one_field(date, de.clone(), json!({"d": "14.02.2025"})).unwrap(),
+        "2025-02-14"
+    );
+    let wrong = one_field(date, de, json!({"d": "2025-02-14"})).unwrap_err();
+    assert_eq!(wrong[0].code, "MAP-DATE");
+    assert!(
+        wrong[0].message.contains("`/d`") && wrong[0].message.contains("2025-02-14"),
+        "{wrong:?}"
+    );
+    // Concatenation, a condition, a code table with a fall-back.
+    let name = "CocDataGroup/CommercialNameTable/CommercialNameGroup/CommercialName";
+    let both = json!({"a": "Nordbau", "b": "K2", "fuel": "HVO"});
+    assert_eq!(
+        one_field(name, json!({"jq": "\"\\(.a) \\(.b)\""}), both.clone()).unwrap(),
+        "Nordbau K2"
+    );
+    assert_eq!(
+        one_field(
+            name,
+            json!({"from": "/a", "when": ".b == \"E2\""}),
+            both.clone()
+        )
+        .unwrap(),
+        ""
+    );
+    let fuel = json!({"from": "/fuel", "codes": {"DIESEL": "20"}, "otherwise": "22"});
+    assert_eq!(one_field(name, fuel, both.clone()).unwrap(), "22");
+    // A default when the source is empty.
+    assert_eq!(
+        one_field(name, json!({"from": "/none", "default": "X"}), both).unwrap(),
+        "X"
+    );
+}
+
+#[test]
+fn an_expression_error_names_the_rule_the_pointer_and_the_value() {
+    let name = "CocDataGroup/AxleTable/AxleGroup";
+    let mapping = Mapping::from_json(
+        json!({"fields": [{"path": name, "each": "/axles", "fields": [
+            {"path": "AxleNumber", "jq": ".n + 1", "type": "integer"}]}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let errors = mapping
+        .apply(&json!({"axles": [{"n": 1}, {"n": "two"}]}), now())
+        .unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = &errors[0];
+    assert_eq!(
+        (e.code.as_str(), e.path.as_str()),
+        ("MAP-EXPR", "CocDataGroup/AxleTable/AxleGroup[1]/AxleNumber")
+    );
+    for part in ["`.n + 1`", "`/axles/1`", "\"two\""] {
+        assert!(e.message.contains(part), "{part} missing in {}", e.message);
+    }
+    // Two values where one element takes one.
+    let many = one_field(
+        "CocDataGroup/Type",
+        json!({"jq": ".t[]"}),
+        json!({"t": ["a", "b"]}),
+    )
+    .unwrap_err();
+    assert!(many[0].message.contains("yields 2 values"), "{many:?}");
+}

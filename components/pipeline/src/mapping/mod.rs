@@ -688,6 +688,16 @@ impl Mapping {
         compile(&mut self.fields, &definitions, "/fields")
     }
 
+    /// Whether the mapping uses jq anywhere (`definitions`, `jq`, `when`).
+    pub fn has_expressions(&self) -> bool {
+        fn any(fields: &[Field]) -> bool {
+            fields
+                .iter()
+                .any(|f| f.jq.is_some() || f.when.is_some() || f.fields.as_deref().is_some_and(any))
+        }
+        self.definitions.is_some() || any(&self.fields)
+    }
+
     /// True when some expression has not been compiled (a mapping built without [`Self::from_json`]).
     fn uncompiled(fields: &[Field]) -> bool {
         fields.iter().any(|f| {
