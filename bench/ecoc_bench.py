@@ -6,6 +6,7 @@
     bench/ecoc_bench.py backlog [--sizes 1000,3000,10000]      NAP down, then back: time to clear
     bench/ecoc_bench.py search [--sizes 1000,10000,100000]     VIN wildcard search over stored records
     bench/ecoc_bench.py footprint                              RSS, .wasm sizes, first request
+    bench/ecoc_bench.py mapping [--rounds 200]                 per-record cost of the mapping, native and wasm
     bench/ecoc_bench.py all                                    each of the above with its defaults
 
 Every command prints a short table and writes bench/results/<command>.json (machine, git revision,
@@ -75,6 +76,7 @@ def build() -> None:
     run("cargo", "build", "--release", "-p", "sandbox", "--example", "bench_floor")
     # As `ecoc build` ships it (spin.toml: [component.validate.tool.ecoc] preinit = true).
     run(str(ECOC), "preinit", str(WASM_DIR / "validate.wasm"))
+    build_mapping_bench()
 
 
 def free_port() -> int:
@@ -849,6 +851,84 @@ def cmd_footprint(args) -> dict:
 # ---------------------------------------------------------------- main
 
 
+# ---------------------------------------------------------------- mapping
+
+MAPPING_BENCH = TARGET / "release" / "examples" / "bench_mapping"
+MAPPING_WASM = TARGET / "wasm32-wasip1" / "release" / "examples" / "bench_mapping.wasm"
+# The demo mapping as it was before the jq language (pointers and code tables only).
+POINTER_ONLY_REV = "e6a1b7b"
+
+
+def build_mapping_bench() -> None:
+    run = lambda *a: subprocess.run(a, cwd=ROOT, check=True)  # noqa: E731
+    run("cargo", "build", "--release", "-p", "pipeline", "--example", "bench_mapping")
+    run("rustup", "target", "add", "wasm32-wasip1")
+    run("cargo", "build", "--release", "--target", "wasm32-wasip1", "-p", "pipeline", "--example", "bench_mapping")
+
+
+def run_wasm(wasm: Path, args: list[str], dirs: list[Path]) -> str:
+    """Runs a WASI (preview 1) command under wasmtime (the Python package) and returns its stdout."""
+    try:
+        import wasmtime
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "wasmtime"], check=True)
+        import wasmtime
+    engine = wasmtime.Engine()
+    module = wasmtime.Module.from_file(engine, str(wasm))
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    store = wasmtime.Store(engine)
+    with tempfile.NamedTemporaryFile("r", suffix=".out") as out:
+        config = wasmtime.WasiConfig()
+        config.argv = ["bench_mapping", *args]
+        config.stdout_file = out.name
+        config.inherit_stderr()
+        for d in dirs:
+            config.preopen_dir(str(d), str(d))
+        store.set_wasi(config)
+        instance = linker.instantiate(store, module)
+        try:
+            instance.exports(store)["_start"](store)
+        except wasmtime.ExitTrap as e:
+            if e.code != 0:
+                raise
+        return Path(out.name).read_text()
+
+
+def cmd_mapping(args) -> dict:
+    """Per-record cost of mapping, native and in wasm, beside the pointer-only mapping of before."""
+    if not args.no_build:
+        build_mapping_bench()
+    erp = ROOT.parent / "shared" / "erp"
+    work = Path(tempfile.mkdtemp(prefix="ecoc-bench-mapping-"))
+    old = work / "pointer-only-mapping.json"
+    old.write_text(subprocess.run(["git", "show", f"{POINTER_ONLY_REV}:components/pipeline/demo/mapping.json"],
+                                  cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    demo_records = sorted(str(p) for p in (DEMO / "records").glob("*.json"))
+    cases = [
+        ("demo, pointers only (before jq)", old, demo_records),
+        ("demo, with jq and when", DEMO / "mapping.json", demo_records),
+        ("SAP characteristics (jq lookups)", ROOT / "examples/nordbau-sap/mapping.json", [str(erp / "sap-vc-chassis.json")]),
+        ("Sage X3 CSV (separators, dates)", ROOT / "examples/vandam-x3/mapping.json", [str(erp / "vandam-x3-stage2.csv")]),
+    ]
+    dirs = [ROOT, ROOT.parent / "shared", work]
+    figures, rows = [], []
+    for name, mapping, records in cases:
+        argv = [str(args.rounds), str(mapping), *records]
+        native = json.loads(subprocess.run([str(MAPPING_BENCH), *argv], check=True, capture_output=True, text=True).stdout)
+        wasm = json.loads(run_wasm(MAPPING_WASM, argv, dirs))
+        figures.append({"case": name, "records": native["records"], "native": native, "wasm": wasm})
+    base = figures[0]["native"]["ns_per_record"]
+    for f in figures:
+        n, w = f["native"]["ns_per_record"], f["wasm"]["ns_per_record"]
+        rows.append([f["case"], f["records"], f"{n / 1000:.1f}", f"{w / 1000:.1f}", f"{w / n:.2f}x",
+                     f"{n / base:.2f}x", f"{f['native']['compile_ns'] / 1e6:.1f}"])
+    table(["mapping", "records", "native us/record", "wasm us/record", "wasm / native",
+           "native / pointers-only", "compile ms"], rows)
+    save("mapping", {"rounds": args.rounds, "pointer_only_rev": POINTER_ONLY_REV}, figures)
+    return {"figures": figures}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-build", action="store_true", help="use the release builds as they are")
@@ -867,15 +947,17 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=30)
     p = sub.add_parser("footprint", help="RSS, .wasm sizes, time to first request")
     p.add_argument("--records", type=int, default=500)
+    p = sub.add_parser("mapping", help="per-record cost of the mapping language, native and wasm")
+    p.add_argument("--rounds", type=int, default=200)
     sub.add_parser("all", help="every benchmark with its defaults")
     args = parser.parse_args()
     if official_xsd() is None:
         log("the official IVI 2.0 XSD is needed: put ../shared/ivi2 beside the checkout or set ECOC_IVI2_XSD")
         return 2
-    if not args.no_build:
+    if not args.no_build and args.command != "mapping":
         build()
     commands = {"throughput": cmd_throughput, "latency": cmd_latency, "backlog": cmd_backlog,
-                "search": cmd_search, "footprint": cmd_footprint}
+                "search": cmd_search, "footprint": cmd_footprint, "mapping": cmd_mapping}
     if args.command == "all":
         for name, fn in commands.items():
             defaults = parser.parse_args(["--no-build", name])

@@ -37,7 +37,7 @@ pub const FIELD_KEYS: [&str; 20] = [
     "otherwise",
 ];
 /// The keys a mapping may have.
-const MAPPING_KEYS: [&str; 3] = ["profile", "definitions", "fields"];
+const MAPPING_KEYS: [&str; 4] = ["profile", "definitions", "variables", "fields"];
 /// The keys that only make sense for a field that writes one value.
 const VALUE_ONLY: [&str; 12] = [
     "default",
@@ -81,6 +81,7 @@ fn token(key: &str) -> String {
 
 struct Checker<'a> {
     definitions: &'a str,
+    variables: Vec<&'a str>,
     errors: Vec<FieldError>,
 }
 
@@ -106,7 +107,7 @@ impl Checker<'_> {
     /// A jq expression under `key` that must compile (with the mapping's definitions).
     fn expression(&mut self, f: &Map<String, Value>, key: &str, here: &str) {
         if let Some(code) = self.text(f, key, here)
-            && let Err(e) = Expr::compile(self.definitions, code)
+            && let Err(e) = Expr::compile(self.definitions, &self.variables, code)
         {
             self.push(&format!("{here}/{key}"), format!("`{code}`: {e}"));
         }
@@ -418,10 +419,45 @@ impl Checker<'_> {
 
 /// Every problem of the mapping document `doc`, each with its JSON pointer.
 pub fn document(doc: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    // The variables' names first: the definitions and every expression may read them.
+    let mut names: Vec<&str> = Vec::new();
+    let mut codes: Vec<(String, &str)> = Vec::new();
+    match doc.get("variables") {
+        None => {}
+        Some(Value::Object(vars)) => {
+            for (name, code) in vars {
+                let at = format!("/variables/{}", crate::document::token(name));
+                let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !identifier || name == "record" {
+                    errors.push(invalid(
+                        &at,
+                        format!(
+                            "`{name}` is not a variable name (letters, digits, `_`; not `record`)"
+                        ),
+                    ));
+                    continue;
+                }
+                names.push(name);
+                match code {
+                    Value::String(code) => codes.push((at, code)),
+                    _ => errors.push(invalid(
+                        &at,
+                        "a variable is a jq expression (a string)".into(),
+                    )),
+                }
+            }
+        }
+        Some(_) => errors.push(invalid(
+            "/variables",
+            "`variables` must be an object of name -> jq expression".into(),
+        )),
+    }
     let definitions = match doc.get("definitions") {
         None => Ok(""),
-        Some(Value::String(d)) => match Expr::check_definitions(d) {
-            Ok(()) => Ok(d.as_str()),
+        Some(Value::String(d)) => match Expr::compile(d, &names, ".") {
+            Ok(_) => Ok(d.as_str()),
             Err(e) => Err(invalid("/definitions", e)),
         },
         Some(_) => Err(invalid(
@@ -431,10 +467,16 @@ pub fn document(doc: &Value) -> Vec<FieldError> {
     };
     let mut checker = Checker {
         definitions: definitions.as_ref().map_or("", |d| d),
-        errors: Vec::new(),
+        variables: names,
+        errors,
     };
     if let Err(e) = &definitions {
         checker.errors.push(e.clone());
+    }
+    for (at, code) in codes {
+        if let Err(e) = Expr::compile(checker.definitions, &checker.variables, code) {
+            checker.push(&at, format!("`{code}`: {e}"));
+        }
     }
     checker.document(doc);
     checker.errors

@@ -1,9 +1,10 @@
 //! jq expressions in a mapping, run by jaq (a jq interpreter in pure Rust that builds for
 //! wasm32-wasip2). An expression is compiled once per mapping and run once per field and record.
 //!
-//! Each expression sees the current value as `.` (the record, or the item of the enclosing `each`)
-//! and the whole ERP record as `$record`. Numbers keep their JSON text (`11.99` stays `11.99`, not
-//! a float) until arithmetic turns them into floats.
+//! Each expression sees the current value as `.` (the record, or the item of the enclosing `each`),
+//! the whole ERP record as `$record`, and the mapping's `variables` (each computed once per record)
+//! as `$name`. Numbers keep their JSON text (`11.99` stays `11.99`, not a float) until arithmetic
+//! turns them into floats.
 
 use std::rc::Rc;
 
@@ -53,15 +54,38 @@ impl Input {
     }
 }
 
+/// What every expression of one record sees besides `.`: `$record`, then the mapping's variables
+/// in the order [`Expr::compile`] was given their names.
+#[derive(Debug, Clone)]
+pub struct Globals(Vec<Val>);
+
+impl Globals {
+    /// `$record` alone (for the variables' own expressions).
+    pub fn record(record: &Input) -> Self {
+        Self(vec![record.0.clone()])
+    }
+
+    /// Adds the next variable's value (the first value its expression yielded, or null).
+    pub fn push(&mut self, value: Option<Value>) {
+        self.0.push(value.as_ref().map_or(Val::Null, to_val));
+    }
+
+    fn vars(&self) -> Vars<Val> {
+        // In the order `Compiler::with_global_vars` was given the names (`variables_are_named_in_order`).
+        Vars::new(self.0.iter().cloned())
+    }
+}
+
 impl Expr {
     /// Checks a mapping's `definitions` (jq `def`s shared by every expression of the mapping).
     pub fn check_definitions(definitions: &str) -> Result<(), String> {
-        Self::compile(definitions, ".").map(|_| ())
+        Self::compile(definitions, &[], ".").map(|_| ())
     }
 
-    /// Parses and compiles `code` after the mapping's `definitions`; the error says what jq
-    /// expected and where (counted in `code`, or in the definitions).
-    pub fn compile(definitions: &str, code: &str) -> Result<Self, String> {
+    /// Parses and compiles `code` after the mapping's `definitions`, with the mapping's variables
+    /// named (`ch` for `$ch`); the error says what jq expected and where (counted in `code`, or in
+    /// the definitions).
+    pub fn compile(definitions: &str, variables: &[&str], code: &str) -> Result<Self, String> {
         if code.chars().count() + definitions.chars().count() > MAX_EXPRESSION_CHARS {
             return Err(format!(
                 "the expression and the definitions are longer than {MAX_EXPRESSION_CHARS} characters"
@@ -72,6 +96,9 @@ impl Expr {
                 "brackets nest deeper than {MAX_NESTING}: split the expression into definitions"
             ));
         }
+        let globals: Vec<String> = std::iter::once("$record".to_owned())
+            .chain(variables.iter().map(|v| format!("${v}")))
+            .collect();
         let whole = format!("{SHADOWS}\n{definitions}\n{code}");
         let shadows = SHADOWS.len() + 1;
         let prefix = shadows + definitions.len() + 1;
@@ -104,7 +131,7 @@ impl Expr {
             })?;
         let filter = Compiler::default()
             .with_funs(funs)
-            .with_global_vars(["$record"])
+            .with_global_vars(globals.iter().map(String::as_str))
             .compile(modules)
             .map_err(|errors| {
                 let names: Vec<String> = errors
@@ -127,8 +154,8 @@ impl Expr {
 
     /// Every value the expression yields for `item` (with `$record` bound to `record`), nulls
     /// included; a jq error is returned as its message.
-    pub fn run(&self, item: &Input, record: &Input) -> Result<Vec<Value>, String> {
-        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([record.0.clone()]));
+    pub fn run(&self, item: &Input, globals: &Globals) -> Result<Vec<Value>, String> {
+        let ctx = Ctx::<Data>::new(&self.filter.lut, globals.vars());
         let mut values = Vec::new();
         for out in self.filter.id.run((ctx, item.0.clone())) {
             let v = out.map_err(reason)?;
@@ -141,8 +168,8 @@ impl Expr {
     }
 
     /// True when the expression's first value is neither `false` nor `null` (jq's truth).
-    pub fn holds(&self, item: &Input, record: &Input) -> Result<bool, String> {
-        let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([record.0.clone()]));
+    pub fn holds(&self, item: &Input, globals: &Globals) -> Result<bool, String> {
+        let ctx = Ctx::<Data>::new(&self.filter.lut, globals.vars());
         match self.filter.id.run((ctx, item.0.clone())).next() {
             None => Ok(false),
             Some(out) => {
@@ -256,7 +283,7 @@ mod tests {
 
     fn eval(code: &str, item: Value) -> Result<Vec<Value>, String> {
         let record = Input::new(&item);
-        Expr::compile("", code)?.run(&record, &record)
+        Expr::compile("", &[], code)?.run(&record, &Globals::record(&record))
     }
 
     #[test]
@@ -282,19 +309,19 @@ mod tests {
     fn sees_the_whole_record_from_an_item() {
         let rec = json!({"vin": "X"});
         let item = Input::new(&json!(1));
-        let got = Expr::compile("", r#""\($record.vin)-\(.)""#)
-            .and_then(|e| e.run(&item, &Input::new(&rec)));
+        let got = Expr::compile("", &[], r#""\($record.vin)-\(.)""#)
+            .and_then(|e| e.run(&item, &Globals::record(&Input::new(&rec))));
         assert_eq!(got, Ok(vec![json!("X-1")]));
     }
 
     #[test]
     fn errors_say_what_went_wrong() {
-        let syntax = Expr::compile("", ".a | select(").map(|_| ());
+        let syntax = Expr::compile("", &[], ".a | select(").map(|_| ());
         assert!(
             syntax.as_ref().is_err_and(|e| e.starts_with("jq syntax")),
             "{syntax:?}"
         );
-        let undefined = Expr::compile("", "nosuchfilter(1)").map(|_| ());
+        let undefined = Expr::compile("", &[], "nosuchfilter(1)").map(|_| ());
         assert!(
             undefined
                 .as_ref()
@@ -308,7 +335,7 @@ mod tests {
     #[test]
     fn an_expression_reaches_nothing_outside_the_record() {
         for code in ["env", "$ENV", "input", "inputs", "input_filename"] {
-            let compiled = Expr::compile("", code);
+            let compiled = Expr::compile("", &[], code);
             assert!(
                 compiled.as_ref().is_err_and(|e| e.contains("undefined")),
                 "{code}: {compiled:?}"
@@ -316,7 +343,9 @@ mod tests {
         }
         let rec = json!({"a": 1});
         let input = Input::new(&rec);
-        let run = |code: &str| Expr::compile("", code).and_then(|e| e.run(&input, &input));
+        let run = |code: &str| {
+            Expr::compile("", &[], code).and_then(|e| e.run(&input, &Globals::record(&input)))
+        };
         assert_eq!(run(".a | debug"), Ok(vec![json!(1)]));
         assert_eq!(run("stderr | .a"), Ok(vec![json!(1)]));
         for stops in ["halt", "halt(3)", "halt_error", "\"x\" | halt_error(1)"] {
@@ -327,10 +356,10 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_before_parsing() {
         let deep = format!("{}1{}", "(".repeat(100), ")".repeat(100));
-        let refused = Expr::compile("", &deep).map(|_| ());
+        let refused = Expr::compile("", &[], &deep).map(|_| ());
         assert!(refused.is_err_and(|e| e.contains("nest")));
         let interpolated = format!("{}1{}", "\"\\(".repeat(100), ")\"".repeat(100));
-        let refused = Expr::compile("", &interpolated).map(|_| ());
+        let refused = Expr::compile("", &[], &interpolated).map(|_| ());
         assert!(refused.is_err_and(|e| e.contains("nest")));
     }
 
@@ -338,11 +367,33 @@ mod tests {
     fn truth_is_jq_truth() {
         let rec = json!({"fuel": "ELEKTRISCH", "n": 0});
         let input = Input::new(&rec);
-        let holds = |code: &str| Expr::compile("", code).and_then(|e| e.holds(&input, &input));
+        let holds = |code: &str| {
+            Expr::compile("", &[], code).and_then(|e| e.holds(&input, &Globals::record(&input)))
+        };
         assert_eq!(holds(r#".fuel == "ELEKTRISCH""#), Ok(true));
         assert_eq!(holds(".n"), Ok(true));
         assert_eq!(holds(".missing"), Ok(false));
         assert_eq!(holds("empty"), Ok(false));
+    }
+}
+
+#[cfg(test)]
+mod variable_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn variables_are_named_in_order() {
+        let rec = json!({"a": 1});
+        let input = Input::new(&rec);
+        let mut globals = Globals::record(&input);
+        globals.push(Some(json!("first")));
+        globals.push(Some(json!("second")));
+        let got = Expr::compile("", &["one", "two"], "[$record.a, $one, $two]")
+            .and_then(|e| e.run(&input, &globals));
+        assert_eq!(got, Ok(vec![json!([1, "first", "second"])]));
+        let unknown = Expr::compile("", &["one"], "$three").map(|_| ());
+        assert!(unknown.is_err_and(|e| e.contains("three")));
     }
 }
 
@@ -356,8 +407,8 @@ mod definition_tests {
         let defs = r#"def ch($n): $record.characteristics[] | select(.ATNAM == $n);"#;
         let rec = json!({"characteristics": [{"ATNAM": "ZV_FUEL", "ATWRT": "DIESEL"}]});
         let input = Input::new(&rec);
-        let got =
-            Expr::compile(defs, r#"ch("ZV_FUEL") | .ATWRT"#).and_then(|e| e.run(&input, &input));
+        let got = Expr::compile(defs, &[], r#"ch("ZV_FUEL") | .ATWRT"#)
+            .and_then(|e| e.run(&input, &Globals::record(&input)));
         assert_eq!(got, Ok(vec![json!("DIESEL")]));
         let broken = Expr::check_definitions("def ch($n): ;");
         assert!(

@@ -63,8 +63,26 @@ pub struct Mapping {
     /// jq `def`s that every expression of the mapping may call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definitions: Option<String>,
+    /// Named jq expressions computed once per record (`.` and `$record` are the record), which
+    /// every other expression reads as `$name`: an index built once instead of a search per field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<BTreeMap<String, String>>,
     /// The fields, in any order.
     pub fields: Vec<Field>,
+    /// The variables' expressions, compiled when the mapping is read.
+    #[serde(skip)]
+    compiled_variables: CompiledVariables,
+}
+
+/// The variables' names and compiled expressions, in name order.
+#[derive(Debug, Clone, Default)]
+struct CompiledVariables(Vec<(String, Rc<Expr>)>);
+
+impl PartialEq for CompiledVariables {
+    /// Compiled forms follow from the text, which the mapping compares.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 fn eu() -> String {
@@ -162,14 +180,20 @@ pub struct Mapped {
     pub ivi: Ivi,
 }
 
-/// Compiles every field's expressions (after `definitions`); `at` is the fields' JSON pointer.
-fn compile(fields: &mut [Field], definitions: &str, at: &str) -> Vec<FieldError> {
+/// Compiles every field's expressions (after `definitions`, with the `variables` named); `at` is
+/// the fields' JSON pointer.
+fn compile(
+    fields: &mut [Field],
+    definitions: &str,
+    variables: &[&str],
+    at: &str,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (i, f) in fields.iter_mut().enumerate() {
         let here = format!("{at}/{i}");
         let mut one = |code: &Option<String>, key: &str| -> Option<Rc<Expr>> {
             let code = code.as_deref()?;
-            Expr::compile(definitions, code)
+            Expr::compile(definitions, variables, code)
                 .map_err(|e| errors.push(check::invalid(&format!("{here}/{key}"), e)))
                 .ok()
                 .map(Rc::new)
@@ -179,7 +203,12 @@ fn compile(fields: &mut [Field], definitions: &str, at: &str) -> Vec<FieldError>
             when: one(&f.when, "when"),
         };
         if let Some(sub) = &mut f.fields {
-            errors.extend(compile(sub, definitions, &format!("{here}/fields")));
+            errors.extend(compile(
+                sub,
+                definitions,
+                variables,
+                &format!("{here}/fields"),
+            ));
         }
     }
     errors
@@ -293,7 +322,8 @@ struct Builder {
     now: u64,
     elements: usize,
     errors: Vec<FieldError>,
-    record: expr::Input,
+    /// `$record` and the variables.
+    globals: expr::Globals,
 }
 
 impl Builder {
@@ -364,7 +394,7 @@ impl Builder {
         path: &str,
     ) -> Option<Vec<(String, Value)>> {
         if let Some(expr) = &f.compiled.jq {
-            return match expr.run(scope.input(), &self.record) {
+            return match expr.run(scope.input(), &self.globals) {
                 Ok(values) => Some(
                     values
                         .into_iter()
@@ -419,7 +449,7 @@ impl Builder {
                 format!("{at}/{}", f.path)
             };
             if let Some(when) = &f.compiled.when {
-                match when.holds(scope.input(), &self.record) {
+                match when.holds(scope.input(), &self.globals) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
@@ -490,7 +520,7 @@ impl Builder {
         }
         if let Some(expr) = &f.compiled.jq {
             let values = expr
-                .run(scope.input(), &self.record)
+                .run(scope.input(), &self.globals)
                 .map_err(|e| Self::expr_error(path, "jq", expr, scope, &e))?;
             let mut given = values.iter().filter(|v| !v.is_null());
             let first = given.next();
@@ -685,7 +715,56 @@ impl Mapping {
 
     fn compile(&mut self) -> Vec<FieldError> {
         let definitions = self.definitions.clone().unwrap_or_default();
-        compile(&mut self.fields, &definitions, "/fields")
+        let mut errors = Vec::new();
+        let mut compiled = Vec::new();
+        let names: Vec<&str> = self
+            .variables
+            .iter()
+            .flatten()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        for (name, code) in self.variables.iter().flatten() {
+            // Compiled with every name (the definitions may use them); null while variables run.
+            match Expr::compile(&definitions, &names, code) {
+                Ok(e) => compiled.push((name.clone(), Rc::new(e))),
+                Err(e) => errors.push(check::invalid(
+                    &format!("/variables/{}", crate::document::token(name)),
+                    e,
+                )),
+            }
+        }
+        self.compiled_variables = CompiledVariables(compiled);
+        errors.extend(compile(&mut self.fields, &definitions, &names, "/fields"));
+        errors
+    }
+
+    /// `$record` and every variable's value for `record`.
+    fn globals(&self, record: &expr::Input) -> Result<expr::Globals, Vec<FieldError>> {
+        let mut globals = expr::Globals::record(record);
+        // What the variables' own expressions see: the record, every variable still null.
+        let mut own = expr::Globals::record(record);
+        for _ in &self.compiled_variables.0 {
+            own.push(None);
+        }
+        let mut errors = Vec::new();
+        for (name, e) in &self.compiled_variables.0 {
+            match e.run(record, &own) {
+                Ok(values) => globals.push(values.into_iter().find(|v| !v.is_null())),
+                Err(message) => {
+                    globals.push(None);
+                    errors.push(FieldError::new(
+                        format!("/variables/{name}"),
+                        "MAP-EXPR",
+                        format!("variable `{name}`: jq `{}` failed: {message}", e.code()),
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(globals)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Whether the mapping uses jq anywhere (`definitions`, `jq`, `when`).
@@ -695,15 +774,15 @@ impl Mapping {
                 .iter()
                 .any(|f| f.jq.is_some() || f.when.is_some() || f.fields.as_deref().is_some_and(any))
         }
-        self.definitions.is_some() || any(&self.fields)
+        self.definitions.is_some() || self.variables.is_some() || any(&self.fields)
     }
 
     /// True when some expression has not been compiled (a mapping built without [`Self::from_json`]).
-    fn uncompiled(fields: &[Field]) -> bool {
+    fn uncompiled_fields(fields: &[Field]) -> bool {
         fields.iter().any(|f| {
             (f.jq.is_some() && f.compiled.jq.is_none())
                 || (f.when.is_some() && f.compiled.when.is_none())
-                || f.fields.as_deref().is_some_and(Self::uncompiled)
+                || f.fields.as_deref().is_some_and(Self::uncompiled_fields)
         })
     }
 
@@ -729,7 +808,8 @@ impl Mapping {
                 ),
             )]);
         }
-        if Self::uncompiled(&self.fields) {
+        let variables = self.variables.as_ref().map_or(0, BTreeMap::len);
+        if Self::uncompiled_fields(&self.fields) || self.compiled_variables.0.len() != variables {
             let mut compiled = self.clone();
             let errors = compiled.compile();
             if !errors.is_empty() {
@@ -742,7 +822,7 @@ impl Mapping {
             now,
             elements: 0,
             errors: Vec::new(),
-            record: expr::Input::new(record),
+            globals: self.globals(&expr::Input::new(record))?,
         };
         let mut root = Element::new(Some(IVI_NS), "InitialVehicleInformation");
         builder.apply(
