@@ -922,9 +922,10 @@ def cmd_mapping(args) -> dict:
     for f in figures:
         n, w = f["native"]["ns_per_record"], f["wasm"]["ns_per_record"]
         rows.append([f["case"], f["records"], f"{n / 1000:.1f}", f"{w / 1000:.1f}", f"{w / n:.2f}x",
-                     f"{n / base:.2f}x", f"{f['native']['compile_ns'] / 1e6:.1f}"])
+                     f"{n / base:.2f}x", f"{f['native']['compile_ns'] / 1e6:.1f}",
+                     f"{f['wasm']['compile_ns'] / 1e6:.1f}", f"{f['native']['check_ns'] / 1e6:.1f}"])
     table(["mapping", "records", "native us/record", "wasm us/record", "wasm / native",
-           "native / pointers-only", "compile ms"], rows)
+           "native / pointers-only", "read ms (native)", "read ms (wasm)", "store ms"], rows)
     save("mapping", {"rounds": args.rounds, "pointer_only_rev": POINTER_ONLY_REV}, figures)
     return {"figures": figures}
 

@@ -349,7 +349,7 @@ pub fn stored_mapping(kv: &impl KeyValue, tenant: &str) -> Result<Option<Mapping
     let Some(bytes) = kv.get(&keys::mapping(tenant))? else {
         return Ok(None);
     };
-    Mapping::from_json(&bytes).map(Some).map_err(|e| {
+    Mapping::from_stored(&bytes).map(Some).map_err(|e| {
         Error::Internal(format!(
             "the stored mapping cannot be read: {} error(s)",
             e.len()

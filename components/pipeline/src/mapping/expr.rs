@@ -31,16 +31,101 @@ const SHADOWS: &str = "def debug: .; def debug(msgs): .; def stderr: .; \
     def halt: error(\"halt is not available in a mapping\"); def halt($code): halt; \
     def halt_error: halt; def halt_error($code): halt;";
 
-/// A compiled jq expression.
-pub struct Expr {
-    code: String,
+/// Expressions compiled together as one jq program: jaq parses and compiles its standard library
+/// once per program, which is most of what compiling costs (about a millisecond), so a mapping's
+/// expressions are compiled once, together, and each is one `def` of the program, chosen at run
+/// time by the global `$__ecoc`.
+pub struct Program {
+    codes: Vec<String>,
     filter: jaq_core::Filter<Data>,
 }
 
-impl std::fmt::Debug for Expr {
+impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Expr").field("code", &self.code).finish()
+        f.debug_struct("Program")
+            .field("codes", &self.codes)
+            .finish()
     }
+}
+
+/// One compiled jq expression (of a [`Program`]).
+#[derive(Debug, Clone)]
+pub struct Expr {
+    program: Rc<Program>,
+    index: usize,
+}
+
+/// The global that picks an expression of a program.
+const DISPATCH: &str = "$__ecoc";
+
+/// `if $__ecoc < m then ... else ... end` down to `__ecoc_i`: a binary choice among `range`.
+fn dispatch(range: std::ops::Range<usize>) -> String {
+    if range.len() <= 1 {
+        return format!("__ecoc_{}", range.start);
+    }
+    let mid = range.start + range.len() / 2;
+    format!(
+        "if {DISPATCH} < {mid} then {} else {} end",
+        dispatch(range.start..mid),
+        dispatch(mid..range.end)
+    )
+}
+
+impl Program {
+    /// Compiles `codes` together after the mapping's `definitions`, with its `variables` named.
+    /// Each code should have been checked on its own ([`Expr::compile`]), which says where a
+    /// mistake is; this error names only the first code that fails.
+    pub fn compile(
+        definitions: &str,
+        variables: &[&str],
+        codes: &[&str],
+    ) -> Result<Rc<Self>, String> {
+        for code in codes {
+            check_bounds(definitions, code)?;
+        }
+        // A newline before each `;`: a `#` comment in a code must not swallow it.
+        let body: String = codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| format!("def __ecoc_{i}: {code}\n;\n"))
+            .chain(std::iter::once(dispatch(0..codes.len().max(1))))
+            .collect();
+        let body = if codes.is_empty() {
+            ".".to_owned()
+        } else {
+            body
+        };
+        let filter = build(definitions, variables, &body)?;
+        Ok(Rc::new(Self {
+            codes: codes.iter().map(|c| (*c).to_owned()).collect(),
+            filter,
+        }))
+    }
+
+    /// The program's expressions, in the order of their codes.
+    pub fn exprs(self: &Rc<Self>) -> Vec<Expr> {
+        (0..self.codes.len())
+            .map(|index| Expr {
+                program: Rc::clone(self),
+                index,
+            })
+            .collect()
+    }
+}
+
+/// The length and nesting limits, before jaq's recursive parser sees the text.
+fn check_bounds(definitions: &str, code: &str) -> Result<(), String> {
+    if code.chars().count() + definitions.chars().count() > MAX_EXPRESSION_CHARS {
+        return Err(format!(
+            "the expression and the definitions are longer than {MAX_EXPRESSION_CHARS} characters"
+        ));
+    }
+    if nesting(definitions).max(nesting(code)) > MAX_NESTING {
+        return Err(format!(
+            "brackets nest deeper than {MAX_NESTING}: split the expression into definitions"
+        ));
+    }
+    Ok(())
 }
 
 /// A record converted once for every expression that reads `$record`.
@@ -70,9 +155,10 @@ impl Globals {
         self.0.push(value.as_ref().map_or(Val::Null, to_val));
     }
 
-    fn vars(&self) -> Vars<Val> {
-        // In the order `Compiler::with_global_vars` was given the names (`variables_are_named_in_order`).
-        Vars::new(self.0.iter().cloned())
+    /// `$__ecoc` (which expression), then `$record` and the variables, in the order
+    /// `Compiler::with_global_vars` was given their names (`variables_are_named_in_order`).
+    fn vars(&self, index: usize) -> Vars<Val> {
+        Vars::new(std::iter::once(Val::from(index)).chain(self.0.iter().cloned()))
     }
 }
 
@@ -86,78 +172,27 @@ impl Expr {
     /// named (`ch` for `$ch`); the error says what jq expected and where (counted in `code`, or in
     /// the definitions).
     pub fn compile(definitions: &str, variables: &[&str], code: &str) -> Result<Self, String> {
-        if code.chars().count() + definitions.chars().count() > MAX_EXPRESSION_CHARS {
-            return Err(format!(
-                "the expression and the definitions are longer than {MAX_EXPRESSION_CHARS} characters"
-            ));
-        }
-        if nesting(definitions).max(nesting(code)) > MAX_NESTING {
-            return Err(format!(
-                "brackets nest deeper than {MAX_NESTING}: split the expression into definitions"
-            ));
-        }
-        let globals: Vec<String> = std::iter::once("$record".to_owned())
-            .chain(variables.iter().map(|v| format!("${v}")))
-            .collect();
-        let whole = format!("{SHADOWS}\n{definitions}\n{code}");
-        let shadows = SHADOWS.len() + 1;
-        let prefix = shadows + definitions.len() + 1;
-        let code_text = code;
-        let code = whole.as_str();
-        let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
-        let funs = jaq_core::funs()
-            .chain(jaq_std::funs())
-            .chain(jaq_json::funs())
-            .filter(|(name, _, _)| !WITHHELD.contains(name));
-        let arena = Arena::default();
-        let loader = Loader::new(defs);
-        let modules = loader
-            .load(&arena, File { code, path: () })
-            .map_err(|errors| {
-                let first = errors.into_iter().next().map(|(_, e)| e);
-                match first {
-                    Some(jaq_core::load::Error::Lex(e)) => e
-                        .first()
-                        .map(|(expect, at)| expected(code, shadows, prefix, expect.as_str(), at))
-                        .unwrap_or_else(|| "not a jq expression".to_owned()),
-                    Some(jaq_core::load::Error::Parse(e)) => e
-                        .first()
-                        .map(|(expect, at)| expected(code, shadows, prefix, expect.as_str(), at))
-                        .unwrap_or_else(|| "not a jq expression".to_owned()),
-                    _ => "jq modules cannot be imported in a mapping".to_owned(),
-                }
-            })?;
-        let filter = Compiler::default()
-            .with_funs(funs)
-            .with_global_vars(globals.iter().map(String::as_str))
-            .compile(modules)
-            .map_err(|errors| {
-                let names: Vec<String> = errors
-                    .into_iter()
-                    .flat_map(|(_, e)| e)
-                    .map(|(name, undefined)| format!("{} `{name}`", undefined.as_str()))
-                    .collect();
-                format!("undefined {}", names.join(", "))
-            })?;
-        Ok(Self {
-            code: code_text.to_owned(),
+        check_bounds(definitions, code)?;
+        let filter = build(definitions, variables, code)?;
+        let program = Rc::new(Program {
+            codes: vec![code.to_owned()],
             filter,
-        })
+        });
+        Ok(Self { program, index: 0 })
     }
 
     /// The expression's text.
     pub fn code(&self) -> &str {
-        &self.code
+        &self.program.codes[self.index]
     }
 
     /// Every value the expression yields for `item` (with `$record` bound to `record`), nulls
     /// included; a jq error is returned as its message.
     pub fn run(&self, item: &Input, globals: &Globals) -> Result<Vec<Value>, String> {
-        let ctx = Ctx::<Data>::new(&self.filter.lut, globals.vars());
+        let filter = &self.program.filter;
+        let ctx = Ctx::<Data>::new(&filter.lut, globals.vars(self.index));
         let mut values = Vec::new();
-        for out in self.filter.id.run((ctx, item.0.clone())) {
+        for out in filter.id.run((ctx, item.0.clone())) {
             let v = out.map_err(reason)?;
             if values.len() == MAX_OUTPUTS {
                 return Err(format!("yields more than {MAX_OUTPUTS} values"));
@@ -169,8 +204,9 @@ impl Expr {
 
     /// True when the expression's first value is neither `false` nor `null` (jq's truth).
     pub fn holds(&self, item: &Input, globals: &Globals) -> Result<bool, String> {
-        let ctx = Ctx::<Data>::new(&self.filter.lut, globals.vars());
-        match self.filter.id.run((ctx, item.0.clone())).next() {
+        let filter = &self.program.filter;
+        let ctx = Ctx::<Data>::new(&filter.lut, globals.vars(self.index));
+        match filter.id.run((ctx, item.0.clone())).next() {
             None => Ok(false),
             Some(out) => {
                 let v = out.map_err(reason)?;
@@ -195,6 +231,59 @@ fn nesting(code: &str) -> usize {
         }
     }
     deepest
+}
+
+/// Compiles `body` after the shadows and the mapping's `definitions`, with the globals declared.
+fn build(
+    definitions: &str,
+    variables: &[&str],
+    body: &str,
+) -> Result<jaq_core::Filter<Data>, String> {
+    let globals: Vec<String> = [DISPATCH.to_owned(), "$record".to_owned()]
+        .into_iter()
+        .chain(variables.iter().map(|v| format!("${v}")))
+        .collect();
+    let whole = format!("{SHADOWS}\n{definitions}\n{body}");
+    let shadows = SHADOWS.len() + 1;
+    let prefix = shadows + definitions.len() + 1;
+    let code = whole.as_str();
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    let funs = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs())
+        .filter(|(name, _, _)| !WITHHELD.contains(name));
+    let arena = Arena::default();
+    let loader = Loader::new(defs);
+    let modules = loader
+        .load(&arena, File { code, path: () })
+        .map_err(|errors| {
+            let first = errors.into_iter().next().map(|(_, e)| e);
+            match first {
+                Some(jaq_core::load::Error::Lex(e)) => e
+                    .first()
+                    .map(|(expect, at)| expected(code, shadows, prefix, expect.as_str(), at))
+                    .unwrap_or_else(|| "not a jq expression".to_owned()),
+                Some(jaq_core::load::Error::Parse(e)) => e
+                    .first()
+                    .map(|(expect, at)| expected(code, shadows, prefix, expect.as_str(), at))
+                    .unwrap_or_else(|| "not a jq expression".to_owned()),
+                _ => "jq modules cannot be imported in a mapping".to_owned(),
+            }
+        })?;
+    Compiler::default()
+        .with_funs(funs)
+        .with_global_vars(globals.iter().map(String::as_str))
+        .compile(modules)
+        .map_err(|errors| {
+            let names: Vec<String> = errors
+                .into_iter()
+                .flat_map(|(_, e)| e)
+                .map(|(name, undefined)| format!("{} `{name}`", undefined.as_str()))
+                .collect();
+            format!("undefined {}", names.join(", "))
+        })
 }
 
 /// A jq exception as words. (Not `jaq_core::unwrap_valr`: it ends the process on `halt`.)
@@ -374,6 +463,45 @@ mod tests {
         assert_eq!(holds(".n"), Ok(true));
         assert_eq!(holds(".missing"), Ok(false));
         assert_eq!(holds("empty"), Ok(false));
+    }
+}
+
+#[cfg(test)]
+mod program_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn one_program_runs_each_expression_as_its_own() {
+        let codes = [
+            ".a",
+            ".b # a comment",
+            "def twice: . * 2; .a | twice",
+            "[$record.a, $v]",
+            ".c",
+        ];
+        let program = Program::compile("def one: 1;", &["v"], &codes).unwrap();
+        let rec = json!({"a": 1, "b": "x", "c": [1]});
+        let input = Input::new(&rec);
+        let mut globals = Globals::record(&input);
+        globals.push(Some(json!("v")));
+        let got: Vec<Vec<Value>> = program
+            .exprs()
+            .iter()
+            .map(|e| e.run(&input, &globals).unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                vec![json!(1)],
+                vec![json!("x")],
+                vec![json!(2)],
+                vec![json!([1, "v"])],
+                vec![json!([1])]
+            ]
+        );
+        assert_eq!(program.exprs()[1].code(), ".b # a comment");
+        assert!(Program::compile("", &[], &[]).unwrap().exprs().is_empty());
     }
 }
 

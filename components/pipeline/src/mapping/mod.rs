@@ -29,7 +29,6 @@
 //! the IVI model, whose writer puts elements in schema order.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ivi::xml::{Element, Node};
@@ -76,7 +75,7 @@ pub struct Mapping {
 
 /// The variables' names and compiled expressions, in name order.
 #[derive(Debug, Clone, Default)]
-struct CompiledVariables(Vec<(String, Rc<Expr>)>);
+struct CompiledVariables(Vec<(String, Expr)>);
 
 impl PartialEq for CompiledVariables {
     /// Compiled forms follow from the text, which the mapping compares.
@@ -160,8 +159,8 @@ pub struct Field {
 /// A field's compiled `jq` and `when`.
 #[derive(Debug, Clone, Default)]
 struct Compiled {
-    jq: Option<Rc<Expr>>,
-    when: Option<Rc<Expr>>,
+    jq: Option<Expr>,
+    when: Option<Expr>,
 }
 
 impl PartialEq for Compiled {
@@ -180,38 +179,33 @@ pub struct Mapped {
     pub ivi: Ivi,
 }
 
-/// Compiles every field's expressions (after `definitions`, with the `variables` named); `at` is
-/// the fields' JSON pointer.
-fn compile(
-    fields: &mut [Field],
-    definitions: &str,
-    variables: &[&str],
-    at: &str,
-) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    for (i, f) in fields.iter_mut().enumerate() {
+/// Every expression of `fields` in walk order (each field's `jq`, then its `when`, then its
+/// group's fields), with the JSON pointer of its place (`at` is the fields' pointer).
+fn collect<'f>(fields: &'f [Field], at: &str, out: &mut Vec<(String, &'f str)>) {
+    for (i, f) in fields.iter().enumerate() {
         let here = format!("{at}/{i}");
-        let mut one = |code: &Option<String>, key: &str| -> Option<Rc<Expr>> {
-            let code = code.as_deref()?;
-            Expr::compile(definitions, variables, code)
-                .map_err(|e| errors.push(check::invalid(&format!("{here}/{key}"), e)))
-                .ok()
-                .map(Rc::new)
-        };
-        f.compiled = Compiled {
-            jq: one(&f.jq, "jq"),
-            when: one(&f.when, "when"),
-        };
-        if let Some(sub) = &mut f.fields {
-            errors.extend(compile(
-                sub,
-                definitions,
-                variables,
-                &format!("{here}/fields"),
-            ));
+        for (key, code) in [("jq", &f.jq), ("when", &f.when)] {
+            if let Some(code) = code {
+                out.push((format!("{here}/{key}"), code));
+            }
+        }
+        if let Some(sub) = &f.fields {
+            collect(sub, &format!("{here}/fields"), out);
         }
     }
-    errors
+}
+
+/// Gives each field its compiled expressions, in [`collect`]'s order.
+fn assign(fields: &mut [Field], exprs: &mut impl Iterator<Item = Expr>) {
+    for f in fields {
+        f.compiled = Compiled {
+            jq: f.jq.as_ref().and_then(|_| exprs.next()),
+            when: f.when.as_ref().and_then(|_| exprs.next()),
+        };
+        if let Some(sub) = &mut f.fields {
+            assign(sub, exprs);
+        }
+    }
 }
 
 /// One RFC 6901 pointer lookup; `None` for absent or null.
@@ -713,29 +707,66 @@ impl Mapping {
         }
     }
 
+    /// Compiles every expression (variables, `jq`, `when`) as one program.
     fn compile(&mut self) -> Vec<FieldError> {
         let definitions = self.definitions.clone().unwrap_or_default();
-        let mut errors = Vec::new();
-        let mut compiled = Vec::new();
-        let names: Vec<&str> = self
+        let variables: Vec<(String, String)> = self
             .variables
-            .iter()
-            .flatten()
-            .map(|(n, _)| n.as_str())
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
             .collect();
-        for (name, code) in self.variables.iter().flatten() {
-            // Compiled with every name (the definitions may use them); null while variables run.
-            match Expr::compile(&definitions, &names, code) {
-                Ok(e) => compiled.push((name.clone(), Rc::new(e))),
-                Err(e) => errors.push(check::invalid(
-                    &format!("/variables/{}", crate::document::token(name)),
-                    e,
-                )),
+        let names: Vec<&str> = variables.iter().map(|(n, _)| n.as_str()).collect();
+        let mut codes: Vec<(String, &str)> = variables
+            .iter()
+            .map(|(n, c)| {
+                (
+                    format!("/variables/{}", crate::document::token(n)),
+                    c.as_str(),
+                )
+            })
+            .collect();
+        collect(&self.fields, "/fields", &mut codes);
+        let texts: Vec<&str> = codes.iter().map(|(_, c)| *c).collect();
+        let program = match expr::Program::compile(&definitions, &names, &texts) {
+            Ok(p) => p,
+            Err(together) => {
+                // Name each expression that fails on its own (the variables may be used by all).
+                let mut errors: Vec<FieldError> = codes
+                    .iter()
+                    .filter_map(|(at, code)| {
+                        Expr::compile(&definitions, &names, code)
+                            .err()
+                            .map(|e| check::invalid(at, e))
+                    })
+                    .collect();
+                if errors.is_empty() {
+                    errors.push(check::invalid("", format!("the mapping's jq: {together}")));
+                }
+                return errors;
             }
-        }
+        };
+        let mut exprs = program.exprs().into_iter();
+        let compiled: Vec<(String, Expr)> = variables
+            .iter()
+            .filter_map(|(n, _)| exprs.next().map(|e| (n.clone(), e)))
+            .collect();
         self.compiled_variables = CompiledVariables(compiled);
-        errors.extend(compile(&mut self.fields, &definitions, &names, "/fields"));
-        errors
+        assign(&mut self.fields, &mut exprs);
+        Vec::new()
+    }
+
+    /// Reads a mapping stored after [`Self::from_json`] checked it: the expressions compiled, the
+    /// document not checked again (each upload reads the stored mapping).
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, Vec<FieldError>> {
+        let mut mapping: Self = serde_json::from_slice(bytes)
+            .map_err(|e| vec![check::invalid("", format!("not a mapping: {e}"))])?;
+        let errors = mapping.compile();
+        if errors.is_empty() {
+            Ok(mapping)
+        } else {
+            Err(errors)
+        }
     }
 
     /// `$record` and every variable's value for `record`.
