@@ -1353,6 +1353,8 @@ fn hostile_inputs_get_a_reason_and_change_nothing() {
         case("empty JSON object", "POST", "/v1/vehicles", &js, "{}"),
     ];
     // Every required field missing, and every field given an object, an array or a non-finite number.
+    // (The demo mapping derives the approval country from the approval number and the number of
+    // axles from the axles, so those two may be missing; given the wrong type they are refused.)
     let m1 = demo_json("records/n1.json");
     for pointer in [
         "/vin",
@@ -1372,6 +1374,7 @@ fn hostile_inputs_get_a_reason_and_change_nothing() {
         "/stage_of_completion",
         "/construction/axles",
     ] {
+        let derived = matches!(pointer, "/approval/country" | "/construction/axles");
         let mut r = m1.clone();
         let (parent, key) = pointer.rsplit_once('/').unwrap();
         let target = if parent.is_empty() {
@@ -1380,13 +1383,15 @@ fn hostile_inputs_get_a_reason_and_change_nothing() {
             r.pointer_mut(parent).unwrap()
         };
         target.as_object_mut().unwrap().remove(key);
-        cases.push(case(
-            format!("missing {pointer}"),
-            "POST",
-            "/v1/vehicles",
-            &js,
-            r.to_string(),
-        ));
+        if !derived {
+            cases.push(case(
+                format!("missing {pointer}"),
+                "POST",
+                "/v1/vehicles",
+                &js,
+                r.to_string(),
+            ));
+        }
         for (label, value) in [
             ("object", json!({"x": 1})),
             ("array", json!([1, 2])),
