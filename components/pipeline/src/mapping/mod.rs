@@ -607,7 +607,7 @@ impl Builder {
             "decimal" => values::decimal(number.as_deref().unwrap_or(&raw), f.decimals)
                 .ok_or_else(|| wrong("a decimal number such as 110 or 110.5"))?,
             "date" => match &f.format {
-                Some(format) => values::reformat(&raw, format, "")
+                Some(format) => values::reformat(&raw, format, "", true)
                     .ok_or_else(|| fail("MAP-DATE", format!("is not a date {format}")))?,
                 None => {
                     clock::parse_date(&raw)
@@ -616,8 +616,10 @@ impl Builder {
                 }
             },
             "datetime" => match &f.format {
-                Some(format) => values::reformat(&raw, format, f.zone.as_deref().unwrap_or("Z"))
-                    .ok_or_else(|| fail("MAP-DATE", format!("is not a date-time {format}")))?,
+                Some(format) => {
+                    values::reformat(&raw, format, f.zone.as_deref().unwrap_or("Z"), false)
+                        .ok_or_else(|| fail("MAP-DATE", format!("is not a date-time {format}")))?
+                }
                 None => values::datetime(&raw).ok_or_else(|| {
                     fail(
                         "MAP-DATE",
@@ -626,9 +628,13 @@ impl Builder {
                 })?,
             },
             "yn" => match raw.to_ascii_lowercase().as_str() {
-                "y" | "yes" | "true" => "Y".into(),
-                "n" | "no" | "false" => "N".into(),
-                _ => return Err(wrong("yes or no (true, false, Y, N)")),
+                "y" | "yes" | "true" | "1" | "x" | "j" | "ja" => "Y".into(),
+                "n" | "no" | "false" | "0" | "nee" | "nein" => "N".into(),
+                _ => {
+                    return Err(wrong(
+                        "yes or no (true/false, Y/N, yes/no, 1/0, X for SAP's flag, ja/nee)",
+                    ));
+                }
             },
             _ => raw,
         };

@@ -90,18 +90,17 @@ pub fn check_format(format: &str, with_time: bool) -> Result<(), String> {
     } else {
         &["YYYY", "MM", "DD"]
     };
+    // A date's format may name a time of day too (`DD.MM.YYYY hh:mm`): it is read and dropped.
     match needed.iter().find(|t| !seen.contains(t)) {
         Some(t) => Err(format!("`{t}` is missing")),
-        None if !with_time && seen.len() > 3 => {
-            Err("a date format has no time of day (use type datetime)".into())
-        }
         None => Ok(()),
     }
 }
 
-/// Reads `raw` by `format` (see [`check_format`]) into `YYYY-MM-DD` or, with a time of day,
-/// `YYYY-MM-DDThh:mm:ss` followed by `zone`. `None` when it does not fit or is no real date.
-pub fn reformat(raw: &str, format: &str, zone: &str) -> Option<String> {
+/// Reads `raw` by `format` (see [`check_format`]) into `YYYY-MM-DD` (with `date_only`, or when the
+/// format has no time of day) or `YYYY-MM-DDThh:mm:ss` followed by `zone`. `None` when it does not
+/// fit or is no real date or time.
+pub fn reformat(raw: &str, format: &str, zone: &str, date_only: bool) -> Option<String> {
     let (mut year, mut month, mut day) = (None, None, None);
     let (mut hour, mut minute, mut second) = (None, None, None);
     let mut rest = raw;
@@ -139,7 +138,14 @@ pub fn reformat(raw: &str, format: &str, zone: &str) -> Option<String> {
         None => Some(date),
         Some(h) => {
             let (m, s) = (minute?, second.unwrap_or(0));
-            (h <= 23 && m <= 59 && s <= 59).then(|| format!("{date}T{h:02}:{m:02}:{s:02}{zone}"))
+            if h > 23 || m > 59 || s > 59 {
+                return None;
+            }
+            Some(if date_only {
+                date
+            } else {
+                format!("{date}T{h:02}:{m:02}:{s:02}{zone}")
+            })
         }
     }
 }
@@ -411,18 +417,26 @@ mod tests {
         ];
         for (raw, format, want) in cases {
             assert_eq!(
-                reformat(raw, format, "Z").as_deref(),
+                reformat(raw, format, "Z", true).as_deref(),
                 want,
                 "{raw} {format}"
             );
         }
         assert_eq!(
-            reformat("21.11.2026 15:43", "DD.MM.YYYY hh:mm", "+01:00").as_deref(),
+            reformat("21.11.2026 15:43", "DD.MM.YYYY hh:mm", "+01:00", false).as_deref(),
             Some("2026-11-21T15:43:00+01:00")
         );
+        // A date read from a date-time: the time is checked, then dropped.
+        let stamp = "YYYY-MM-DDThh:mm:ss";
+        assert_eq!(
+            reformat("2026-11-21T15:43:17", stamp, "", true).as_deref(),
+            Some("2026-11-21")
+        );
+        assert_eq!(reformat("2026-11-21T25:43:17", stamp, "", true), None);
         assert!(check_format("DD.MM.YYYY", false).is_ok());
         assert!(check_format("DD.MM.YY", false).is_err());
-        assert!(check_format("DD.MM.YYYY hh:mm", false).is_err());
+        assert!(check_format("DD.MM.YYYY hh:mm", false).is_ok());
+        assert!(check_format("DD.MM.YYYY", true).is_err());
         assert!(check_format("YYYY-MM-DD hh:mm:ss", true).is_ok());
         assert!(check_format("DD.DD.YYYY", false).is_err());
     }
