@@ -49,6 +49,7 @@ pub mod notify;
 pub mod record;
 pub mod repo;
 pub mod retry;
+pub mod sealing;
 pub mod sign;
 pub mod submit;
 pub mod sweep;
