@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::expr::Expr;
+use super::expr::{Expr, Program};
 use super::values;
 use super::{MAX_DECIMALS, MAX_EACH_DEPTH};
 use crate::FieldError;
@@ -83,6 +83,8 @@ struct Checker<'a> {
     definitions: &'a str,
     variables: Vec<&'a str>,
     errors: Vec<FieldError>,
+    /// Every expression met, with its place, compiled together at the end.
+    pending: Vec<(String, String)>,
 }
 
 impl Checker<'_> {
@@ -104,12 +106,31 @@ impl Checker<'_> {
         }
     }
 
-    /// A jq expression under `key` that must compile (with the mapping's definitions).
+    /// A jq expression under `key`, compiled with the others at the end ([`Checker::compile_all`]).
     fn expression(&mut self, f: &Map<String, Value>, key: &str, here: &str) {
-        if let Some(code) = self.text(f, key, here)
-            && let Err(e) = Expr::compile(self.definitions, &self.variables, code)
-        {
-            self.push(&format!("{here}/{key}"), format!("`{code}`: {e}"));
+        if let Some(code) = self.text(f, key, here) {
+            self.pending
+                .push((format!("{here}/{key}"), code.to_owned()));
+        }
+    }
+
+    /// Compiles every expression met as one program (a mapping's hundred expressions cost one
+    /// compile of jaq's standard library, not a hundred); only when that fails, each on its own, to
+    /// name every one that does not compile.
+    fn compile_all(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let codes: Vec<&str> = pending.iter().map(|(_, c)| c.as_str()).collect();
+        let Err(together) = Program::compile(self.definitions, &self.variables, &codes) else {
+            return;
+        };
+        let before = self.errors.len();
+        for (at, code) in &pending {
+            if let Err(e) = Expr::compile(self.definitions, &self.variables, code) {
+                self.push(at, format!("`{code}`: {e}"));
+            }
+        }
+        if self.errors.len() == before {
+            self.push("", format!("the mapping's jq does not compile: {together}"));
         }
     }
 
@@ -469,16 +490,16 @@ pub fn document(doc: &Value) -> Vec<FieldError> {
         definitions: definitions.as_ref().map_or("", |d| d),
         variables: names,
         errors,
+        pending: codes
+            .into_iter()
+            .map(|(at, c)| (at, c.to_owned()))
+            .collect(),
     };
     if let Err(e) = &definitions {
         checker.errors.push(e.clone());
     }
-    for (at, code) in codes {
-        if let Err(e) = Expr::compile(checker.definitions, &checker.variables, code) {
-            checker.push(&at, format!("`{code}`: {e}"));
-        }
-    }
     checker.document(doc);
+    checker.compile_all();
     checker.errors
 }
 
