@@ -2075,6 +2075,24 @@ fn example_json(dir: &str, file: &str) -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Posts each ERP item by webhook (each accepted, 202) and waits until every record is final:
+/// each must end `succeeded`. Returns the records.
+fn post_each_until_succeeded(stack: &Stack, token: &str, items: &[Value]) -> Vec<Value> {
+    let ids: Vec<String> = items
+        .iter()
+        .map(|item| {
+            let answer = stack.post_vehicle(token, item);
+            assert_eq!(answer.status, 202, "{}", answer.body);
+            body(&answer)["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let records = wait_all_final(stack, token, &ids);
+    for record in &records {
+        assert_eq!(record["status"], "succeeded", "{record:#}");
+    }
+    records
+}
+
 /// Every signed file the NAP received for `records` is valid against the official XSD and
 /// verified by xmlsec1.
 fn assert_inbox_files_valid(stack: &Stack, records: &[Value]) {
@@ -2105,18 +2123,7 @@ fn both_erp_exports_onboard_by_their_example_mappings() {
     );
     let sap: Vec<Value> =
         serde_json::from_slice(&std::fs::read(erp.join("sap-vc-chassis.json")).unwrap()).unwrap();
-    let ids: Vec<String> = sap
-        .iter()
-        .map(|item| {
-            let answer = stack.post_vehicle(&nordbau, item);
-            assert_eq!(answer.status, 202, "{}", answer.body);
-            body(&answer)["id"].as_str().unwrap().to_owned()
-        })
-        .collect();
-    let sap_records = wait_all_final(&stack, &nordbau, &ids);
-    for record in &sap_records {
-        assert_eq!(record["status"], "succeeded", "{record:#}");
-    }
+    let sap_records = post_each_until_succeeded(&stack, &nordbau, &sap);
     // The body builder on Sage X3: its nightly semicolon file as it is (Dutch column names,
     // DD-MM-YYYY, `4.780` kg), on a tenant of its own.
     let vandam = stack.tenant_with(
@@ -2259,18 +2266,7 @@ fn a_tenants_mapper_component_maps_its_sap_items_through_ecoc_up() {
     let preview = body(&preview);
     assert_eq!(preview["mapper"], "nordbau-mapper");
     assert_eq!(preview["check"]["outcome"], "validated", "{preview:#}");
-    let ids: Vec<String> = sap
-        .iter()
-        .map(|item| {
-            let answer = stack.post_vehicle(&t, item);
-            assert_eq!(answer.status, 202, "{}", answer.body);
-            body(&answer)["id"].as_str().unwrap().to_owned()
-        })
-        .collect();
-    let records = wait_all_final(&stack, &t, &ids);
-    for record in &records {
-        assert_eq!(record["status"], "succeeded", "{record:#}");
-    }
+    let records = post_each_until_succeeded(&stack, &t, &sap);
     assert_inbox_files_valid(&stack, &records);
     let chassis = std::fs::read_to_string(inbox_file(&stack, &records[0])).unwrap();
     assert!(

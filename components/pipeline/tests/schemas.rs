@@ -115,6 +115,18 @@ fn agree(
     }
 }
 
+/// `base` with `changes` applied: a key set to null is removed, any other is set.
+fn with_changes(mut base: Value, changes: Value) -> Value {
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            base.as_object_mut().unwrap().remove(k);
+        } else {
+            base[k] = v.clone();
+        }
+    }
+    base
+}
+
 fn mapping_problems(doc: &Value) -> Vec<FieldError> {
     Mapping::from_json(doc.to_string().as_bytes())
         .err()
@@ -127,15 +139,11 @@ fn problems<T: Document>(doc: &Value) -> Vec<FieldError> {
 
 #[test]
 fn the_mapping_schema_and_the_mapping_checks_agree() {
-    let field = |extra: Value| {
-        let mut f = json!({"path": "CocDataGroup/Type", "from": "/type"});
-        for (k, v) in extra.as_object().unwrap() {
-            if v.is_null() {
-                f.as_object_mut().unwrap().remove(k);
-            } else {
-                f[k] = v.clone();
-            }
-        }
+    let field = |changes: Value| {
+        let f = with_changes(
+            json!({"path": "CocDataGroup/Type", "from": "/type"}),
+            changes,
+        );
         json!({"fields": [f]})
     };
     let docs = vec![
@@ -194,17 +202,10 @@ fn the_mapping_schema_and_the_mapping_checks_agree() {
 
 #[test]
 fn the_approvals_schema_and_the_approvals_checks_agree() {
-    let approval = |extra: Value| {
-        let mut a = json!({"approval_number": "e4*2018/858*00777*01", "type": "K2", "variants": ["K2C"],
+    let approval = |changes: Value| {
+        let a = json!({"approval_number": "e4*2018/858*00777*01", "type": "K2", "variants": ["K2C"],
             "versions": ["K2C-45"], "category": "N2", "ranges": {"MassInRunningOrder": {"min": 1, "max": 2}}});
-        for (k, v) in extra.as_object().unwrap() {
-            if v.is_null() {
-                a.as_object_mut().unwrap().remove(k);
-            } else {
-                a[k] = v.clone();
-            }
-        }
-        json!({"approvals": [a]})
+        json!({"approvals": [with_changes(a, changes)]})
     };
     let docs = vec![
         read("components/pipeline/demo/approvals.json"),
@@ -239,12 +240,9 @@ fn the_approvals_schema_and_the_approvals_checks_agree() {
 
 #[test]
 fn the_tenant_schema_and_the_tenant_checks_agree() {
-    let tenant = |extra: Value| {
-        let mut t = json!({"id": "nordbau", "name": "Nordbau Trucks", "profile": "eu", "digest_to": ["q@nordbau.example"]});
-        for (k, v) in extra.as_object().unwrap() {
-            t[k] = v.clone();
-        }
-        t
+    let tenant = |changes: Value| {
+        let t = json!({"id": "nordbau", "name": "Nordbau Trucks", "profile": "eu", "digest_to": ["q@nordbau.example"]});
+        with_changes(t, changes)
     };
     let docs = vec![
         tenant(json!({})),

@@ -163,11 +163,6 @@ impl Globals {
 }
 
 impl Expr {
-    /// Checks a mapping's `definitions` (jq `def`s shared by every expression of the mapping).
-    pub fn check_definitions(definitions: &str) -> Result<(), String> {
-        Self::compile(definitions, &[], ".").map(|_| ())
-    }
-
     /// Parses and compiles `code` after the mapping's `definitions`, with the mapping's variables
     /// named (`ch` for `$ch`); the error says what jq expected and where (counted in `code`, or in
     /// the definitions).
@@ -538,7 +533,7 @@ mod definition_tests {
         let got = Expr::compile(defs, &[], r#"ch("ZV_FUEL") | .ATWRT"#)
             .and_then(|e| e.run(&input, &Globals::record(&input)));
         assert_eq!(got, Ok(vec![json!("DIESEL")]));
-        let broken = Expr::check_definitions("def ch($n): ;");
+        let broken = Expr::compile("def ch($n): ;", &[], ".").map(|_| ());
         assert!(
             broken.as_ref().is_err_and(|e| e.contains("definitions")),
             "{broken:?}"
