@@ -75,22 +75,23 @@ fn record_to_xml(
 /// 422 listing the mapping's errors.
 pub fn preview(req: &Request, stores: &SpinStores, who: &Principal) -> Result<Reply> {
     who.require(Action::Upload)?;
-    let (xml, mapper) = match spin_glue::json_body(req)? {
+    let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
+    let (mapping, record) = match spin_glue::json_body(req)? {
         PreviewRequest::Try(t) => {
             let json =
                 serde_json::to_vec(&t.mapping).map_err(|e| Error::Internal(e.to_string()))?;
-            let mapping = Mapping::from_json(&json).map_err(Error::Fields)?;
-            let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
-            let mapper = spin_glue::tenant_mapper(&tenant)?;
-            let (xml, _) = mapper::record_to_xml(&t.record, mapper.as_deref(), Some(&mapping))?;
-            (xml, tenant.mapper)
+            (
+                Some(Mapping::from_json(&json).map_err(Error::Fields)?),
+                t.record,
+            )
         }
         PreviewRequest::Stored(record) => {
-            let (xml, _) = record_to_xml(&record, stores, who)?;
-            let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
-            (xml, tenant.mapper)
+            (tenant::stored_mapping(&stores.data, &who.tenant)?, record)
         }
     };
+    let mapper = spin_glue::tenant_mapper(&tenant)?;
+    let (xml, _) = mapper::record_to_xml(&record, mapper.as_deref(), mapping.as_ref())?;
+    let mapper = tenant.mapper;
     // Then every check a real upload meets, storing nothing.
     let check = spin_glue::call(&Check {
         tenant: who.tenant.clone(),
