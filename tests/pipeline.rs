@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 
 const FUNCTIONS: [&str; 6] = ["map", "validate", "sign", "submit", "notify", "status"];
 const ADMIN: &str = "test-admin-token-0123456789abcdef";
+/// The sealing key ring of the tests' deployment (a fixed test key: bytes 100..132).
+const SEALING_KEYS: &str = "t1=ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=";
 
 fn demo(path: &str) -> PathBuf {
     workspace_root().join("components/pipeline/demo").join(path)
@@ -132,6 +134,10 @@ impl Stack {
         let root_ca = std::fs::read_to_string(qtsp.state_dir.join("root-ca.pem")).unwrap();
         let env: Vec<(String, String)> = [
             ("QTSP_ORIGIN", qtsp.base.clone()),
+            ("QTSPS", format!("sandbox={}/csc/v2", qtsp.base)),
+            ("QTSP_CLIENT_ID", "ecoc-sandbox".to_owned()),
+            ("QTSP_CREDENTIAL", "rsa-signer".to_owned()),
+            ("SEALING_KEYS", SEALING_KEYS.to_owned()),
             (
                 "QTSP_CLIENT_SECRET",
                 q["client_secret"].as_str().unwrap().to_owned(),
@@ -139,6 +145,7 @@ impl Stack {
             ("QTSP_PIN", pin),
             ("TRUST_ANCHORS", root_ca),
             ("NAP_ORIGIN", nap.base.clone()),
+            ("NAPS", format!("vca={}", nap.base)),
             (
                 "NAP_CLIENT_ID",
                 n["clients"][0]["client_id"].as_str().unwrap().to_owned(),
@@ -2286,4 +2293,209 @@ fn a_tenants_mapper_component_maps_its_sap_items_through_ecoc_up() {
         "{}",
         refused.body
     );
+}
+
+/// The leaf certificate a signed file carries (its first `X509Certificate`), base64 without spaces.
+fn signing_certificate(file: &Path) -> String {
+    let xml = std::fs::read_to_string(file).unwrap();
+    let start = xml.find("X509Certificate>").unwrap() + "X509Certificate>".len();
+    let end = start + xml[start..].find('<').unwrap();
+    xml[start..end].split_whitespace().collect()
+}
+
+/// A PEM certificate file's base64 body without spaces.
+fn pem_body(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.starts_with("-----END"))
+        .filter(|l| !l.starts_with("-----"))
+        .collect()
+}
+
+#[test]
+fn two_tenants_sign_as_themselves_and_deliver_under_their_own_accounts() {
+    warm_compile_cache();
+    let mut stack = Stack::start(&[]);
+    let q = stack.qtsp.state_json("sandbox.json");
+    let n = stack.nap.state_json("nap.json");
+    let credential = |id: &str| {
+        q["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("the QTSP sandbox has no {id}"))
+            .clone()
+    };
+    let qtsp_secret = |client: &str| {
+        if q["client_id"] == client {
+            return q["client_secret"].as_str().unwrap().to_owned();
+        }
+        q["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == client)
+            .unwrap()["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Two manufacturers, each with its own QTSP client and credential and its own VCA account.
+    let tenants = [
+        ("nordbau", "ecoc-sandbox", "rsa-signer", 0),
+        ("vandam", "ecoc-sandbox-b", "rsa-signer-b", 1),
+    ];
+    let mut secrets_given = Vec::new();
+    let mut tokens = Vec::new();
+    for (id, qtsp_client, credential_id, nap_client) in tenants {
+        let token = stack.tenant(id);
+        let nap_account = &n["clients"][nap_client];
+        let values = [
+            ("qtsp_secret", qtsp_secret(qtsp_client)),
+            (
+                "qtsp_pin",
+                credential(credential_id)["pin"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            (
+                "vca_secret",
+                nap_account["client_secret"].as_str().unwrap().to_owned(),
+            ),
+        ];
+        for (name, value) in &values {
+            let put = stack.call(
+                &token,
+                "PUT",
+                &format!("/v1/tenant/secrets/{name}"),
+                &json!({"value": value}),
+            );
+            assert_eq!(put.status, 200, "{}", put.body);
+            assert!(
+                !put.body.contains(value.as_str()),
+                "a secret answered back: {}",
+                put.body
+            );
+            secrets_given.push(value.clone());
+        }
+        let mut settings = body(&stack.get(&token, "/v1/tenant"));
+        settings["signer"] = json!({
+            "qtsp": "sandbox", "client_id": qtsp_client, "client_secret": {"secret": "qtsp_secret"},
+            "credential": credential_id, "pin": {"secret": "qtsp_pin"},
+        });
+        settings["destinations"] = json!([{
+            "id": "vca", "adapter": "vca", "nap": "vca",
+            "client_id": nap_account["client_id"], "client_secret": {"secret": "vca_secret"},
+        }]);
+        let put = stack.call(&token, "PUT", "/v1/tenant", &settings);
+        assert_eq!(put.status, 200, "{}", put.body);
+        tokens.push(token);
+    }
+    // A QTSP or NAP the deployment does not declare is refused, by its place in the settings.
+    let mut elsewhere = body(&stack.get(&tokens[0], "/v1/tenant"));
+    elsewhere["signer"]["qtsp"] = json!("anywhere");
+    let refused = stack.call(&tokens[0], "PUT", "/v1/tenant", &elsewhere);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("/signer/qtsp"), "{}", refused.body);
+
+    let deliver = |stack: &Stack, token: &str, version: u64| -> Value {
+        let mut vehicle = demo_json("records/m1.json");
+        vehicle["version"] = json!(version);
+        let answer = stack.post_vehicle(token, &vehicle);
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        stack.wait_for(
+            token,
+            body(&answer)["id"].as_str().unwrap(),
+            &["succeeded", "failed"],
+        )
+    };
+    for ((id, _, credential_id, nap_client), token) in tenants.iter().zip(&tokens) {
+        let record = deliver(&stack, token, 1);
+        assert_eq!(record["status"], "succeeded", "{id}: {record:#}");
+        // The record and the receipt name the signer and the account.
+        assert_eq!(
+            record["signed_by"].as_str().unwrap().split(':').next(),
+            Some(format!("sandbox/{credential_id}").as_str()),
+            "{record:#}"
+        );
+        let account = n["clients"][*nap_client]["client_id"].as_str().unwrap();
+        assert_eq!(record["receipt"]["account"], format!("vca as {account}"));
+        // At the NAP: arrived under the tenant's own account, signed by its own certificate.
+        let file = inbox_file(&stack, &record);
+        let meta: Value =
+            serde_json::from_str(&std::fs::read_to_string(file.with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(meta["client_id"], account, "{id}: {meta:#}");
+        let own_cert = stack
+            .qtsp
+            .state_dir
+            .join(credential(credential_id)["certificate"].as_str().unwrap());
+        assert_eq!(
+            signing_certificate(&file),
+            pem_body(&own_cert),
+            "{id}: signed by another certificate"
+        );
+        xmlsec_verifies(&stack.qtsp.state_dir, &file).unwrap_or_else(|e| panic!("{id}: {e}"));
+    }
+    // Nothing of the secrets in any answer, nor in the log.
+    for token in &tokens {
+        for path in ["/v1/tenant", "/v1/tenant/secrets", "/v1/submissions"] {
+            let answer = stack.get(token, path);
+            assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+            for secret in &secrets_given {
+                assert!(
+                    !answer.body.contains(secret.as_str()),
+                    "{path} shows a secret"
+                );
+            }
+        }
+    }
+    let listed = body(&stack.get(&tokens[0], "/v1/tenant/secrets"));
+    assert_eq!(listed["secrets"].as_array().unwrap().len(), 3, "{listed:#}");
+    assert_eq!(listed["secrets"][0]["key_id"], "t1");
+
+    // Rotation: a new key first, the secrets sealed again, then the old key dropped.
+    let new_key = "t2=AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+    set_env(
+        &mut stack.env,
+        "SPIN_VARIABLE_SEALING_KEYS",
+        &format!("{new_key},{SEALING_KEYS}"),
+    );
+    stack.host.take().unwrap().stop();
+    stack.boot();
+    let resealed = stack.call(ADMIN, "POST", "/v1/admin/reseal", &json!({}));
+    assert_eq!(resealed.status, 200, "{}", resealed.body);
+    assert_eq!(body(&resealed)["resealed"], 6, "{}", resealed.body);
+    set_env(&mut stack.env, "SPIN_VARIABLE_SEALING_KEYS", new_key);
+    let log_before = stack.host().log_text();
+    stack.host.take().unwrap().stop();
+    stack.boot();
+    for ((id, ..), token) in tenants.iter().zip(&tokens) {
+        let record = deliver(&stack, token, 2);
+        assert_eq!(
+            record["status"], "succeeded",
+            "{id} after the rotation: {record:#}"
+        );
+        let listed = body(&stack.get(token, "/v1/tenant/secrets"));
+        assert!(
+            listed["secrets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["key_id"] == "t2"),
+            "{listed:#}"
+        );
+    }
+    let log = format!("{log_before}{}", stack.host().log_text());
+    for secret in &secrets_given {
+        assert!(!log.contains(secret.as_str()), "the log shows a secret");
+    }
+}
+
+fn set_env(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    env.retain(|(k, _)| k != key);
+    env.push((key.to_owned(), value.to_owned()));
 }

@@ -53,7 +53,10 @@ impl Sandboxes {
             ("qtsp_credential", credential.id.clone()),
             ("qtsp_pin", credential.pin.clone()),
             ("trust_anchors", root),
+            ("qtsps", format!("sandbox={}", qtsp.csc_url())),
             ("nap_origin", nap.base_url().to_owned()),
+            ("naps", format!("vca={}", nap.base_url())),
+            ("sealing_keys", sealing_keys(state_dir)?),
             ("nap_client_id", client.client_id.clone()),
             ("nap_client_secret", client.client_secret.clone()),
             ("mail_origin", mail.base_url().to_owned()),
@@ -90,6 +93,29 @@ impl Sandboxes {
 
 /// A token kept in a 0600 file under the state directory, made at first use.
 fn kept_token(state_dir: &Path, file: &str) -> anyhow::Result<String> {
+    kept(state_dir, file, || {
+        let mut bytes = [0u8; 20];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        Ok(format!(
+            "ecoc_{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ))
+    })
+}
+
+/// The development sealing key ring, kept in `<state-dir>/sealing-keys` (0600).
+fn sealing_keys(state_dir: &Path) -> anyhow::Result<String> {
+    kept(state_dir, "sealing-keys", || {
+        Ok(pipeline::sealing::KeyRing::new_entry("dev")?)
+    })
+}
+
+/// A secret kept in `<state-dir>/<file>` (0600), made by `fresh` the first time.
+fn kept(
+    state_dir: &Path,
+    file: &str,
+    fresh: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
     let path = state_dir.join(file);
     if let Ok(t) = std::fs::read_to_string(&path)
         && t.trim().len() >= 20
@@ -97,12 +123,7 @@ fn kept_token(state_dir: &Path, file: &str) -> anyhow::Result<String> {
         return Ok(t.trim().to_owned());
     }
     std::fs::create_dir_all(state_dir)?;
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let token = format!(
-        "ecoc_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let token = fresh()?;
     std::fs::write(&path, &token)?;
     #[cfg(unix)]
     {

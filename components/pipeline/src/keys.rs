@@ -5,6 +5,7 @@
 //! | `default` | [`tenant`] `tenant/{id}` | tenant settings |
 //! | `default` | [`token`] `token/{sha256(token)}`, [`tokens`] `t/{id}/tokens` | token holder and role; the token list |
 //! | `default` | [`mapping`] `t/{id}/mapping`, [`approvals`] `t/{id}/approvals` | ERP mapping; type-approval records |
+//! | `default` | [`secrets`] `t/{id}/secrets` | the tenant's secrets, sealed ([`crate::identity`]) |
 //! | `default` | [`webhook_seen`] `t/{id}/seen/{sha256(signature)}` | a webhook signature already used |
 //! | `default` | [`record`] `t/{id}/r/{record}`, [`xml`] `t/{id}/x/{record}/{mapped,signed}` | the record; its XML |
 //! | `default` | [`duplicate_holder`] `t/{id}/dup/{VIN}/{version}/{stage}` | the record holding a duplicate key |
@@ -41,6 +42,18 @@ pub fn mapping(tenant: &str) -> String {
 /// `t/{tenant}/approvals`: the tenant's type-approval records.
 pub fn approvals(tenant: &str) -> String {
     format!("t/{tenant}/approvals")
+}
+
+/// `t/{tenant}/secrets`: the tenant's stored secrets, sealed, by name.
+pub fn secrets(tenant: &str) -> String {
+    format!("t/{tenant}/secrets")
+}
+
+/// The tenant of a [`secrets`] key.
+pub fn split_secrets(key: &str) -> Option<&str> {
+    key.strip_prefix("t/")?
+        .strip_suffix("/secrets")
+        .filter(|t| !t.contains('/'))
 }
 
 /// `t/{tenant}/seen/{hash}`: a webhook signature (its SHA-256) already used.

@@ -38,6 +38,7 @@ pub mod clock;
 pub mod csv_batch;
 pub mod document;
 mod error;
+pub mod identity;
 pub mod ids;
 pub mod json;
 pub mod keys;

@@ -23,6 +23,20 @@ pub trait Nap {
     }
 }
 
+/// A tenant's NAP connections, one per destination (see [`crate::identity::Destination`]).
+pub trait Naps {
+    /// The NAP a record for `destination` goes to (`None`: the tenant's first destination, or the
+    /// deployment's shared account), and the account label its receipt keeps.
+    fn for_destination(&self, destination: Option<&str>) -> Result<(&dyn Nap, Option<String>)>;
+}
+
+/// One NAP serves every destination (tests, a single-account deployment).
+impl<N: Nap> Naps for N {
+    fn for_destination(&self, _: Option<&str>) -> Result<(&dyn Nap, Option<String>)> {
+        Ok((self, None))
+    }
+}
+
 /// The answer to a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
@@ -149,14 +163,19 @@ fn receipt_from(body: &[u8]) -> Result<Receipt> {
         submission_id: answer.submission_id,
         status: answer.status.unwrap_or_else(|| "Received".into()),
         reason: answer.reason,
+        account: None,
     })
 }
 
 impl<T: Transport> Nap for VcaNap<T> {
     fn reachable(&self) -> bool {
-        // A fresh token: the token endpoint answers exactly when the API does.
+        // A fresh token: the token endpoint answers exactly when the API does. A refusal of the
+        // credentials is an answer too.
         self.token.borrow_mut().take();
-        self.token().is_ok()
+        match self.token() {
+            Ok(_) => true,
+            Err(e) => !e.is_retryable(),
+        }
     }
 
     fn submit(&self, signed_xml: &[u8]) -> Result<Submitted> {
@@ -185,6 +204,7 @@ impl<T: Transport> Nap for VcaNap<T> {
                             submission_id: id,
                             status: "Received".into(),
                             reason: None,
+                            account: None,
                         },
                         already_there: true,
                     }),

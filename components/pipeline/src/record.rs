@@ -139,6 +139,9 @@ pub struct Receipt {
     /// The NAP's reason when Failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The account it was delivered under: `<destination> as <client id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// Why a record failed.
@@ -222,6 +225,14 @@ pub struct Record {
     /// SHA-256 (hex) of the upload as it arrived, for a rejected record: which payload was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_sha256: Option<String>,
+    /// Who signed it: the tenant's signer (`<qtsp>/<credential>`, or `deployment/<credential>`
+    /// for the deployment's shared one) and the certificate's subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
+    /// The tenant's destination the file goes to (its id in the tenant's `destinations`);
+    /// absent: the deployment's shared NAP account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
 }
 
 impl Record {
@@ -416,6 +427,8 @@ pub(crate) fn sample(id: &str, vin: &str) -> Record {
         failure: None,
         replaces: None,
         payload_sha256: None,
+        signed_by: None,
+        destination: None,
     }
 }
 

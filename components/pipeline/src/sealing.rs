@@ -119,6 +119,20 @@ impl KeyRing {
         ))
     }
 
+    /// A new ring entry `kid=KEY` with 32 random bytes, to put first in the ring (a new deployment,
+    /// a rotation).
+    pub fn new_entry(kid: &str) -> Result<String> {
+        if !valid_id(kid) {
+            return Err(Error::BadRequest(format!(
+                "key id `{kid}` must be 1-32 characters of A-Z, a-z, 0-9, `-` and `_`"
+            )));
+        }
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|e| Error::Internal(format!("no randomness for a key: {e}")))?;
+        Ok(format!("{kid}={}", Base64::encode_string(&key)))
+    }
+
     /// The key id a sealed value names.
     pub fn key_id(sealed: &str) -> Option<&str> {
         sealed

@@ -16,12 +16,19 @@ use crate::{Error, Result, Service};
 /// Most hashes sent in one `signatures/signHash` call.
 pub const MAX_HASHES_PER_CALL: usize = 50;
 
-/// Signing through a QTSP over the CSC API v2.
-#[derive(Debug)]
+/// Signing through a QTSP over the CSC API v2. `Debug` shows no PIN.
 pub struct CscSigning<T> {
     client: CscClient<T>,
     credential_id: String,
     pin: String,
+}
+
+impl<T> std::fmt::Debug for CscSigning<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CscSigning")
+            .field("credential_id", &self.credential_id)
+            .finish_non_exhaustive()
+    }
 }
 
 fn qtsp_error(e: dsig::Error) -> Error {
@@ -45,6 +52,20 @@ impl<T: Transport> CscSigning<T> {
             credential_id: credential_id.to_owned(),
             pin: pin.to_owned(),
         }
+    }
+
+    /// Signing as `signer` (a tenant's signer, resolved) over `transport`.
+    pub fn for_signer(transport: T, signer: &crate::identity::SignerConfig) -> Self {
+        let config = dsig::csc::CscConfig::new(
+            signer.url.clone(),
+            signer.client_id.clone(),
+            signer.client_secret.clone(),
+        );
+        Self::new(
+            CscClient::new(transport, config),
+            &signer.credential,
+            &signer.pin,
+        )
     }
 
     /// Signs `xml` (replacing its placeholder signature) with `profile`.
@@ -149,20 +170,29 @@ pub fn sign_record<K: KeyValue>(
     now: u64,
 ) -> Result<Record> {
     let one_by_one = |xmls: &[&[u8]], profile| xmls.iter().map(|x| sign(x, profile)).collect();
-    let mut records = sign_records(stores, tenant, &[id], &one_by_one, anchors, policy, now)?;
+    let mut records = sign_records(
+        stores,
+        tenant,
+        &[id],
+        (&one_by_one, "local key"),
+        anchors,
+        policy,
+        now,
+    )?;
     records
         .pop()
         .ok_or_else(|| Error::Internal("sign_records answered nothing".into()))
 }
 
 /// [`sign_record`] for several records of one tenant, with one call to `sign` for all of those still
-/// `validated` (the others are answered as they stand). A record that cannot be read fails the
+/// `validated` (the others are answered as they stand); `signer` is the signing and who it signs as
+/// (the tenant's signer's label, kept in each record's `signed_by`). A record that cannot be read fails the
 /// whole call; a signature that fails or does not verify fails (or retries) only its record.
 pub fn sign_records<K: KeyValue>(
     stores: &Stores<K>,
     tenant: &Tenant,
     ids: &[&str],
-    sign: &SignManyFn<'_>,
+    (sign, signed_as): (&SignManyFn<'_>, &str),
     anchors: &[Certificate],
     policy: &RetryPolicy,
     now: u64,
@@ -216,11 +246,12 @@ pub fn sign_records<K: KeyValue>(
             Ok((signed, verified)) => {
                 repo.put_xml(record, XmlKind::Signed, &signed)?;
                 let subject = verified.signer.subject();
+                record.signed_by = Some(format!("{signed_as}: {subject}"));
                 record.advance(
                     Status::Signed,
                     "sign",
                     Some(format!(
-                        "{} signature by {subject}, verified",
+                        "{} signature by {subject} ({signed_as}), verified",
                         verified.profile.name()
                     )),
                     now,

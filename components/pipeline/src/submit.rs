@@ -10,8 +10,8 @@
 use crate::callback;
 use crate::keys;
 use crate::kv::{KeyValue, Stores};
-use crate::nap::Nap;
-use crate::record::{Failure, Record, Status};
+use crate::nap::{Nap, Naps};
+use crate::record::{Failure, Receipt, Record, Status};
 use crate::repo::{Repo, XmlKind};
 use crate::retry::{RetryPolicy, fail_or_retry};
 use crate::tenant::Tenant;
@@ -26,17 +26,44 @@ pub fn deliver_record<K: KeyValue>(
     stores: &Stores<K>,
     tenant: &Tenant,
     id: &str,
-    nap: &dyn Nap,
+    naps: &dyn Naps,
     erp: Option<callback::Erp<'_>>,
     policy: &RetryPolicy,
     now: u64,
 ) -> Result<Record> {
     let repo = Repo::new(stores);
     let mut record = repo.load(&tenant.id, id)?;
+    let pending = matches!(
+        record.status,
+        Status::Signed | Status::Submitted | Status::Processing
+    );
+    if pending {
+        let (nap, account) = naps.for_destination(record.destination.as_deref())?;
+        step(stores, &mut record, nap, account, policy, now)?;
+    }
+    callback::after_step(&mut record, tenant, erp, policy, now);
+    repo.save(&record)?;
+    Ok(record)
+}
+
+/// One delivery step of a record that still needs the NAP: deliver a signed one, poll a
+/// submitted one. `account` is kept in the receipt.
+fn step<K: KeyValue>(
+    stores: &Stores<K>,
+    record: &mut Record,
+    nap: &dyn Nap,
+    account: Option<String>,
+    policy: &RetryPolicy,
+    now: u64,
+) -> Result<()> {
+    let repo = Repo::new(stores);
+    let id = record.id.clone();
+    let id = id.as_str();
+    let tenant = record.tenant.clone();
     match record.status {
         Status::Signed => {
             let signed = repo
-                .xml(&tenant.id, id, XmlKind::Signed)?
+                .xml(&tenant, id, XmlKind::Signed)?
                 .ok_or_else(|| Error::corrupt("signed XML", format!("{id} has none")))?;
             match nap.submit(&signed) {
                 Ok(sent) => {
@@ -48,7 +75,14 @@ pub fn deliver_record<K: KeyValue>(
                     } else {
                         format!("NAP submission {}", sent.receipt.submission_id)
                     };
-                    record.receipt = Some(sent.receipt);
+                    let note = match &account {
+                        Some(a) => format!("{note}, as {a}"),
+                        None => note,
+                    };
+                    record.receipt = Some(Receipt {
+                        account,
+                        ..sent.receipt
+                    });
                     record.advance(Status::Submitted, "submit", Some(note), now)?;
                     record.not_before = now + POLL_SECS;
                 }
@@ -56,7 +90,7 @@ pub fn deliver_record<K: KeyValue>(
                     if e.is_retryable() {
                         mark_nap_outage(stores, now)?;
                     }
-                    fail_or_retry(&mut record, "submit", &e, policy, now)?;
+                    fail_or_retry(record, "submit", &e, policy, now)?;
                 }
             }
         }
@@ -87,7 +121,8 @@ pub fn deliver_record<K: KeyValue>(
                             .push(FieldError::new("nap", "NAP-FAILED", reason));
                     }
                     let note = receipt.reason.clone();
-                    record.receipt = Some(receipt);
+                    let account = record.receipt.as_ref().and_then(|r| r.account.clone());
+                    record.receipt = Some(Receipt { account, ..receipt });
                     record.attempts = 0;
                     if let Some(to) = to {
                         record.advance(to, "nap", note, now)?;
@@ -96,14 +131,12 @@ pub fn deliver_record<K: KeyValue>(
                         record.not_before = now + POLL_SECS;
                     }
                 }
-                Err(e) => fail_or_retry(&mut record, "submit", &e, policy, now)?,
+                Err(e) => fail_or_retry(record, "submit", &e, policy, now)?,
             }
         }
         _ => {}
     }
-    callback::after_step(&mut record, tenant, erp, policy, now);
-    repo.save(&record)?;
-    Ok(record)
+    Ok(())
 }
 
 /// [`deliver_record`] for several records of one tenant (one NAP session); one answer per id.
@@ -111,13 +144,13 @@ pub fn deliver_records<K: KeyValue>(
     stores: &Stores<K>,
     tenant: &Tenant,
     ids: &[&str],
-    nap: &dyn Nap,
+    naps: &dyn Naps,
     erp: Option<callback::Erp<'_>>,
     policy: &RetryPolicy,
     now: u64,
 ) -> Vec<Result<Record>> {
     ids.iter()
-        .map(|id| deliver_record(stores, tenant, id, nap, erp, policy, now))
+        .map(|id| deliver_record(stores, tenant, id, naps, erp, policy, now))
         .collect()
 }
 

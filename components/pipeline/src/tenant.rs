@@ -15,6 +15,7 @@ use crate::approvals::Approvals;
 use crate::clock;
 use crate::csv_batch::Delimiter;
 use crate::document::{Document, Problems};
+use crate::identity::{Destination, Signer};
 use crate::ids;
 use crate::keys;
 use crate::kv::KeyValue;
@@ -96,6 +97,14 @@ pub struct Tenant {
     /// The tenant's own mapper component (see [`crate::mapper`]): uploads go through it first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapper: Option<String>,
+    /// Who signs for the tenant (see [`crate::identity`]); the deployment's shared signer when
+    /// absent, if the deployment has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Signer>,
+    /// The tenant's NAP accounts (see [`crate::identity`]); the deployment's shared account when
+    /// empty, if the deployment has one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<Destination>,
 }
 
 fn default_profile() -> String {
@@ -124,6 +133,8 @@ impl Tenant {
             webhook_replay_window_secs: default_replay_window(),
             csv_delimiter: None,
             mapper: None,
+            signer: None,
+            destinations: Vec::new(),
         }
     }
 
@@ -162,7 +173,7 @@ impl Tenant {
 }
 
 /// The keys of a tenant's settings.
-const TENANT_KEYS: [&str; 10] = [
+const TENANT_KEYS: [&str; 12] = [
     "id",
     "name",
     "profile",
@@ -173,6 +184,8 @@ const TENANT_KEYS: [&str; 10] = [
     "webhook_replay_window_secs",
     "csv_delimiter",
     "mapper",
+    "signer",
+    "destinations",
 ];
 
 /// Every mistake of tenant settings at `at` (`""`, or `/tenant` inside a [`NewTenant`]).
@@ -233,6 +246,9 @@ fn tenant_problems(p: &mut Problems, doc: &Value, at: &str) {
             &format!("{at}/mapper"),
             format!("mapper `{id}` is not a component id (a-z, 0-9 and `-`, a letter first)"),
         );
+    }
+    for (at, message) in crate::identity::shape_problems(t, at) {
+        p.push(&at, message);
     }
     match t.get("csv_delimiter") {
         None | Some(Value::Null) => {}

@@ -623,6 +623,8 @@ fn arrival(candidate: &Candidate<'_>, id: String, now: u64) -> Record {
         failure: None,
         replaces: None,
         payload_sha256: None,
+        signed_by: None,
+        destination: None,
     }
 }
 
@@ -683,6 +685,8 @@ fn reject<K: KeyValue>(
         status: Status::Rejected,
         errors,
         payload_sha256: Some(ids::sha256_hex(candidate.xml)),
+        signed_by: None,
+        destination: None,
         ..arrival(&candidate, ids::record_id(now_millis)?, now_millis / 1000)
     };
     let refused = Some(format!("refused: {summary}"));

@@ -42,6 +42,7 @@ fn receipt(status: &str, reason: Option<&str>) -> Receipt {
         submission_id: "5c1f0c55-0000-4000-8000-000000000001".into(),
         status: status.into(),
         reason: reason.map(str::to_owned),
+        account: None,
     }
 }
 
@@ -79,6 +80,8 @@ fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
         failure: None,
         replaces: None,
         payload_sha256: None,
+        signed_by: None,
+        destination: None,
     };
     let repo = Repo::new(stores);
     repo.create(&record, b"<mapped/>").unwrap();
@@ -467,8 +470,16 @@ fn a_credential_the_profile_does_not_take_fails_the_call_not_the_records() {
             })
             .collect()
     };
-    let e = pipeline::sign::sign_records(&stores, &t, &[&record.id], &refuse, &[], &POLICY, 10)
-        .unwrap_err();
+    let e = pipeline::sign::sign_records(
+        &stores,
+        &t,
+        &[&record.id],
+        (&refuse, "test"),
+        &[],
+        &POLICY,
+        10,
+    )
+    .unwrap_err();
     assert_eq!((e.status(), e.code()), (503, "not_configured"));
     let after = Repo::new(&stores).load("acme", &record.id).unwrap();
     assert_eq!((after.status, after.attempts), (Status::Validated, 0));

@@ -257,6 +257,27 @@ fn the_tenant_schema_and_the_tenant_checks_agree() {
         tenant(json!({"webhook_replay_window_secs": -1})),
         tenant(json!({"csv_delimiter": "|"})),
         tenant(json!({"colour": "red"})),
+        tenant(json!({
+            "signer": {"qtsp": "sandbox", "client_id": "nordbau", "client_secret": {"secret": "qtsp_secret"},
+                       "credential": "rsa-nordbau", "pin": {"variable": "nordbau_pin"}},
+            "destinations": [{"id": "vca", "adapter": "vca", "nap": "vca", "client_id": "manufacturer-a",
+                              "client_secret": {"secret": "vca_secret"}},
+                             {"id": "rdw", "adapter": "eu", "nap": "rdw", "client_id": "nordbau"}],
+        })),
+        tenant(
+            json!({"signer": {"qtsp": "sandbox", "client_id": "n", "client_secret": "in the clear",
+                                 "credential": "c", "pin": {"secret": "pin"}}}),
+        ),
+        tenant(
+            json!({"signer": {"qtsp": "sandbox", "client_id": "n", "client_secret": {"secret": "Not OK"},
+                                 "credential": "c", "pin": {"secret": "pin"}}}),
+        ),
+        tenant(
+            json!({"destinations": [{"id": "vca", "adapter": "vca", "nap": "vca", "client_id": "m"}]}),
+        ),
+        tenant(
+            json!({"destinations": [{"id": "vca", "adapter": "smtp", "nap": "vca", "client_id": "m"}]}),
+        ),
         json!({"id": "x1"}),
         // What a schema cannot say: a key of the right length that is no Ed25519 point (y = 2 is not on the curve).
         tenant(json!({"webhook_public_key": "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})),

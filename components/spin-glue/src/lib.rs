@@ -173,6 +173,51 @@ pub fn tenant_mapper(
     })))
 }
 
+/// The deployment's sealing key ring (the secret variable `sealing_keys`), if it has one.
+pub fn key_ring() -> Result<Option<pipeline::sealing::KeyRing>> {
+    optional_variable("sealing_keys")
+        .map(|text| pipeline::sealing::KeyRing::parse(&text))
+        .transpose()
+}
+
+/// A tenant's secrets in this component: stored ones opened with [`key_ring`], named variables
+/// read with [`optional_variable`].
+pub fn with_secrets<K: KeyValue, T>(
+    kv: &K,
+    tenant: &str,
+    f: impl FnOnce(&pipeline::identity::Secrets<'_, K>) -> Result<T>,
+) -> Result<T> {
+    let ring = key_ring()?;
+    let variable = |name: &str| optional_variable(name);
+    f(&pipeline::identity::Secrets::new(
+        kv,
+        tenant,
+        ring.as_ref(),
+        &variable,
+    ))
+}
+
+/// Refuses (422, with the settings' JSON pointers) a tenant's `signer` or `destinations` naming a
+/// QTSP or NAP the deployment does not declare (variables `qtsps`, `naps`).
+pub fn check_tenant_identity(tenant: &pipeline::tenant::Tenant) -> Result<()> {
+    use pipeline::identity::{Declared, declared_problems};
+    if tenant.signer.is_none() && tenant.destinations.is_empty() {
+        return Ok(());
+    }
+    let qtsps = Declared::parse("qtsps", &optional_variable("qtsps").unwrap_or_default())?;
+    let naps = Declared::parse("naps", &optional_variable("naps").unwrap_or_default())?;
+    let problems: Vec<pipeline::FieldError> =
+        declared_problems(tenant.signer.as_ref(), &tenant.destinations, &qtsps, &naps)
+            .into_iter()
+            .map(|(at, message)| pipeline::FieldError::new(at, "TENANT-INVALID", message))
+            .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Fields(problems))
+    }
+}
+
 /// Reads a document a user writes (tenant settings, ...): every mistake at once, each with its JSON
 /// pointer (422), see [`pipeline::document`].
 pub fn document_body<T: pipeline::document::Document>(req: &Request) -> Result<T> {

@@ -13,6 +13,7 @@ pub enum To {
     CreateTenant,
     Digest,
     Sweep,
+    Reseal,
 }
 
 pub fn answer(to: To, req: &Request, stores: &SpinStores) -> Result<Reply> {
@@ -37,6 +38,16 @@ pub fn answer(to: To, req: &Request, stores: &SpinStores) -> Result<Reply> {
             Ok(Reply::json(200, &spin_glue::call(&call)?))
         }
         To::Sweep => Ok(Reply::json(200, &spin_glue::call(&Sweep {})?)),
+        To::Reseal => {
+            let ring = spin_glue::key_ring()?.ok_or_else(|| {
+                Error::Config("the deployment has no sealing keys (variable `sealing_keys`)".into())
+            })?;
+            let count = pipeline::identity::reseal_all(&stores.data, &ring)?;
+            Ok(Reply::json(
+                200,
+                &serde_json::json!({ "resealed": count, "key_id": ring.current() }),
+            ))
+        }
     }
 }
 

@@ -9,7 +9,9 @@
 //! | `GET/PUT /v1/tenant/mapping`, `POST /v1/tenant/mapping:preview` | view/primary, upload | the ERP mapping |
 //! | `GET/PUT /v1/tenant/approvals` | view/primary | type-approval records |
 //! | `GET/POST /v1/tenant/tokens`, `DELETE /v1/tenant/tokens/{name}` | primary | API tokens |
+//! | `GET /v1/tenant/secrets`, `PUT/DELETE /v1/tenant/secrets/{name}` | primary | the signer's and accounts' secrets, sealed (`sealing_keys`); never answered back |
 //! | `POST /v1/admin/tenants`, `/v1/admin/digest`, `/v1/admin/sweep` | `admin_token` | a new tenant and its first primary token; the timers' calls |
+//! | `POST /v1/admin/reseal` | `admin_token` | every stored secret sealed again under the first sealing key (rotation) |
 //!
 //! Accepted files go on at once (`sign` -> `submit`) after the ERP has its answer.
 
@@ -46,6 +48,9 @@ enum To {
     Tokens,
     NewToken,
     RevokeToken,
+    Secrets,
+    PutSecret,
+    DeleteSecret,
     Admin(admin::To),
 }
 
@@ -63,6 +68,9 @@ const ROUTES: &[Route<To>] = &[
     route("GET", "/v1/tenant/tokens", To::Tokens),
     route("POST", "/v1/tenant/tokens", To::NewToken),
     route("DELETE", "/v1/tenant/tokens/{name}", To::RevokeToken),
+    route("GET", "/v1/tenant/secrets", To::Secrets),
+    route("PUT", "/v1/tenant/secrets/{name}", To::PutSecret),
+    route("DELETE", "/v1/tenant/secrets/{name}", To::DeleteSecret),
     route(
         "POST",
         "/v1/admin/tenants",
@@ -70,6 +78,7 @@ const ROUTES: &[Route<To>] = &[
     ),
     route("POST", "/v1/admin/digest", To::Admin(admin::To::Digest)),
     route("POST", "/v1/admin/sweep", To::Admin(admin::To::Sweep)),
+    route("POST", "/v1/admin/reseal", To::Admin(admin::To::Reseal)),
 ];
 
 #[http_component]

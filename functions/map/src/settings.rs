@@ -1,6 +1,7 @@
 //! `/v1/tenant...`: the tenant's settings, mapping, type-approval records and tokens.
 
 use pipeline::Result;
+use pipeline::identity;
 use pipeline::tenant::{self, Action, Principal, Setting};
 use serde_json::json;
 use spin_glue::{Params, Reply, SpinStores};
@@ -26,6 +27,8 @@ pub fn answer(
             let settings: tenant::Tenant = spin_glue::document_body(req)?;
             // A mapper must be one the deployment declares, and it is checked now, not at upload.
             spin_glue::tenant_mapper(&settings)?;
+            // So are the QTSP and NAPs its signer and destinations name.
+            spin_glue::check_tenant_identity(&settings)?;
             let stored = tenant::update_tenant(kv, &who.tenant, &settings)?;
             Ok(Reply::json(200, &stored))
         }
@@ -57,6 +60,28 @@ pub fn answer(
             let name: String = params.get("name")?;
             tenant::revoke_token(kv, &who.tenant, &name)?;
             Ok(Reply::json(200, &json!({ "revoked": name })))
+        }
+        To::Secrets => needs(Action::Manage)
+            .and_then(|()| identity::list_secrets(kv, &who.tenant))
+            .map(|secrets| Reply::json(200, &json!({ "secrets": secrets }))),
+        To::PutSecret => {
+            needs(Action::Manage)?;
+            let name: String = params.get("name")?;
+            let given: identity::NewSecret = spin_glue::json_body(req)?;
+            let ring = spin_glue::key_ring()?.ok_or_else(|| {
+                pipeline::Error::Config(
+                    "the deployment has no sealing keys (variable `sealing_keys`): secrets cannot be stored"
+                        .into(),
+                )
+            })?;
+            let stored = identity::put_secret(kv, &ring, &who.tenant, &name, &given.value)?;
+            Ok(Reply::json(200, &stored))
+        }
+        To::DeleteSecret => {
+            needs(Action::Manage)?;
+            let name: String = params.get("name")?;
+            identity::delete_secret(kv, &who.tenant, &name)?;
+            Ok(Reply::json(200, &json!({ "deleted": name })))
         }
         _ => Err(pipeline::Error::Internal("not a settings route".into())),
     }

@@ -1,20 +1,21 @@
 //! `sign` (private): `POST /sign` ([`pipeline::calls::Sign`]) signs the validated records among
-//! its ids through the QTSP (CSC API v2; Spin variables `qtsp_url`, `qtsp_client_id`,
-//! `qtsp_client_secret`, `qtsp_credential`, `qtsp_pin`) in one session, verifies each signature
-//! against `trust_anchors` (PEM), and hands the signed ones to `submit` at once. Answers every
-//! record as it then stands ([`pipeline::calls::Records`]).
+//! its ids as their tenant's signer ([`pipeline::identity::tenant_signer`]: the tenant's credential
+//! at a QTSP of the `qtsps` variable, its secrets opened with `sealing_keys`; or the deployment's
+//! shared signer, variables `qtsp_url`, `qtsp_client_id`, `qtsp_client_secret`, `qtsp_credential`,
+//! `qtsp_pin`) in one CSC API v2 session, verifies each signature against the signer's trust
+//! anchors (else `trust_anchors`, PEM), and hands the signed ones to `submit` at once. Answers
+//! every record as it then stands ([`pipeline::calls::Records`]).
 
 #![allow(
     unsafe_code,
     reason = "the #[http_component] macro generates the unsafe export glue"
 )]
 
-use dsig::csc::{CscClient, CscConfig};
 use pipeline::calls::{Call, Deliver, Outcome, RecordIds, Records, Sign};
 use pipeline::record::Status;
 use pipeline::retry::RetryPolicy;
 use pipeline::sign::{self, CscSigning};
-use pipeline::{Error, Result, clock};
+use pipeline::{Error, Result, clock, identity};
 use spin_glue::{Reply, SpinTransport, reply, variable};
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
@@ -28,31 +29,28 @@ fn handle(req: Request, out: ResponseOutparam) {
     spin_glue::respond(out, reply("sign", result));
 }
 
-fn signing() -> Result<CscSigning<SpinTransport>> {
-    let config = CscConfig::new(
-        variable("qtsp_url")?,
-        variable("qtsp_client_id")?,
-        variable("qtsp_client_secret")?,
-    );
-    Ok(CscSigning::new(
-        CscClient::new(SpinTransport, config),
-        &variable("qtsp_credential")?,
-        &variable("qtsp_pin")?,
-    ))
-}
-
 fn sign_and_deliver(call: RecordIds) -> Result<Reply> {
     let stores = spin_glue::stores();
     let tenant = pipeline::tenant::load_tenant(&stores.data, &call.tenant)?;
-    let anchors = dsig::parse_pem_certificates(&variable("trust_anchors")?)
-        .map_err(|e| Error::Config(format!("variable `trust_anchors`: {e}")))?;
-    let signing = signing()?;
+    let signer = spin_glue::with_secrets(&stores.data, &tenant.id, |secrets| {
+        identity::tenant_signer(&tenant, secrets)
+    })?;
+    let (anchors, from) = match &signer.trust_anchors {
+        Some(pem) => (pem.clone(), "the tenant's signer.trust_anchors"),
+        None => (variable("trust_anchors")?, "variable `trust_anchors`"),
+    };
+    let anchors = dsig::parse_pem_certificates(&anchors)
+        .map_err(|e| Error::Config(format!("{from}: {e}")))?;
+    let signing = CscSigning::for_signer(SpinTransport, &signer);
     let ids: Vec<&str> = call.ids.iter().map(String::as_str).collect();
     let records = sign::sign_records(
         &stores,
         &tenant,
         &ids,
-        &|xmls, profile| signing.sign_many(xmls, profile),
+        (
+            &|xmls, profile| signing.sign_many(xmls, profile),
+            &signer.label,
+        ),
         &anchors,
         &RetryPolicy::default(),
         clock::now_secs(),

@@ -1,6 +1,8 @@
 //! `submit` (private):
 //! - `POST /deliver` ([`pipeline::calls::Deliver`]): gives each record its next delivery step:
-//!   delivers a signed record to the NAP (Spin variables `nap_url`, `nap_client_id`,
+//!   delivers a signed record to the NAP of its destination, under the tenant's account there
+//!   ([`pipeline::identity::tenant_accounts`]: NAPs of the `naps` variable, secrets opened with
+//!   `sealing_keys`; or the deployment's shared account, variables `nap_url`, `nap_client_id`,
 //!   `nap_client_secret`), polls a submitted one, or writes a final one back to the ERP
 //!   (`callback_secret` signs the write-back). Answers every record ([`pipeline::calls::Records`]).
 //! - `POST /sweep` ([`pipeline::calls::Sweep`]): the resume sweep ([`pipeline::sweep::run`]); this
@@ -13,7 +15,8 @@
 )]
 
 use pipeline::calls::{Call, Deliver, RecordIds, Records, Sign, Sweep};
-use pipeline::nap::VcaNap;
+use pipeline::identity::{self, Account};
+use pipeline::nap::{Nap, Naps, VcaNap};
 use pipeline::retry::RetryPolicy;
 use pipeline::sweep::{self, Batch, Dispatch, Step};
 use pipeline::{Error, Result, clock, submit};
@@ -34,13 +37,56 @@ fn handle(req: Request, out: ResponseOutparam) {
     spin_glue::respond(out, reply("submit", result));
 }
 
-fn nap() -> Result<VcaNap<SpinTransport>> {
+/// The NAP the sweep asks whether an outage is over: the deployment's `nap_url` (a refusal of the
+/// shared account's credentials, or of none, is an answer too).
+fn probe() -> Result<VcaNap<SpinTransport>> {
     Ok(VcaNap::new(
         SpinTransport,
         &variable("nap_url")?,
-        &variable("nap_client_id")?,
-        &variable("nap_client_secret")?,
+        &optional_variable("nap_client_id").unwrap_or_default(),
+        &optional_variable("nap_client_secret").unwrap_or_default(),
     ))
+}
+
+/// A tenant's NAP connections, one per account.
+struct TenantNaps(Vec<(Account, VcaNap<SpinTransport>)>);
+
+impl TenantNaps {
+    fn load(stores: &spin_glue::SpinStores, tenant: &pipeline::tenant::Tenant) -> Result<Self> {
+        let accounts = spin_glue::with_secrets(&stores.data, &tenant.id, |secrets| {
+            identity::tenant_accounts(tenant, secrets)
+        })?;
+        Ok(Self(
+            accounts
+                .into_iter()
+                .map(|a| {
+                    let nap = VcaNap::new(
+                        SpinTransport,
+                        &a.url,
+                        &a.client_id,
+                        a.client_secret.as_deref().unwrap_or_default(),
+                    );
+                    (a, nap)
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl Naps for TenantNaps {
+    fn for_destination(&self, destination: Option<&str>) -> Result<(&dyn Nap, Option<String>)> {
+        let found = match destination {
+            None => self.0.first(),
+            Some(id) => self.0.iter().find(|(a, _)| a.destination == id),
+        };
+        let (account, nap) = found.ok_or_else(|| {
+            Error::Config(format!(
+                "destination `{}` is not among the tenant's destinations",
+                destination.unwrap_or("(first)")
+            ))
+        })?;
+        Ok((nap as &dyn Nap, Some(account.label())))
+    }
 }
 
 fn policy() -> RetryPolicy {
@@ -62,7 +108,7 @@ fn deliver(call: &RecordIds) -> Result<Reply> {
         &stores,
         &tenant,
         &ids,
-        &nap()?,
+        &TenantNaps::load(&stores, &tenant)?,
         erp,
         &policy(),
         clock::now_secs(),
@@ -103,7 +149,7 @@ impl Dispatch for Parallel {
 fn run_sweep() -> Result<Reply> {
     let report = sweep::run(
         &spin_glue::stores(),
-        &nap()?,
+        &probe()?,
         &mut Parallel,
         &clock::now_millis,
     )?;
