@@ -31,14 +31,17 @@ pub fn holder<K: KeyValue>(stores: &Stores<K>, tenant: &str, key: &str) -> Resul
 
 fn duplicate(key: &str, existing: String) -> Error {
     let (vin, version, stage) = keys::split_duplicate_key(key);
+    let to = keys::split_destination(key)
+        .map(|d| format!(" for destination {d}"))
+        .unwrap_or_default();
     Error::Duplicate {
         message: if existing.is_empty() {
             format!(
-                "VIN {vin} with IviVersionNumber {version} at stage {stage} is being submitted by a concurrent request"
+                "VIN {vin} with IviVersionNumber {version} at stage {stage}{to} is being submitted by a concurrent request"
             )
         } else {
             format!(
-                "VIN {vin} with IviVersionNumber {version} at stage {stage} was already submitted as {existing}: a correction must bump IviVersionNumber"
+                "VIN {vin} with IviVersionNumber {version} at stage {stage}{to} was already submitted as {existing}: a correction must bump IviVersionNumber"
             )
         },
         existing,

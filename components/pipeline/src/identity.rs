@@ -107,6 +107,104 @@ pub struct Destination {
     pub client_secret: Option<SecretRef>,
 }
 
+impl Adapter {
+    /// The validation profile of the files a destination of this kind takes: the VCA's is `uk`
+    /// (GB `g11*` and UK(NI) `n11*` approvals beside EU ones), an EU NAP's the official `eu`.
+    pub fn profile(self) -> ivi::Profile {
+        match self {
+            Self::Vca => ivi::Profile::Uk,
+            Self::Eu => ivi::Profile::Eu,
+        }
+    }
+}
+
+/// One line of a tenant's routing table: files whose `IntendedCountryRegistration` is one of
+/// `countries` (any when empty) and whose `VehicleCategory` is one of `categories` (any when empty)
+/// go to destination `to`. Every matching line adds its destination: a vehicle may go to two.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// A destination id of the tenant's.
+    pub to: String,
+    /// Vienna country codes of `Header/IntendedCountryRegistration` (`UK`, `NL`, `D`); a file
+    /// without one matches only a line without countries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub countries: Vec<String>,
+    /// `VehicleCategory` codes (`M1`, `N2`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+}
+
+/// Where one file goes: a destination of the tenant's (none: the tenant has no routing table, the
+/// file goes to its first destination or the deployment's shared account) and the profile it is
+/// validated under there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The destination id, when the tenant routes.
+    pub destination: Option<String>,
+    /// The validation profile there.
+    pub profile: ivi::Profile,
+}
+
+/// The targets of a file of `tenant`: one per distinct destination its routing table picks for
+/// the file's country of registration and category, in table order; without a table, the one
+/// target of the tenant's profile. A file no line takes is refused (`ROUTE-NONE`, 422).
+pub fn targets(tenant: &Tenant, ivi: &ivi::Ivi) -> Result<Vec<Target>> {
+    let Ok(profile) = tenant.profile.parse::<ivi::Profile>() else {
+        return Err(Error::Config(format!(
+            "tenant {}: profile `{}`",
+            tenant.id, tenant.profile
+        )));
+    };
+    if tenant.routes.is_empty() {
+        return Ok(vec![Target {
+            destination: None,
+            profile,
+        }]);
+    }
+    let country = ivi.header.intended_country_registration.map(|c| c.as_str());
+    let category = ivi.coc.vehicle_category.as_str();
+    let mut out: Vec<Target> = Vec::new();
+    for route in &tenant.routes {
+        let country_matches = route.countries.is_empty()
+            || country.is_some_and(|c| route.countries.iter().any(|r| r == c));
+        let category_matches =
+            route.categories.is_empty() || route.categories.iter().any(|r| r == category);
+        if !(country_matches && category_matches)
+            || out
+                .iter()
+                .any(|t| t.destination.as_deref() == Some(&route.to))
+        {
+            continue;
+        }
+        let destination = tenant
+            .destinations
+            .iter()
+            .find(|d| d.id == route.to)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "tenant {}: route to unknown destination `{}`",
+                    tenant.id, route.to
+                ))
+            })?;
+        out.push(Target {
+            destination: Some(destination.id.clone()),
+            profile: destination.adapter.profile(),
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::Fields(vec![crate::FieldError::new(
+            "Header/IntendedCountryRegistration",
+            "ROUTE-NONE",
+            format!(
+                "no line of the tenant's routing table takes a {category} registered in {}: add a route (PUT /v1/tenant, `routes`)",
+                country.unwrap_or("(no IntendedCountryRegistration)")
+            ),
+        )]));
+    }
+    Ok(out)
+}
+
 /// The deployment's QTSPs or NAPs: `id=url[,id=url...]` (Spin variables `qtsps`, `naps`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Declared {
@@ -198,17 +296,43 @@ pub fn shape_problems(
             Err(e) => out.push((format!("{at}/signer"), format!("signer: {e}"))),
         },
     }
+    let mut seen: Vec<String> = Vec::new();
+    destination_problems(doc, at, &mut seen, &mut out);
+    match doc.get("routes") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Array(routes)) => {
+            for (i, v) in routes.iter().enumerate() {
+                match serde_json::from_value::<Route>(v.clone()) {
+                    Ok(r) if !seen.contains(&r.to) => out.push((
+                        format!("{at}/routes/{i}/to"),
+                        format!("`{}` is not one of the tenant's destinations", r.to),
+                    )),
+                    Ok(_) => {}
+                    Err(e) => out.push((format!("{at}/routes/{i}"), format!("route: {e}"))),
+                }
+            }
+        }
+        Some(_) => out.push((format!("{at}/routes"), "routes must be a list".to_owned())),
+    }
+    out
+}
+
+fn destination_problems(
+    doc: &serde_json::Map<String, serde_json::Value>,
+    at: &str,
+    seen: &mut Vec<String>,
+    out: &mut Vec<(String, String)>,
+) {
     let Some(list) = doc.get("destinations") else {
-        return out;
+        return;
     };
     let Some(list) = list.as_array() else {
         out.push((
             format!("{at}/destinations"),
             "destinations must be a list".to_owned(),
         ));
-        return out;
+        return;
     };
-    let mut seen: Vec<String> = Vec::new();
     for (i, v) in list.iter().enumerate() {
         let here = format!("{at}/destinations/{i}");
         match serde_json::from_value::<Destination>(v.clone()) {
@@ -245,7 +369,6 @@ pub fn shape_problems(
             Err(e) => out.push((here, format!("destination: {e}"))),
         }
     }
-    out
 }
 
 /// Every mistake in a tenant's `signer` and `destinations` against what the deployment declares,

@@ -76,11 +76,27 @@ pub fn duplicate_key(vin: &str, version: u32, stage: u32) -> String {
     format!("{vin}/{version}/{stage}")
 }
 
+/// The duplicate key of a file for one destination of a tenant that routes
+/// ([`crate::identity::targets`]): `{VIN}/{version}/{stage}/{destination}`; without a destination,
+/// the [`duplicate_key`].
+pub fn destination_key(vin: &str, version: u32, stage: u32, destination: Option<&str>) -> String {
+    match destination {
+        Some(d) => format!("{vin}/{version}/{stage}/{d}"),
+        None => duplicate_key(vin, version, stage),
+    }
+}
+
 /// The parts of a [`duplicate_key`]: VIN, version, stage (as text; missing parts empty).
 pub fn split_duplicate_key(key: &str) -> (&str, &str, &str) {
     let (vin, rest) = key.split_once('/').unwrap_or((key, ""));
-    let (version, stage) = rest.split_once('/').unwrap_or((rest, ""));
+    let (version, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    let stage = rest.split_once('/').map_or(rest, |(stage, _)| stage);
     (vin, version, stage)
+}
+
+/// The destination of a [`destination_key`], if it names one.
+pub fn split_destination(key: &str) -> Option<&str> {
+    key.splitn(4, '/').nth(3)
 }
 
 /// `t/{tenant}/dup/{key}`: the record (or run) holding a claimed key.
@@ -174,6 +190,13 @@ mod tests {
         assert_eq!(split_failure(&failed, "2026-12-0"), None);
         let dup = duplicate_key("WVWZZZ1JZXW000001", 2, 1);
         assert_eq!(split_duplicate_key(&dup), ("WVWZZZ1JZXW000001", "2", "1"));
+        assert_eq!(split_destination(&dup), None);
+        let routed = destination_key("WVWZZZ1JZXW000001", 2, 1, Some("rdw"));
+        assert_eq!(
+            split_duplicate_key(&routed),
+            ("WVWZZZ1JZXW000001", "2", "1")
+        );
+        assert_eq!(split_destination(&routed), Some("rdw"));
         assert!(claim("acme", &dup, "r01").starts_with(&claim_prefix("acme", &dup)));
     }
 }

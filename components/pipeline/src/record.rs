@@ -233,12 +233,21 @@ pub struct Record {
     /// absent: the deployment's shared NAP account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
+    /// The records of the same file for the tenant's other destinations (one upload, one record
+    /// per destination: each its own signature, receipt and status).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<String>,
 }
 
 impl Record {
     /// The duplicate key as stored: `VIN/version/stage`.
     pub fn duplicate_key(&self) -> String {
-        keys::duplicate_key(&self.vin, self.version, self.stage)
+        keys::destination_key(
+            &self.vin,
+            self.version,
+            self.stage,
+            self.destination.as_deref(),
+        )
     }
 
     /// Moves to `to`, recording the event. Returns `false` (and changes nothing) when the record is
@@ -429,6 +438,7 @@ pub(crate) fn sample(id: &str, vin: &str) -> Record {
         payload_sha256: None,
         signed_by: None,
         destination: None,
+        siblings: Vec::new(),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::approvals::Approvals;
 use crate::clock;
 use crate::csv_batch::Delimiter;
 use crate::document::{Document, Problems};
-use crate::identity::{Destination, Signer};
+use crate::identity::{Destination, Route, Signer};
 use crate::ids;
 use crate::keys;
 use crate::kv::KeyValue;
@@ -105,6 +105,10 @@ pub struct Tenant {
     /// empty, if the deployment has one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destinations: Vec<Destination>,
+    /// The routing table (see [`crate::identity::targets`]): which destinations a file goes to.
+    /// Empty: every file goes to the first destination, validated under `profile`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
 }
 
 fn default_profile() -> String {
@@ -135,6 +139,7 @@ impl Tenant {
             mapper: None,
             signer: None,
             destinations: Vec::new(),
+            routes: Vec::new(),
         }
     }
 
@@ -173,7 +178,7 @@ impl Tenant {
 }
 
 /// The keys of a tenant's settings.
-const TENANT_KEYS: [&str; 12] = [
+const TENANT_KEYS: [&str; 13] = [
     "id",
     "name",
     "profile",
@@ -186,6 +191,7 @@ const TENANT_KEYS: [&str; 12] = [
     "mapper",
     "signer",
     "destinations",
+    "routes",
 ];
 
 /// Every mistake of tenant settings at `at` (`""`, or `/tenant` inside a [`NewTenant`]).

@@ -11,11 +11,13 @@ use ivi::{IVI_NS, Ivi};
 use crate::approvals::Approvals;
 use crate::calls::{Admitted, Checked, Outcome, Source};
 use crate::claims;
+use crate::identity::{self, Target};
 use crate::keys;
 use crate::kv::{KeyValue, Stores};
 use crate::record::{Event, Failure, LEASE_SECS, Record, Status};
 use crate::repo::Repo;
 use crate::repo::XmlKind;
+use crate::tenant::Tenant;
 use crate::{Error, FieldError, Result, clock, ids};
 
 /// Largest vehicle file, as the VCA takes it ("each file < 1 MB").
@@ -37,6 +39,9 @@ pub struct Candidate<'a> {
     pub xml: &'a [u8],
     /// Whether the caller will drive the record on at once (then the sweep waits [`LEASE_SECS`]).
     pub leased: bool,
+    /// The compiled schema of the other profile, for a tenant whose routing table sends files to
+    /// destinations of both (the VCA takes `uk`, an EU NAP `eu`); `None` when it routes to one kind.
+    pub also: Option<&'a ProfileValidator>,
 }
 
 /// A structurally complete XML-DSig `Signature` with zero digest and value. The official schema
@@ -235,8 +240,11 @@ fn holder_of<K: KeyValue>(
         return Ok(KeyHolder::Free);
     };
     let (vin, version, stage) = keys::split_duplicate_key(dup);
+    let to = keys::split_destination(dup)
+        .map(|d| format!(" for destination {d}"))
+        .unwrap_or_default();
     let taken = |what: String| Error::Duplicate {
-        message: format!("VIN {vin} with IviVersionNumber {version} at stage {stage} {what}"),
+        message: format!("VIN {vin} with IviVersionNumber {version} at stage {stage}{to} {what}"),
         existing: holder.clone(),
     };
     match (held.status, held.failure) {
@@ -278,6 +286,7 @@ fn correction_errors<K: KeyValue>(
     stores: &Stores<K>,
     tenant: &str,
     ivi: &Ivi,
+    destination: Option<&str>,
 ) -> Result<Vec<FieldError>> {
     let key = ivi.duplicate_key();
     if key.version <= 1 {
@@ -288,7 +297,7 @@ fn correction_errors<K: KeyValue>(
     let earlier = match claims::holder(
         stores,
         tenant,
-        &keys::duplicate_key(&key.vin, previous, key.stage),
+        &keys::destination_key(&key.vin, previous, key.stage, destination),
     )? {
         Some(id) => repo.load(tenant, &id).ok(),
         None => None,
@@ -339,6 +348,8 @@ struct Inspection {
     ivi: Ivi,
     drift: Vec<FieldError>,
     note: Option<String>,
+    /// Where it goes: one record per target.
+    targets: Vec<Target>,
 }
 
 /// Every check of a file but the duplicate key, storing nothing: size, schema and rules, the
@@ -346,11 +357,12 @@ struct Inspection {
 /// returned), the correction rules. A refusal lists every finding.
 fn inspect<K: KeyValue>(
     stores: &Stores<K>,
-    checker: &ProfileValidator,
+    checkers: (&ProfileValidator, Option<&ProfileValidator>),
     approvals: &Approvals,
     tenant: &str,
     file: &[u8],
 ) -> Result<Inspection> {
+    let (checker, also) = checkers;
     let (root, xml) = normalise(file)?;
     let report = checker.check(&xml);
     let mut errors = schema_errors(&report);
@@ -390,7 +402,44 @@ fn inspect<K: KeyValue>(
             None => earlier_note = Some("no earlier stage on record: drift not checked".into()),
         }
     }
-    errors.extend(correction_errors(stores, tenant, &ivi)?);
+    // The tenant's routing table: each destination's profile judges the file too, and a
+    // correction must follow the version on record for each destination.
+    let settings: Option<Tenant> = stores.data.get_json(&keys::tenant(tenant))?;
+    let targets = match &settings {
+        Some(t) if !t.routes.is_empty() => identity::targets(t, &ivi)?,
+        // No routing table: one target, judged by the schema the caller compiled.
+        _ => vec![Target {
+            destination: None,
+            profile: checker.profile(),
+        }],
+    };
+    for target in &targets {
+        if target.profile != checker.profile() {
+            let other = also
+                .filter(|v| v.profile() == target.profile)
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "no compiled {} schema for destination {}",
+                        target.profile,
+                        target.destination.as_deref().unwrap_or("-")
+                    ))
+                })?;
+            let there = target.destination.as_deref().unwrap_or("-");
+            errors.extend(schema_errors(&other.check(&xml)).into_iter().map(|mut e| {
+                e.message = format!(
+                    "for destination {there} ({} profile): {}",
+                    target.profile, e.message
+                );
+                e
+            }));
+        }
+        errors.extend(correction_errors(
+            stores,
+            tenant,
+            &ivi,
+            target.destination.as_deref(),
+        )?);
+    }
     if !errors.is_empty() {
         return Err(Error::Fields(errors));
     }
@@ -403,6 +452,7 @@ fn inspect<K: KeyValue>(
         ivi,
         drift,
         note,
+        targets,
     })
 }
 
@@ -410,7 +460,7 @@ fn inspect<K: KeyValue>(
 /// check [`admit`] runs, the duplicate key looked at without claiming it.
 pub fn preview<K: KeyValue>(
     stores: &Stores<K>,
-    checker: &ProfileValidator,
+    checkers: (&ProfileValidator, Option<&ProfileValidator>),
     approvals: &Approvals,
     tenant: &str,
     file: &[u8],
@@ -421,7 +471,7 @@ pub fn preview<K: KeyValue>(
         drift: Vec::new(),
         note: None,
     };
-    let inspected = match inspect(stores, checker, approvals, tenant, file) {
+    let inspected = match inspect(stores, checkers, approvals, tenant, file) {
         Ok(i) => i,
         Err(Error::Fields(findings)) => return Ok(refused(findings)),
         Err(e @ Error::TooLarge(_)) => {
@@ -434,20 +484,28 @@ pub fn preview<K: KeyValue>(
         Err(e) => return Err(e),
     };
     let key = inspected.ivi.duplicate_key();
-    let dup = keys::duplicate_key(&key.vin, key.version, key.stage);
-    let outcome = match holder_of(stores, tenant, &dup, &inspected.ivi) {
-        Err(e @ Error::Duplicate { .. }) => {
-            return Ok(refused(vec![FieldError::new(
-                "Header/IviVersionNumber",
-                "DUP-KEY",
-                e.to_string(),
-            )]));
-        }
-        Err(e) => return Err(e),
-        Ok(KeyHolder::Resend(_)) => "resent",
-        Ok(_) if !inspected.drift.is_empty() => "held",
-        Ok(_) => "validated",
-    };
+    let mut outcome = "validated";
+    for target in &inspected.targets {
+        let dup = keys::destination_key(
+            &key.vin,
+            key.version,
+            key.stage,
+            target.destination.as_deref(),
+        );
+        outcome = match holder_of(stores, tenant, &dup, &inspected.ivi) {
+            Err(e @ Error::Duplicate { .. }) => {
+                return Ok(refused(vec![FieldError::new(
+                    "Header/IviVersionNumber",
+                    "DUP-KEY",
+                    e.to_string(),
+                )]));
+            }
+            Err(e) => return Err(e),
+            Ok(KeyHolder::Resend(_)) => "resent",
+            Ok(_) if !inspected.drift.is_empty() => "held",
+            Ok(_) => outcome,
+        };
+    }
     Ok(Checked {
         outcome: outcome.into(),
         findings: Vec::new(),
@@ -471,7 +529,7 @@ pub fn preview_offline(
     let stores = Stores::in_memory();
     let checked = preview(
         &stores,
-        checker,
+        (checker, None),
         approvals,
         "offline",
         mapped.xml.as_bytes(),
@@ -481,7 +539,8 @@ pub fn preview_offline(
 
 /// Admits a vehicle file: checks everything ([`inspect`]), claims the duplicate key and creates
 /// the record (`validated`, or `held` on drift). Every refusal lists all its reasons and stores
-/// nothing.
+/// nothing. For a tenant that routes a file to several destinations, the first destination's
+/// record, naming the others as `siblings` (see [`admit_to_destinations`]).
 pub fn admit<K: KeyValue>(
     stores: &Stores<K>,
     checker: &ProfileValidator,
@@ -489,44 +548,127 @@ pub fn admit<K: KeyValue>(
     candidate: Candidate<'_>,
     now_millis: u64,
 ) -> Result<Record> {
+    admit_to_destinations(stores, checker, approvals, candidate, now_millis)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Internal("an admission made no record".into()))
+}
+
+/// [`admit`] with every record it made: one per target (a destination the tenant's routing
+/// table picks for the file), each its own duplicate key (VIN + version + stage + destination),
+/// each naming the others as `siblings`; the first target's first.
+pub fn admit_to_destinations<K: KeyValue>(
+    stores: &Stores<K>,
+    checker: &ProfileValidator,
+    approvals: &Approvals,
+    candidate: Candidate<'_>,
+    now_millis: u64,
+) -> Result<Vec<Record>> {
     let now = now_millis / 1000;
     let Inspection {
         xml,
         ivi,
         drift,
         note,
-    } = inspect(stores, checker, approvals, candidate.tenant, candidate.xml)?;
+        targets,
+    } = inspect(
+        stores,
+        (checker, candidate.also),
+        approvals,
+        candidate.tenant,
+        candidate.xml,
+    )?;
     let key = ivi.duplicate_key();
     let repo = Repo::new(stores);
-    let dup = keys::duplicate_key(&key.vin, key.version, key.stage);
-    let replaces = match holder_of(stores, candidate.tenant, &dup, &ivi)? {
-        KeyHolder::Free => None,
-        KeyHolder::Refused(id) => Some(id),
-        KeyHolder::Resend(mut record) => {
-            // The same file again after ecoc gave up on it: that record goes on, no new one.
-            let signed = repo
-                .xml(candidate.tenant, &record.id, XmlKind::Signed)?
-                .is_some();
-            record.requeue(candidate.actor, signed, now)?;
-            if !candidate.leased {
-                record.not_before = 0;
+    // Claims first, for every target; a refusal gives back what this admission claimed.
+    let mut claimed: Vec<(String, String)> = Vec::new();
+    let give_back = |claimed: &[(String, String)]| {
+        for (dup, id) in claimed {
+            let _ = claims::release(stores, candidate.tenant, dup, id);
+        }
+    };
+    let mut records: Vec<Record> = Vec::new();
+    let mut resent: Vec<Record> = Vec::new();
+    for target in &targets {
+        let destination = target.destination.as_deref();
+        let dup = keys::destination_key(&key.vin, key.version, key.stage, destination);
+        let replaces = match holder_of(stores, candidate.tenant, &dup, &ivi) {
+            Ok(KeyHolder::Free) => None,
+            Ok(KeyHolder::Refused(id)) => Some(id),
+            Ok(KeyHolder::Resend(record)) => {
+                // The same file again after ecoc gave up on it: that record goes on, no new one.
+                resent.push(*record);
+                continue;
             }
-            repo.save(&record)?;
-            return Ok(*record);
+            Err(e) => {
+                give_back(&claimed);
+                return Err(e);
+            }
+        };
+        let id = ids::record_id(now_millis)?;
+        // A key holder whose record does not exist was written by an admission that crashed
+        // between its claim and its record (or is being admitted right now): after
+        // claims::STALE_CLAIM_MS it no longer blocks the key. A record the authority refused
+        // frees it.
+        let live = |holder: &str| -> Result<bool> {
+            if replaces.as_deref() == Some(holder) {
+                return Ok(false);
+            }
+            Ok(repo.exists(candidate.tenant, holder)? || claims::young(holder, now_millis))
+        };
+        if let Err(e) = claims::claim_with(stores, candidate.tenant, &dup, &id, &live) {
+            give_back(&claimed);
+            return Err(e);
         }
-    };
-    let id = ids::record_id(now_millis)?;
-    // A key holder whose record does not exist was written by an admission that crashed between
-    // its claim and its record (or is being admitted right now): after claims::STALE_CLAIM_MS it
-    // no longer blocks the key. A record the authority refused frees it.
-    let live = |holder: &str| -> Result<bool> {
-        if replaces.as_deref() == Some(holder) {
-            return Ok(false);
+        claimed.push((dup, id.clone()));
+        records.push(admitted_record(
+            &candidate,
+            id,
+            &ivi,
+            (&drift, note.clone()),
+            target,
+            replaces,
+            now,
+        ));
+    }
+    let ids: Vec<String> = records
+        .iter()
+        .map(|r| r.id.clone())
+        .chain(resent.iter().map(|r| r.id.clone()))
+        .collect();
+    for record in &mut records {
+        record.siblings = ids.iter().filter(|i| **i != record.id).cloned().collect();
+        if let Err(e) = repo.create(record, &xml) {
+            // Give the keys back so the ERP can simply retry.
+            give_back(&claimed);
+            return Err(e);
         }
-        Ok(repo.exists(candidate.tenant, holder)? || claims::young(holder, now_millis))
-    };
-    claims::claim_with(stores, candidate.tenant, &dup, &id, &live)?;
-    let held = !drift.is_empty();
+    }
+    for record in &mut resent {
+        let signed = repo
+            .xml(candidate.tenant, &record.id, XmlKind::Signed)?
+            .is_some();
+        record.requeue(candidate.actor, signed, now)?;
+        if !candidate.leased {
+            record.not_before = 0;
+        }
+        repo.save(record)?;
+    }
+    records.extend(resent);
+    Ok(records)
+}
+
+/// The new record of one target of an admitted file: `validated`, or `held` with its drift.
+fn admitted_record(
+    candidate: &Candidate<'_>,
+    id: String,
+    ivi: &Ivi,
+    (drift, note): (&[FieldError], Option<String>),
+    target: &Target,
+    replaces: Option<String>,
+    now: u64,
+) -> Record {
+    let key = ivi.duplicate_key();
     let mut record = Record {
         vin: key.vin.clone(),
         version: key.version,
@@ -540,31 +682,34 @@ pub fn admit<K: KeyValue>(
             0
         },
         replaces,
-        ..arrival(&candidate, id.clone(), now)
+        destination: target.destination.clone(),
+        ..arrival(candidate, id, now)
     };
     record
         .events
         .push(record.events[0].at_step("map", Status::Mapped, None));
-    let (status, note) = if held {
-        let note = format!(
+    let note = match &target.destination {
+        Some(d) => Some(match note {
+            Some(n) => format!("for destination {d} ({} profile); {n}", target.profile),
+            None => format!("for destination {d} ({} profile)", target.profile),
+        }),
+        None => note,
+    };
+    let (status, note) = if drift.is_empty() {
+        (Status::Validated, note)
+    } else {
+        let held = format!(
             "{} drift finding(s): waits for sign-off by a primary user",
             drift.len()
         );
-        (Status::Held, Some(note))
-    } else {
-        (Status::Validated, note)
+        (Status::Held, Some(held))
     };
     record
         .events
         .push(record.events[0].at_step("validate", status, note));
     record.status = status;
-    record.drift = drift;
-    if let Err(e) = repo.create(&record, &xml) {
-        // Give the key back so the ERP can simply retry.
-        let _ = claims::release(stores, candidate.tenant, &dup, &id);
-        return Err(e);
-    }
-    Ok(record)
+    record.drift = drift.to_vec();
+    record
 }
 
 /// `POST /v1/submissions/{id}/sign-off`: a primary user releases a held record.
@@ -625,6 +770,7 @@ fn arrival(candidate: &Candidate<'_>, id: String, now: u64) -> Record {
         payload_sha256: None,
         signed_by: None,
         destination: None,
+        siblings: Vec::new(),
     }
 }
 
@@ -687,6 +833,7 @@ fn reject<K: KeyValue>(
         payload_sha256: Some(ids::sha256_hex(candidate.xml)),
         signed_by: None,
         destination: None,
+        siblings: Vec::new(),
         ..arrival(&candidate, ids::record_id(now_millis)?, now_millis / 1000)
     };
     let refused = Some(format!("refused: {summary}"));

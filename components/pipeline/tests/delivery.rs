@@ -82,6 +82,7 @@ fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
         payload_sha256: None,
         signed_by: None,
         destination: None,
+        siblings: Vec::new(),
     };
     let repo = Repo::new(stores);
     repo.create(&record, b"<mapped/>").unwrap();

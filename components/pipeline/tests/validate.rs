@@ -70,6 +70,7 @@ fn candidate(xml: &str) -> Candidate<'_> {
         source: Source::Ivi,
         xml: xml.as_bytes(),
         leased: false,
+        also: None,
     }
 }
 
@@ -438,7 +439,8 @@ fn the_preview_tells_what_an_upload_would_meet() {
     let stores = setup();
     let m1 = fixture("m1");
     let keys_before = stores.data.get_keys().unwrap();
-    let fresh = validate::preview(&stores, &checker, &approvals, "acme", m1.as_bytes()).unwrap();
+    let fresh =
+        validate::preview(&stores, (&checker, None), &approvals, "acme", m1.as_bytes()).unwrap();
     assert_eq!(fresh.outcome, "validated");
     assert_eq!(
         stores.data.get_keys().unwrap(),
@@ -447,8 +449,14 @@ fn the_preview_tells_what_an_upload_would_meet() {
     );
     assert!(stores.vins.is_empty() && stores.claims.is_empty() && stores.work.is_empty());
     let broken = m1.replace("<VehicleCategory>M1<", "<VehicleCategory>ZZ<");
-    let refused =
-        validate::preview(&stores, &checker, &approvals, "acme", broken.as_bytes()).unwrap();
+    let refused = validate::preview(
+        &stores,
+        (&checker, None),
+        &approvals,
+        "acme",
+        broken.as_bytes(),
+    )
+    .unwrap();
     assert_eq!(refused.outcome, "refused");
     assert!(!refused.findings.is_empty());
     validate::admit(
@@ -459,9 +467,101 @@ fn the_preview_tells_what_an_upload_would_meet() {
         1_795_275_797_000,
     )
     .unwrap();
-    let twice = validate::preview(&stores, &checker, &approvals, "acme", m1.as_bytes()).unwrap();
+    let twice =
+        validate::preview(&stores, (&checker, None), &approvals, "acme", m1.as_bytes()).unwrap();
     assert_eq!(
         (twice.outcome.as_str(), twice.findings[0].code.as_str()),
         ("refused", "DUP-KEY")
     );
+}
+
+#[test]
+fn a_routed_file_becomes_one_record_per_destination_each_with_its_own_key() {
+    let Some(eu) = checker() else { return };
+    let uk = ProfileValidator::new(Profile::Uk, None).unwrap();
+    let stores = setup();
+    // A UK manufacturer with an EU type approval: every file to the VCA, and the ones registered
+    // in the Netherlands to the RDW as well.
+    let mut settings = tenant::load_tenant(&stores.data, "acme").unwrap();
+    settings.profile = "uk".into();
+    settings.destinations = serde_json::from_value(serde_json::json!([
+        {"id": "vca", "adapter": "vca", "nap": "vca", "client_id": "acme", "client_secret": {"secret": "s"}},
+        {"id": "rdw", "adapter": "eu", "nap": "rdw", "client_id": "acme"},
+    ]))
+    .unwrap();
+    settings.routes = serde_json::from_value(serde_json::json!([
+        {"to": "vca"},
+        {"to": "rdw", "countries": ["NL", "B", "D"]},
+    ]))
+    .unwrap();
+    tenant::save_tenant(&stores.data, &settings).unwrap();
+    let approvals = approvals(&["m1", "n1"]);
+    let registered = |case: &str, country: &str| {
+        fixture(case).replace(
+            "<DesignatedTypeApprovalCountry>",
+            &format!("<IntendedCountryRegistration>{country}</IntendedCountryRegistration><DesignatedTypeApprovalCountry>"),
+        )
+    };
+    let dutch = registered("m1", "NL");
+    let both = Candidate {
+        also: Some(&eu),
+        ..candidate(&dutch)
+    };
+    let records = validate::admit_to_destinations(&stores, &uk, &approvals, both, 1_000).unwrap();
+    let places: Vec<Option<&str>> = records.iter().map(|r| r.destination.as_deref()).collect();
+    assert_eq!(places, [Some("vca"), Some("rdw")]);
+    assert_eq!(records[0].siblings, [records[1].id.clone()]);
+    assert_eq!(records[1].siblings, [records[0].id.clone()]);
+    assert!(records.iter().all(|r| r.status == Status::Validated));
+    // The same file again: both keys are taken; the refusal names the destination.
+    let again = validate::admit(&stores, &uk, &approvals, both, 2_000).unwrap_err();
+    assert!(
+        matches!(&again, Error::Duplicate { message, .. } if message.contains("for destination vca")),
+        "{again:?}"
+    );
+    // A vehicle registered elsewhere goes to the VCA only.
+    let british = registered("n1", "UK");
+    let records = validate::admit_to_destinations(
+        &stores,
+        &uk,
+        &approvals,
+        Candidate {
+            also: Some(&eu),
+            ..candidate(&british)
+        },
+        3_000,
+    )
+    .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].destination.as_deref(), Some("vca"));
+    // Without the EU schema at hand, a file for the RDW cannot be judged: a configuration error,
+    // nothing stored.
+    let refused = validate::admit(
+        &stores,
+        &uk,
+        &approvals,
+        candidate(&registered("m1", "D")),
+        4_000,
+    );
+    assert!(matches!(refused, Err(Error::Config(_))), "{refused:?}");
+}
+
+#[test]
+fn a_file_no_route_takes_is_refused_with_the_reason() {
+    let Some(eu) = checker() else { return };
+    let stores = setup();
+    let mut settings = tenant::load_tenant(&stores.data, "acme").unwrap();
+    settings.destinations = serde_json::from_value(serde_json::json!([
+        {"id": "rdw", "adapter": "eu", "nap": "rdw", "client_id": "acme"},
+    ]))
+    .unwrap();
+    settings.routes =
+        serde_json::from_value(serde_json::json!([{"to": "rdw", "categories": ["N1"]}])).unwrap();
+    tenant::save_tenant(&stores.data, &settings).unwrap();
+    let m1 = fixture("m1");
+    let refused = field_errors(
+        validate::admit(&stores, &eu, &approvals(&["m1"]), candidate(&m1), 0).unwrap_err(),
+    );
+    assert_eq!(refused[0].code, "ROUTE-NONE", "{refused:?}");
+    assert!(refused[0].message.contains("M1"), "{refused:?}");
 }

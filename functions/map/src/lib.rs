@@ -119,7 +119,10 @@ fn answer(
             if record.record.status == pipeline::record::Status::Validated {
                 *follow_up = Some(Sign(RecordIds {
                     tenant: who.tenant.clone(),
-                    ids: vec![record.record.id.clone()],
+                    // The file's records for the tenant's other destinations too.
+                    ids: std::iter::once(record.record.id.clone())
+                        .chain(record.record.siblings.iter().cloned())
+                        .collect(),
                 }));
             }
             Ok(Reply::json(202, &record))

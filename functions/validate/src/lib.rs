@@ -58,23 +58,24 @@ thread_local! {
 
 /// Runs `f` with the compiled schema of `profile`, compiling it on first use in this instance.
 fn with_checker<T>(profile: ivi::Profile, f: impl FnOnce(&ProfileValidator) -> T) -> Result<T> {
+    Ok(f(checker(profile)?))
+}
+
+/// The compiled schema of `profile`, compiled on first use in this instance.
+fn checker(profile: ivi::Profile) -> Result<&'static ProfileValidator> {
     let known = CHECKERS.with_borrow(|c| c.iter().find(|(p, _)| *p == profile).map(|(_, v)| *v));
-    let checker = match known {
-        Some(v) => v,
-        None => {
-            let compiled =
-                ProfileValidator::from_sources(profile, official::OFFICIAL).map_err(|e| {
-                    Error::Config(format!(
-                        "{e}; build the validate component with ECOC_IVI2_XSD set to the official ivi-2.0.xsd"
-                    ))
-                })?;
-            // Kept for the instance's life (a request, or the snapshot's every request).
-            let leaked: &'static ProfileValidator = Box::leak(Box::new(compiled));
-            CHECKERS.with_borrow_mut(|c| c.push((profile, leaked)));
-            leaked
-        }
-    };
-    Ok(f(checker))
+    if let Some(v) = known {
+        return Ok(v);
+    }
+    let compiled = ProfileValidator::from_sources(profile, official::OFFICIAL).map_err(|e| {
+        Error::Config(format!(
+            "{e}; build the validate component with ECOC_IVI2_XSD set to the official ivi-2.0.xsd"
+        ))
+    })?;
+    // Kept for the instance's life (a request, or the snapshot's every request).
+    let leaked: &'static ProfileValidator = Box::leak(Box::new(compiled));
+    CHECKERS.with_borrow_mut(|c| c.push((profile, leaked)));
+    Ok(leaked)
 }
 
 #[http_component]
@@ -88,10 +89,15 @@ fn handle(req: Request, out: ResponseOutparam) {
     spin_glue::respond(out, reply("validate", result));
 }
 
-/// What every admission needs: the tenant's approvals and the compiled schema of its profile.
+/// The compiled schemas an admission of the tenant needs: its profile's, and the other one's when
+/// its routing table sends files to a destination of the other kind (the VCA takes `uk`, an EU
+/// NAP `eu`).
+type Checkers = (&'static ProfileValidator, Option<&'static ProfileValidator>);
+
+/// What every admission needs: the tenant's approvals and the compiled schemas of its profiles.
 fn with_tenant<T>(
     tenant: &str,
-    f: impl FnOnce(&SpinStores, &Approvals, &ProfileValidator) -> T,
+    f: impl FnOnce(&SpinStores, &Approvals, Checkers) -> T,
 ) -> Result<T> {
     let stores = spin_glue::stores();
     let tenant = pipeline::tenant::load_tenant(&stores.data, tenant)?;
@@ -100,7 +106,14 @@ fn with_tenant<T>(
         .profile
         .parse()
         .map_err(|e| Error::Config(format!("tenant {}: {e}", tenant.id)))?;
-    with_checker(profile, |checker| f(&stores, &approvals, checker))
+    let other = tenant
+        .destinations
+        .iter()
+        .filter(|d| tenant.routes.iter().any(|r| r.to == d.id))
+        .map(|d| d.adapter.profile())
+        .find(|p| *p != profile);
+    let also = other.map(checker).transpose()?;
+    Ok(f(&stores, &approvals, (checker(profile)?, also)))
 }
 
 fn admit(req: &Request) -> Result<Reply> {
@@ -111,8 +124,10 @@ fn admit(req: &Request) -> Result<Reply> {
         source: call.source,
         xml: call.xml.as_bytes(),
         leased: call.leased,
+        also: None,
     };
-    let record = with_tenant(&call.tenant, |stores, approvals, checker| {
+    let record = with_tenant(&call.tenant, |stores, approvals, (checker, also)| {
+        let candidate = Candidate { also, ..candidate };
         validate::admit_or_reject(stores, checker, approvals, candidate, clock::now_millis())
     })??;
     Ok(Reply::json(201, &record.to_view()))
@@ -126,13 +141,14 @@ fn admit_batch(req: &Request) -> Result<Reply> {
         source: call.source,
         xml: b"",
         leased: call.leased,
+        also: None,
     };
-    let admitted = with_tenant(&call.tenant, |stores, approvals, checker| {
+    let admitted = with_tenant(&call.tenant, |stores, approvals, (checker, also)| {
         validate::admit_all(
             stores,
             checker,
             approvals,
-            base,
+            Candidate { also, ..base },
             &call.items,
             &clock::now_millis,
         )
@@ -142,10 +158,10 @@ fn admit_batch(req: &Request) -> Result<Reply> {
 
 fn check(req: &Request) -> Result<Reply> {
     let call: Check = spin_glue::json_body(req)?;
-    let checked = with_tenant(&call.tenant, |stores, approvals, checker| {
+    let checked = with_tenant(&call.tenant, |stores, approvals, checkers| {
         validate::preview(
             stores,
-            checker,
+            checkers,
             approvals,
             &call.tenant,
             call.xml.as_bytes(),
