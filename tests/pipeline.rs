@@ -2130,9 +2130,15 @@ fn both_erp_exports_onboard_by_their_example_mappings() {
     );
     let sap: Vec<Value> =
         serde_json::from_slice(&std::fs::read(erp.join("sap-vc-chassis.json")).unwrap()).unwrap();
-    let sap_records = post_each_until_succeeded(&stack, &nordbau, &sap);
+    // The chassis ...100204 that the body builder overloads: its stage 1 (the K2 chassis as
+    // ...100201, up to 11,990 kg laden) is at the authority too.
+    let mut chassis_204 = sap[0].clone();
+    chassis_204["vehicle"]["VHVIN"] = json!("XNB2CC3TZRB100204");
+    let sap_records =
+        post_each_until_succeeded(&stack, &nordbau, &[sap.clone(), vec![chassis_204]].concat());
     // The body builder on Sage X3: its nightly semicolon file as it is (Dutch column names,
-    // DD-MM-YYYY, `4.780` kg), on a tenant of its own.
+    // DD-MM-YYYY, `4.780` kg), on a tenant of its own: it never sees the chassis maker's records,
+    // only what the authority gives back by VIN.
     let vandam = stack.tenant_with(
         "vandam",
         &example_json("vandam-x3", "mapping.json"),
@@ -2150,33 +2156,52 @@ fn both_erp_exports_onboard_by_their_example_mappings() {
         .collect();
     assert_eq!(
         lines.last().unwrap()["summary"],
-        json!({"rows": 3, "accepted": 2, "refused": 1}),
+        json!({"rows": 3, "accepted": 3, "refused": 0}),
         "{}",
         batch.body
     );
-    // ...100204 is heavier than its approval allows: refused, naming the field and the approval.
-    let refused = lines[..3].iter().find(|l| l.get("id").is_none()).unwrap();
-    let reason = refused.to_string();
-    assert!(
-        reason.contains("APR-RANGE")
-            && reason.contains("MassInRunningOrder")
-            && reason.contains("12450"),
-        "{refused:#}"
+    let id_of = |vin: &str| {
+        lines[..3]
+            .iter()
+            .find(|l| l["vin"] == vin)
+            .and_then(|l| l["id"].as_str())
+            .unwrap_or_else(|| panic!("no record for {vin}: {}", batch.body))
+            .to_owned()
+    };
+    // ...100201: its stage 1 is at the authority, retrieved, verified and checked against.
+    let done = stack.wait_for(
+        &vandam,
+        &id_of("XNB2CC3TZRB100201"),
+        &["succeeded", "failed"],
     );
-    let accepted: Vec<String> = lines[..3]
-        .iter()
-        .filter_map(|l| l["id"].as_str().map(str::to_owned))
-        .collect();
-    let csv_records = wait_all_final(&stack, &vandam, &accepted);
-    for record in &csv_records {
-        assert_eq!(record["status"], "succeeded", "{record:#}");
-    }
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    let timeline = done["events"].to_string();
+    assert!(
+        timeline.contains("earlier stage 1 retrieved from the authority")
+            && timeline.contains("signed by"),
+        "{timeline}"
+    );
+    let csv_records = vec![done];
+    // ...100203: its stage 1 is nowhere: held, saying so.
+    let missing = stack.wait_for(&vandam, &id_of("XNB2CC3TZRB100203"), &["held"]);
+    let drift = missing["drift"].to_string();
+    assert!(
+        drift.contains("STAGE-MISSING") && drift.contains("neither on record nor at the authority"),
+        "{missing:#}"
+    );
+    // ...100204 is heavier than its stage 1 allows: held for a primary user's sign-off.
+    let heavy = stack.wait_for(&vandam, &id_of("XNB2CC3TZRB100204"), &["held"]);
+    let drift = heavy["drift"].to_string();
+    assert!(
+        drift.contains("IVI-DRF") && drift.contains("11990"),
+        "{heavy:#}"
+    );
     let mut vins: Vec<&str> = csv_records
         .iter()
         .map(|r| r["vin"].as_str().unwrap())
         .collect();
     vins.sort_unstable();
-    assert_eq!(vins, ["XNB2CC3TZRB100201", "XNB2CC3TZRB100203"]);
+    assert_eq!(vins, ["XNB2CC3TZRB100201"]);
     assert_inbox_files_valid(&stack, &sap_records);
     assert_inbox_files_valid(&stack, &csv_records);
     // What the exports say arrived as the schema wants it: 11.99 t as 11990 kg, 4.780 as 4780.

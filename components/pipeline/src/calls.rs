@@ -8,6 +8,7 @@
 //! map, status ──Sign──> sign ──Deliver──> submit
 //! map (admin), host timer ──Sweep──> submit ──Sign / Deliver (per batch)──> sign, submit
 //! map (admin), host timer ──Digest──> notify
+//! validate ──Retrieve──> submit (an earlier stage's eCoC, from the authority)
 //! ```
 //!
 //! The host's timers post `{"timer", "scheduled_for"}` to `/sweep` and `/digest`: the request types
@@ -51,6 +52,44 @@ impl Source {
             Self::Ivi => "ivi",
         }
     }
+}
+
+/// `submit` `POST /retrieve`: an earlier stage's eCoC of a vehicle, from the authority the tenant
+/// delivers to (VCA Phase 2 retrieval, an EU NAP's retrieval), its signature verified. Answers
+/// [`Retrieved`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retrieve {
+    /// The tenant asking (its accounts are used).
+    pub tenant: String,
+    /// `VehicleIdentificationNumber`.
+    pub vin: String,
+    /// The stage wanted.
+    pub stage: u32,
+}
+
+impl Call for Retrieve {
+    type Answer = Retrieved;
+    const STEP: &'static str = "submit";
+    const PATH: &'static str = "/retrieve";
+}
+
+/// What the authority holds of a stage: the file, or nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retrieved {
+    /// The signed file, when the authority holds one.
+    pub file: Option<RetrievedFile>,
+    /// Where ecoc looked (destinations asked), for the record's timeline.
+    pub asked: Vec<String>,
+}
+
+/// An earlier stage's eCoC as the authority gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrievedFile {
+    /// The signed IVI XML.
+    pub xml: String,
+    /// Where it came from: `<destination>: submission <id>, signed by <subject>`.
+    pub source: String,
 }
 
 /// `validate` `POST /admit`: one file asks to enter the pipeline. Answers the new record.

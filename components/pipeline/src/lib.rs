@@ -49,6 +49,7 @@ pub mod nap;
 pub mod notify;
 pub mod record;
 pub mod repo;
+pub mod retrieval;
 pub mod retry;
 pub mod sealing;
 pub mod sign;

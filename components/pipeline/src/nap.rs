@@ -21,6 +21,15 @@ pub trait Nap {
     fn reachable(&self) -> bool {
         true
     }
+    /// The authority's copy of a vehicle's eCoC at `stage` (the newest version it accepted, from
+    /// any manufacturer): the signed file and the authority's id for it, or `None` when it holds
+    /// none.
+    fn retrieve(&self, vin: &str, stage: u32) -> Result<Option<(Vec<u8>, String)>> {
+        let _ = (vin, stage);
+        Err(Error::Config(
+            "this NAP adapter cannot retrieve earlier stages".into(),
+        ))
+    }
 }
 
 /// A tenant's NAP connections, one per destination (see [`crate::identity::Destination`]).
@@ -149,6 +158,26 @@ impl<T: Transport> VcaNap<T> {
     }
 }
 
+/// A retrieval's answer: 200 the file (its id in `X-Submission-Id`), 404 none.
+fn retrieved(resp: &Response, vin: &str, stage: u32) -> Result<Option<(Vec<u8>, String)>> {
+    match resp.status().as_u16() {
+        200 => {
+            let id = transport::header(resp, "x-submission-id")
+                .unwrap_or("(no id)")
+                .to_owned();
+            Ok(Some((resp.body().to_vec(), id)))
+        }
+        404 => Ok(None),
+        s => Err(upstream(
+            format!(
+                "retrieval of stage {stage} of {vin} answered {s}: {}",
+                reason(resp)
+            ),
+            retryable_status(s),
+        )),
+    }
+}
+
 fn receipt_from(body: &[u8]) -> Result<Receipt> {
     /// The VCA's submission answer.
     #[derive(serde::Deserialize)]
@@ -221,6 +250,20 @@ impl<T: Transport> Nap for VcaNap<T> {
         }
     }
 
+    fn retrieve(&self, vin: &str, stage: u32) -> Result<Option<(Vec<u8>, String)>> {
+        // Phase 2 retrieval by VIN: any manufacturer's accepted file of that stage.
+        let url = format!("{}/ecoc/v1/vehicles/{vin}/stages/{stage}", self.base_url);
+        let resp = self.authorised(&|token| {
+            transport::request(
+                Method::GET,
+                &url,
+                &[("authorization", &format!("Bearer {token}"))],
+                Vec::new(),
+            )
+        })?;
+        retrieved(&resp, vin, stage)
+    }
+
     fn status(&self, submission_id: &str) -> Result<Receipt> {
         let url = format!("{}/ecoc/v1/submissions/{submission_id}", self.base_url);
         let resp = self.authorised(&|token| {
@@ -242,5 +285,167 @@ impl<T: Transport> Nap for VcaNap<T> {
             ));
         }
         receipt_from(resp.body())
+    }
+}
+
+/// An EU member state's NAP (EUCARIS-style API, as the NAP sandbox's EU mode serves it): the
+/// client is known by the certificate it presents on the mutual-TLS link, which the runtime sets up
+/// (`[[client_tls]]` in `runtime-config.toml`), so no credentials travel in the requests.
+///
+/// | method | path | what |
+/// |---|---|---|
+/// | POST | `/eucaris/v1/ivi` | one signed file; 202 `{"messageId", "status": "RECEIVED"}`, 409 a duplicate (with the earlier `messageId`), 4xx `{"status": "REJECTED", "errors": [...]}` |
+/// | GET | `/eucaris/v1/ivi/{messageId}` | `{"messageId", "status": RECEIVED / PROCESSING / ACCEPTED / REJECTED, "errors"}` |
+/// | GET | `/eucaris/v1/vehicles/{vin}/stages/{stage}` | an accepted file of that stage, or 404 |
+#[derive(Debug)]
+pub struct EuNap<T> {
+    transport: T,
+    base_url: String,
+}
+
+impl<T: Transport> EuNap<T> {
+    /// An adapter for the NAP at `base_url` (`https://nap.example`).
+    pub fn new(transport: T, base_url: &str) -> Self {
+        Self {
+            transport,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn send(&self, method: Method, path: &str, body: Option<&[u8]>) -> Result<Response> {
+        let url = format!("{}{path}", self.base_url);
+        let headers: &[(&str, &str)] = if body.is_some() {
+            &[("content-type", "application/xml")]
+        } else {
+            &[]
+        };
+        let req = transport::request(
+            method.clone(),
+            &url,
+            headers,
+            body.unwrap_or_default().to_vec(),
+        )
+        .map_err(|e| Error::Config(format!("nap url: {e}")))?;
+        self.transport
+            .send(req)
+            .map_err(|e| upstream(format!("{method} {url}: {e}"), true))
+    }
+}
+
+/// The EUCARIS-style answer: a message id, a status, errors.
+#[derive(serde::Deserialize)]
+struct EuAnswer {
+    #[serde(rename = "messageId")]
+    message_id: Option<String>,
+    status: Option<String>,
+    #[serde(default)]
+    errors: Vec<EuError>,
+}
+
+#[derive(serde::Deserialize)]
+struct EuError {
+    code: Option<String>,
+    text: Option<String>,
+}
+
+impl EuAnswer {
+    fn read(resp: &Response) -> Option<Self> {
+        serde_json::from_slice(resp.body()).ok()
+    }
+
+    fn reasons(&self) -> Option<String> {
+        let all: Vec<String> = self
+            .errors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.code.as_deref().unwrap_or("?"),
+                    e.text.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        (!all.is_empty()).then(|| all.join("; "))
+    }
+
+    /// The receipt in the VCA's words, which the records use.
+    fn receipt(self) -> Result<Receipt> {
+        let reason = self.reasons();
+        let status = match self.status.as_deref() {
+            Some("RECEIVED") | None => "Received",
+            Some("PROCESSING") => "Processing",
+            Some("ACCEPTED") => "Succeeded",
+            Some("REJECTED") => "Failed",
+            Some(other) => {
+                return Err(upstream(format!("unknown EUCARIS status `{other}`"), true));
+            }
+        };
+        Ok(Receipt {
+            submission_id: self
+                .message_id
+                .ok_or_else(|| upstream("the answer has no messageId".into(), true))?,
+            status: status.into(),
+            reason,
+            account: None,
+        })
+    }
+}
+
+impl<T: Transport> Nap for EuNap<T> {
+    fn reachable(&self) -> bool {
+        // Any HTTP answer at all: the link is up.
+        self.send(Method::GET, "/eucaris/v1/ivi/ping", None).is_ok()
+    }
+
+    fn submit(&self, signed_xml: &[u8]) -> Result<Submitted> {
+        let resp = self.send(Method::POST, "/eucaris/v1/ivi", Some(signed_xml))?;
+        let status = resp.status().as_u16();
+        let answer = EuAnswer::read(&resp);
+        match (status, answer) {
+            (200..=202, Some(a)) => Ok(Submitted {
+                receipt: a.receipt()?,
+                already_there: false,
+            }),
+            (409, Some(a)) if a.message_id.is_some() => Ok(Submitted {
+                receipt: Receipt {
+                    status: "Received".into(),
+                    reason: None,
+                    ..a.receipt()?
+                },
+                already_there: true,
+            }),
+            (s, a) => Err(upstream(
+                format!(
+                    "submission answered {s}: {}",
+                    a.and_then(|a| a.reasons()).unwrap_or_else(|| reason(&resp))
+                ),
+                retryable_status(s),
+            )),
+        }
+    }
+
+    fn status(&self, submission_id: &str) -> Result<Receipt> {
+        let resp = self.send(
+            Method::GET,
+            &format!("/eucaris/v1/ivi/{submission_id}"),
+            None,
+        )?;
+        let status = resp.status().as_u16();
+        match (status, EuAnswer::read(&resp)) {
+            (200, Some(a)) => a.receipt(),
+            (s, _) => Err(upstream(
+                format!("status of {submission_id} answered {s}: {}", reason(&resp)),
+                retryable_status(s),
+            )),
+        }
+    }
+
+    fn retrieve(&self, vin: &str, stage: u32) -> Result<Option<(Vec<u8>, String)>> {
+        let resp = self.send(
+            Method::GET,
+            &format!("/eucaris/v1/vehicles/{vin}/stages/{stage}"),
+            None,
+        )?;
+        retrieved(&resp, vin, stage)
     }
 }

@@ -9,7 +9,7 @@ use ivi::xml::{Element, Node};
 use ivi::{IVI_NS, Ivi};
 
 use crate::approvals::Approvals;
-use crate::calls::{Admitted, Checked, Outcome, Source};
+use crate::calls::{Admitted, Checked, Outcome, Retrieved, Source};
 use crate::claims;
 use crate::identity::{self, Target};
 use crate::keys;
@@ -39,9 +39,23 @@ pub struct Candidate<'a> {
     pub xml: &'a [u8],
     /// Whether the caller will drive the record on at once (then the sweep waits [`LEASE_SECS`]).
     pub leased: bool,
+    /// Where an earlier stage that is not on the tenant's own record is looked up; `None`: nowhere
+    /// (a later stage without its earlier one on record is then held).
+    pub authority: Option<Authority<'a>>,
     /// The compiled schema of the other profile, for a tenant whose routing table sends files to
     /// destinations of both (the VCA takes `uk`, an EU NAP `eu`); `None` when it routes to one kind.
     pub also: Option<&'a ProfileValidator>,
+}
+
+/// Asks the authority for an earlier stage of a vehicle (VIN, stage): in the functions, `submit`'s
+/// `/retrieve` ([`crate::retrieval`]), through the tenant's own destinations.
+#[derive(Clone, Copy)]
+pub struct Authority<'a>(pub &'a dyn Fn(&str, u32) -> Result<Retrieved>);
+
+impl std::fmt::Debug for Authority<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authority")
+    }
 }
 
 /// A structurally complete XML-DSig `Signature` with zero digest and value. The official schema
@@ -359,7 +373,7 @@ fn inspect<K: KeyValue>(
     stores: &Stores<K>,
     checkers: (&ProfileValidator, Option<&ProfileValidator>),
     approvals: &Approvals,
-    tenant: &str,
+    (tenant, authority): (&str, Option<Authority<'_>>),
     file: &[u8],
 ) -> Result<Inspection> {
     let (checker, also) = checkers;
@@ -384,22 +398,71 @@ fn inspect<K: KeyValue>(
     let mut drift = Vec::new();
     let mut earlier_note = None;
     if key.stage > 1 {
+        let mut pair = |earlier_ivi: &Ivi| {
+            for f in ivi::rules::check_stage_pair(earlier_ivi, &ivi) {
+                let e = FieldError::new(f.field, f.code, f.message);
+                if f.code.starts_with("IVI-DRF") {
+                    drift.push(e);
+                } else {
+                    errors.push(e);
+                }
+            }
+        };
+        let previous = key.stage - 1;
+        let held = |code: &str, why: String| {
+            FieldError::new(
+                "CocDataGroup/VehicleIdentificationNumber",
+                code,
+                format!(
+                    "{why}: held until a primary user signs it off, or send it again once the earlier stage is at the authority"
+                ),
+            )
+        };
         match earlier_stage(&repo, tenant, &key.vin, key.stage)? {
             Some((earlier, earlier_ivi)) => {
-                for f in ivi::rules::check_stage_pair(&earlier_ivi, &ivi) {
-                    let e = FieldError::new(f.field, f.code, f.message);
-                    if f.code.starts_with("IVI-DRF") {
-                        drift.push(e);
-                    } else {
-                        errors.push(e);
-                    }
-                }
+                pair(&earlier_ivi);
                 earlier_note = Some(format!(
                     "earlier stage {} on record as {}",
                     earlier.stage, earlier.id
                 ));
             }
-            None => earlier_note = Some("no earlier stage on record: drift not checked".into()),
+            None => match authority.map(|a| (a.0)(&key.vin, previous)) {
+                None => drift.push(held(
+                    "STAGE-MISSING",
+                    format!(
+                        "stage {previous} of VIN {} is not on record, and no authority was asked",
+                        key.vin
+                    ),
+                )),
+                Some(Ok(Retrieved {
+                    file: Some(file), ..
+                })) => {
+                    let earlier_ivi = Ivi::from_xml(file.xml.as_bytes()).map_err(|e| {
+                        Error::Fields(vec![FieldError::new(
+                            "CocDataGroup/VehicleIdentificationNumber",
+                            "STAGE-UNREADABLE",
+                            format!("the stage {previous} eCoC the authority holds ({}) is not IVI 2.0: {e}", file.source),
+                        )])
+                    })?;
+                    pair(&earlier_ivi);
+                    earlier_note = Some(format!(
+                        "earlier stage {previous} retrieved from the authority ({})",
+                        file.source
+                    ));
+                }
+                Some(Ok(Retrieved { file: None, asked })) => drift.push(held(
+                    "STAGE-MISSING",
+                    format!(
+                        "stage {previous} of VIN {} is neither on record nor at the authority (asked: {})",
+                        key.vin,
+                        if asked.is_empty() { "none".to_owned() } else { asked.join(", ") }
+                    ),
+                )),
+                Some(Err(e)) => drift.push(held(
+                    "STAGE-UNCHECKED",
+                    format!("stage {previous} of VIN {} could not be had from the authority: {e}", key.vin),
+                )),
+            },
         }
     }
     // The tenant's routing table: each destination's profile judges the file too, and a
@@ -462,7 +525,7 @@ pub fn preview<K: KeyValue>(
     stores: &Stores<K>,
     checkers: (&ProfileValidator, Option<&ProfileValidator>),
     approvals: &Approvals,
-    tenant: &str,
+    (tenant, authority): (&str, Option<Authority<'_>>),
     file: &[u8],
 ) -> Result<Checked> {
     let refused = |findings: Vec<FieldError>| Checked {
@@ -471,7 +534,7 @@ pub fn preview<K: KeyValue>(
         drift: Vec::new(),
         note: None,
     };
-    let inspected = match inspect(stores, checkers, approvals, tenant, file) {
+    let inspected = match inspect(stores, checkers, approvals, (tenant, authority), file) {
         Ok(i) => i,
         Err(Error::Fields(findings)) => return Ok(refused(findings)),
         Err(e @ Error::TooLarge(_)) => {
@@ -531,7 +594,7 @@ pub fn preview_offline(
         &stores,
         (checker, None),
         approvals,
-        "offline",
+        ("offline", None),
         mapped.xml.as_bytes(),
     )?;
     Ok((mapped.xml, checked))
@@ -575,7 +638,7 @@ pub fn admit_to_destinations<K: KeyValue>(
         stores,
         (checker, candidate.also),
         approvals,
-        candidate.tenant,
+        (candidate.tenant, candidate.authority),
         candidate.xml,
     )?;
     let key = ivi.duplicate_key();

@@ -70,6 +70,7 @@ fn candidate(xml: &str) -> Candidate<'_> {
         source: Source::Ivi,
         xml: xml.as_bytes(),
         leased: false,
+        authority: None,
         also: None,
     }
 }
@@ -439,8 +440,14 @@ fn the_preview_tells_what_an_upload_would_meet() {
     let stores = setup();
     let m1 = fixture("m1");
     let keys_before = stores.data.get_keys().unwrap();
-    let fresh =
-        validate::preview(&stores, (&checker, None), &approvals, "acme", m1.as_bytes()).unwrap();
+    let fresh = validate::preview(
+        &stores,
+        (&checker, None),
+        &approvals,
+        ("acme", None),
+        m1.as_bytes(),
+    )
+    .unwrap();
     assert_eq!(fresh.outcome, "validated");
     assert_eq!(
         stores.data.get_keys().unwrap(),
@@ -453,7 +460,7 @@ fn the_preview_tells_what_an_upload_would_meet() {
         &stores,
         (&checker, None),
         &approvals,
-        "acme",
+        ("acme", None),
         broken.as_bytes(),
     )
     .unwrap();
@@ -467,8 +474,14 @@ fn the_preview_tells_what_an_upload_would_meet() {
         1_795_275_797_000,
     )
     .unwrap();
-    let twice =
-        validate::preview(&stores, (&checker, None), &approvals, "acme", m1.as_bytes()).unwrap();
+    let twice = validate::preview(
+        &stores,
+        (&checker, None),
+        &approvals,
+        ("acme", None),
+        m1.as_bytes(),
+    )
+    .unwrap();
     assert_eq!(
         (twice.outcome.as_str(), twice.findings[0].code.as_str()),
         ("refused", "DUP-KEY")
@@ -564,4 +577,105 @@ fn a_file_no_route_takes_is_refused_with_the_reason() {
     );
     assert_eq!(refused[0].code, "ROUTE-NONE", "{refused:?}");
     assert!(refused[0].message.contains("M1"), "{refused:?}");
+}
+
+#[test]
+fn a_later_stage_is_checked_against_the_authoritys_copy_or_held_when_there_is_none() {
+    use pipeline::calls::{Retrieved, RetrievedFile};
+    use pipeline::validate::Authority;
+    let Some(checker) = checker() else { return };
+    let stores = setup();
+    let approvals = approvals(&["n2-stage1-chassis", "n2-stage2-completed"]);
+    let stage2 = fixture("n2-stage2-completed");
+    // Nowhere to ask: held, not waved through.
+    let alone = validate::admit(&stores, &checker, &approvals, candidate(&stage2), 1_000).unwrap();
+    assert_eq!(alone.status, Status::Held);
+    assert_eq!(alone.drift[0].code, "STAGE-MISSING", "{:?}", alone.drift);
+    // The authority has none either: held, naming where ecoc asked.
+    let asked = std::cell::Cell::new(0);
+    let nothing = |vin: &str, stage: u32| {
+        asked.set(asked.get() + 1);
+        assert_eq!((vin.len(), stage), (17, 1));
+        Ok(Retrieved {
+            file: None,
+            asked: vec!["vca as manufacturer-b".into()],
+        })
+    };
+    let again = correction_of(&stage2, 2);
+    let held = validate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        Candidate {
+            authority: Some(Authority(&nothing)),
+            ..candidate(&again)
+        },
+        2_000,
+    )
+    .unwrap();
+    assert_eq!(asked.get(), 1);
+    assert_eq!(held.status, Status::Held);
+    assert!(
+        held.drift[0]
+            .message
+            .contains("asked: vca as manufacturer-b"),
+        "{:?}",
+        held.drift
+    );
+    // The authority holds the stage 1: checked against it, and the source is on the timeline.
+    let stage1 = fixture("n2-stage1-chassis");
+    let found = |_: &str, _: u32| {
+        Ok(Retrieved {
+            file: Some(RetrievedFile {
+                xml: stage1.clone(),
+                source: "vca as manufacturer-b: s-1, signed by CN=chassis maker".into(),
+            }),
+            asked: vec!["vca as manufacturer-b".into()],
+        })
+    };
+    let third = correction_of(&stage2, 3);
+    let checked = validate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        Candidate {
+            authority: Some(Authority(&found)),
+            ..candidate(&third)
+        },
+        3_000,
+    )
+    .unwrap();
+    assert_eq!(checked.status, Status::Validated, "{:?}", checked.drift);
+    let notes: Vec<String> = checked
+        .events
+        .iter()
+        .filter_map(|e| e.note.clone())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n
+            .contains("earlier stage 1 retrieved from the authority (vca as manufacturer-b: s-1")),
+        "{notes:?}"
+    );
+    // Drift against the authority's copy holds the file for sign-off.
+    let heavy = correction_of(&stage2, 4).replace(
+        "<TechnicallyPermissibleMaximumLadenMass>7490<",
+        "<TechnicallyPermissibleMaximumLadenMass>7900<",
+    );
+    let record = validate::admit(
+        &stores,
+        &checker,
+        &approvals,
+        Candidate {
+            authority: Some(Authority(&found)),
+            ..candidate(&heavy)
+        },
+        4_000,
+    )
+    .unwrap();
+    assert_eq!(record.status, Status::Held);
+    assert!(
+        !record.drift.is_empty() && record.drift.iter().all(|d| d.code.starts_with("IVI-DRF")),
+        "{:?}",
+        record.drift
+    );
 }

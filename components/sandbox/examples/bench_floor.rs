@@ -159,6 +159,7 @@ fn main() -> Result<()> {
                 source: Source::Json,
                 xml: mapped.xml.as_bytes(),
                 leased: true,
+                authority: None,
                 also: None,
             },
             now_ms,

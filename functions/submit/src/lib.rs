@@ -5,6 +5,9 @@
 //!   `sealing_keys`; or the deployment's shared account, variables `nap_url`, `nap_client_id`,
 //!   `nap_client_secret`), polls a submitted one, or writes a final one back to the ERP
 //!   (`callback_secret` signs the write-back). Answers every record ([`pipeline::calls::Records`]).
+//! - `POST /retrieve` ([`pipeline::calls::Retrieve`]): an earlier stage's eCoC from the authority,
+//!   through the tenant's destinations, verified against `trust_anchors`
+//!   ([`pipeline::retrieval`]); `validate` asks when a later stage's earlier one is not on record.
 //! - `POST /sweep` ([`pipeline::calls::Sweep`]): the resume sweep ([`pipeline::sweep::run`]); this
 //!   component only supplies the parallel dispatch of its batches to `sign` and `submit` instances.
 //!   The host's interval timer calls it; on Spin, any scheduler can (`POST /v1/admin/sweep`).
@@ -14,12 +17,12 @@
     reason = "the #[http_component] macro generates the unsafe export glue"
 )]
 
-use pipeline::calls::{Call, Deliver, RecordIds, Records, Sign, Sweep};
-use pipeline::identity::{self, Account};
-use pipeline::nap::{Nap, Naps, VcaNap};
+use pipeline::calls::{Call, Deliver, RecordIds, Records, Retrieve, Sign, Sweep};
+use pipeline::identity::{self, Account, Adapter};
+use pipeline::nap::{EuNap, Nap, Naps, VcaNap};
 use pipeline::retry::RetryPolicy;
 use pipeline::sweep::{self, Batch, Dispatch, Step};
-use pipeline::{Error, Result, clock, submit};
+use pipeline::{Error, Result, clock, retrieval, submit};
 use spin_glue::{Pending, Reply, SpinTransport, optional_variable, reply, variable};
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
@@ -32,6 +35,7 @@ fn handle(req: Request, out: ResponseOutparam) {
     let result = match req.path() {
         Deliver::PATH => spin_glue::json_body(&req).and_then(|call: Deliver| deliver(&call.0)),
         Sweep::PATH => spin_glue::call_body(&req).and_then(|_: Sweep| run_sweep()),
+        Retrieve::PATH => spin_glue::json_body(&req).and_then(|call: Retrieve| retrieve(&call)),
         other => Err(Error::NotFound(format!("submit has no route {other}"))),
     };
     spin_glue::respond(out, reply("submit", result));
@@ -49,7 +53,7 @@ fn probe() -> Result<VcaNap<SpinTransport>> {
 }
 
 /// A tenant's NAP connections, one per account.
-struct TenantNaps(Vec<(Account, VcaNap<SpinTransport>)>);
+struct TenantNaps(Vec<(Account, Box<dyn Nap>)>);
 
 impl TenantNaps {
     fn load(stores: &spin_glue::SpinStores, tenant: &pipeline::tenant::Tenant) -> Result<Self> {
@@ -60,12 +64,16 @@ impl TenantNaps {
             accounts
                 .into_iter()
                 .map(|a| {
-                    let nap = VcaNap::new(
-                        SpinTransport,
-                        &a.url,
-                        &a.client_id,
-                        a.client_secret.as_deref().unwrap_or_default(),
-                    );
+                    let nap: Box<dyn Nap> = match a.adapter {
+                        Adapter::Vca => Box::new(VcaNap::new(
+                            SpinTransport,
+                            &a.url,
+                            &a.client_id,
+                            a.client_secret.as_deref().unwrap_or_default(),
+                        )),
+                        // The client certificate is the runtime's ([[client_tls]]).
+                        Adapter::Eu => Box::new(EuNap::new(SpinTransport, &a.url)),
+                    };
                     (a, nap)
                 })
                 .collect(),
@@ -85,7 +93,7 @@ impl Naps for TenantNaps {
                 destination.unwrap_or("(first)")
             ))
         })?;
-        Ok((nap as &dyn Nap, Some(account.label())))
+        Ok((nap.as_ref(), Some(account.label())))
     }
 }
 
@@ -114,6 +122,23 @@ fn deliver(call: &RecordIds) -> Result<Reply> {
         clock::now_secs(),
     );
     Ok(Reply::json(200, &Records::from_results(results)))
+}
+
+/// An earlier stage from the authority, through each of the tenant's destinations in turn,
+/// verified against `trust_anchors`.
+fn retrieve(call: &Retrieve) -> Result<Reply> {
+    let stores = spin_glue::stores();
+    let tenant = pipeline::tenant::load_tenant(&stores.data, &call.tenant)?;
+    let naps = TenantNaps::load(&stores, &tenant)?;
+    let anchors = dsig::parse_pem_certificates(&variable("trust_anchors")?)
+        .map_err(|e| Error::Config(format!("variable `trust_anchors`: {e}")))?;
+    let asked: Vec<(String, &dyn Nap)> = naps
+        .0
+        .iter()
+        .map(|(a, nap)| (a.label(), nap.as_ref()))
+        .collect();
+    let found = retrieval::earlier_stage(&asked, &call.vin, call.stage, &anchors)?;
+    Ok(Reply::json(200, &found))
 }
 
 /// The sweep's batches, each to its own `sign` or `submit` instance, several at once.

@@ -14,8 +14,8 @@
 
 use ivi::profile::ProfileValidator;
 use pipeline::approvals::Approvals;
-use pipeline::calls::{Admit, AdmitBatch, Call, Check};
-use pipeline::validate::{self, Candidate};
+use pipeline::calls::{Admit, AdmitBatch, Call, Check, Retrieve, Retrieved};
+use pipeline::validate::{self, Authority, Candidate};
 use pipeline::{Error, Result, clock};
 use spin_glue::{Reply, SpinStores, reply};
 use spin_sdk::http::{Request, ResponseOutparam};
@@ -116,14 +116,27 @@ fn with_tenant<T>(
     Ok(f(&stores, &approvals, (checker(profile)?, also)))
 }
 
+/// Asks `submit` for an earlier stage at the authority, through the tenant's own destinations.
+fn from_authority(tenant: &str) -> impl Fn(&str, u32) -> Result<Retrieved> + '_ {
+    move |vin, stage| {
+        spin_glue::call(&Retrieve {
+            tenant: tenant.to_owned(),
+            vin: vin.to_owned(),
+            stage,
+        })
+    }
+}
+
 fn admit(req: &Request) -> Result<Reply> {
     let call: Admit = spin_glue::json_body(req)?;
+    let retrieve = from_authority(&call.tenant);
     let candidate = Candidate {
         tenant: &call.tenant,
         actor: &call.actor,
         source: call.source,
         xml: call.xml.as_bytes(),
         leased: call.leased,
+        authority: Some(Authority(&retrieve)),
         also: None,
     };
     let record = with_tenant(&call.tenant, |stores, approvals, (checker, also)| {
@@ -135,12 +148,14 @@ fn admit(req: &Request) -> Result<Reply> {
 
 fn admit_batch(req: &Request) -> Result<Reply> {
     let call: AdmitBatch = spin_glue::json_body(req)?;
+    let retrieve = from_authority(&call.tenant);
     let base = Candidate {
         tenant: &call.tenant,
         actor: &call.actor,
         source: call.source,
         xml: b"",
         leased: call.leased,
+        authority: Some(Authority(&retrieve)),
         also: None,
     };
     let admitted = with_tenant(&call.tenant, |stores, approvals, (checker, also)| {
@@ -158,12 +173,13 @@ fn admit_batch(req: &Request) -> Result<Reply> {
 
 fn check(req: &Request) -> Result<Reply> {
     let call: Check = spin_glue::json_body(req)?;
+    let retrieve = from_authority(&call.tenant);
     let checked = with_tenant(&call.tenant, |stores, approvals, checkers| {
         validate::preview(
             stores,
             checkers,
             approvals,
-            &call.tenant,
+            (&call.tenant, Some(Authority(&retrieve))),
             call.xml.as_bytes(),
         )
     })??;
