@@ -1,18 +1,18 @@
 //! Outbound HTTP from a component: the `allowed_outbound_hosts` check, service chaining
 //! (`http://<component>.spin.internal`) and `http://self` served in-process without a
-//! socket, everything else sent over the network.
+//! socket, everything else sent over the network (HTTPS to a host the component's
+//! `[[client_tls]]` entries name through the host's own TLS client, see [`crate::client_tls`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::client_tls::{self, IoFuture};
 use crate::component::{ComponentInfo, MAX_CHAIN_DEPTH, Origin, chain_depth};
 use crate::outbound::Destination;
 
-type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 /// The answer of a request served in-process.
@@ -101,10 +101,20 @@ impl WasiHttpHooks for OutboundHooks {
                 Ok((response, done))
             });
         }
-        Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            let io: IoFuture = Box::new(io);
-            Ok((response.map(BodyExt::boxed_unsync), io))
-        })
+        let tls = self.component.client_tls.lookup(&dest).cloned();
+        if let Some(tls) = &tls {
+            // Which identity, never the key: the certificate file is enough to tell.
+            tracing::debug!(
+                target: "ecoc::client_tls",
+                component = %caller,
+                destination = %dest,
+                entry = tls.entry(),
+                client_certificate = %tls
+                    .identity()
+                    .map_or_else(|| "none".to_string(), |p| p.display().to_string()),
+                "outbound HTTPS through [[client_tls]]"
+            );
+        }
+        Box::new(async move { client_tls::send_outside(request, options, tls.as_deref()).await })
     }
 }
