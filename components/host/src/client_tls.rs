@@ -620,4 +620,4 @@ fn hyper_error(err: hyper::Error) -> HttpError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -138,7 +138,7 @@ async fn mtls_server(server: &Pem, client_ca: &Pem) -> SocketAddr {
     addr
 }
 
-fn get(url: &str) -> Request<WasiBody> {
+pub(crate) fn get(url: &str) -> Request<WasiBody> {
     let uri: http::Uri = url.parse().unwrap();
     let host = uri.authority().unwrap().as_str().to_string();
     Request::builder()
@@ -400,13 +400,13 @@ fn empty_lists_unknown_fields_and_bad_hosts_are_refused() {
 
 /// What the end-to-end tests share: a PKI, a running mTLS server and a runtime config
 /// that gives component `submit` a client certificate for it.
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    addr: SocketAddr,
-    rc: RuntimeConfig,
+    pub(crate) addr: SocketAddr,
+    pub(crate) rc: RuntimeConfig,
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let pki = Pki::new("NAP test CA");
     let server = pki.issue(
         "nap.test",
