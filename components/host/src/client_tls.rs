@@ -42,6 +42,7 @@ use serde::Deserialize;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
+use crate::manifest::check_component_id;
 use crate::outbound::Destination;
 
 /// The I/O future `wasi:http` gets with a response: it drives the connection to the end.
@@ -205,8 +206,8 @@ impl ClientTls {
         if raw.component_ids.is_empty() {
             return Err(fail("`component_ids` may not be empty".into()));
         }
-        if let Some(id) = raw.component_ids.iter().find(|id| id.is_empty()) {
-            return Err(fail(format!("component id {id:?} is empty")));
+        for id in &raw.component_ids {
+            check_component_id(id).map_err(fail)?;
         }
         if raw.hosts.is_empty() {
             return Err(fail("`hosts` may not be empty".into()));

@@ -358,6 +358,11 @@ fn empty_lists_unknown_fields_and_bad_hosts_are_refused() {
     assert!(err.contains("`component_ids` may not be empty"), "{err}");
     let err = refused(&entry("component_ids = [\"a\"]\nhosts = []"), &[]);
     assert!(err.contains("`hosts` may not be empty"), "{err}");
+    let err = refused(
+        &entry("component_ids = [\"Submit_1\"]\nhosts = [\"a.example\"]"),
+        &[],
+    );
+    assert!(err.contains("kebab-case"), "{err}");
     let err = refused(&entry("hosts = [\"a.example\"]"), &[]);
     assert!(err.contains("component_ids"), "{err}");
     let err = refused(
