@@ -148,6 +148,7 @@ impl App {
                 t.path, t.component
             )));
         }
+        warn_unknown_tls_components(&manifest, &runtime);
         let stores = open_stores(&manifest, &runtime).await?;
         let engine = build_engine(&options)?;
         start_epoch_ticker(engine.weak());
@@ -181,6 +182,7 @@ impl App {
                 id: id.clone(),
                 kv_labels: decl.key_value_stores.iter().cloned().collect(),
                 allow,
+                client_tls: runtime.client_tls.for_component(id),
                 environment: decl
                     .environment
                     .iter()
@@ -637,6 +639,22 @@ fn start_epoch_ticker(engine: wasmtime::EngineWeak) {
             }
         })
         .ok();
+}
+
+/// A `[[client_tls]]` entry naming a component the app does not have is allowed (Spin allows it:
+/// one runtime config may serve several apps), but worth a warning: it is often a typo.
+fn warn_unknown_tls_components(manifest: &Manifest, runtime: &RuntimeConfig) {
+    for entry in runtime.client_tls.entries() {
+        for id in entry.component_ids() {
+            if !manifest.components.contains_key(id) {
+                tracing::warn!(
+                    entry = entry.entry(),
+                    component = %id,
+                    "runtime config: [[client_tls]] names a component this app does not have"
+                );
+            }
+        }
+    }
 }
 
 async fn open_stores(

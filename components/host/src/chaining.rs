@@ -1,18 +1,18 @@
 //! Outbound HTTP from a component: the `allowed_outbound_hosts` check, service chaining
 //! (`http://<component>.spin.internal`) and `http://self` served in-process without a
-//! socket, everything else sent over the network.
+//! socket, everything else sent over the network (HTTPS to a host the component's
+//! `[[client_tls]]` entries name through the host's own TLS client, see [`crate::client_tls`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use http::{Request, Response};
-use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::client_tls::{self, IoFuture};
 use crate::component::{ComponentInfo, MAX_CHAIN_DEPTH, Origin, chain_depth};
 use crate::outbound::Destination;
 
-type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 /// The answer of a request served in-process.
@@ -101,10 +101,97 @@ impl WasiHttpHooks for OutboundHooks {
                 Ok((response, done))
             });
         }
-        Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            let io: IoFuture = Box::new(io);
-            Ok((response.map(BodyExt::boxed_unsync), io))
-        })
+        let tls = self.component.client_tls.lookup(&dest).cloned();
+        if let Some(tls) = &tls {
+            // Which identity, never the key: the certificate file is enough to tell.
+            tracing::debug!(
+                target: "ecoc::client_tls",
+                component = %caller,
+                destination = %dest,
+                entry = tls.entry(),
+                client_certificate = %tls
+                    .identity()
+                    .map_or_else(|| "none".to_string(), |p| p.display().to_string()),
+                "outbound HTTPS through [[client_tls]]"
+            );
+        }
+        Box::new(async move { client_tls::send_outside(request, options, tls.as_deref()).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::client_tls::tests::{fixture, get};
+    use crate::outbound::AllowList;
+
+    /// An app without components: these tests never chain.
+    struct NoApp;
+
+    impl InProcess for NoApp {
+        fn has_component(&self, _id: &str) -> bool {
+            false
+        }
+        fn serve_in_process(
+            self: Arc<Self>,
+            _request: Request<WasiBody>,
+            _target: Option<String>,
+            _origin: Origin,
+        ) -> InProcessFuture {
+            unreachable!("no service chaining in these tests")
+        }
+    }
+
+    fn hooks(
+        id: &str,
+        allowed: &[String],
+        rc: &crate::runtime_config::RuntimeConfig,
+    ) -> OutboundHooks {
+        let info = ComponentInfo {
+            id: id.to_string(),
+            kv_labels: Default::default(),
+            allow: AllowList::parse(id, allowed, |e| Ok(e.to_string())).unwrap(),
+            client_tls: rc.client_tls.for_component(id),
+            environment: Vec::new(),
+        };
+        let origin = Origin {
+            client_addr: "127.0.0.1:1".parse().unwrap(),
+            depth: 0,
+        };
+        OutboundHooks::new(Arc::new(NoApp), Arc::new(info), origin)
+    }
+
+    async fn send(hooks: &mut OutboundHooks, url: &str) -> Result<String, HttpError> {
+        let done: IoFuture = Box::new(async { Ok(()) });
+        let sent = Box::into_pin(hooks.send_request(get(url), None, done)).await;
+        let (response, io) = sent?;
+        let io = tokio::spawn(Box::into_pin(io));
+        let body = response.into_body().collect().await?.to_bytes();
+        drop(io);
+        Ok(String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_hook_uses_the_component_s_client_certificate_after_the_allow_list() {
+        let f = fixture().await;
+        let url = format!("https://localhost:{}/whoami", f.addr.port());
+        let allowed = vec![format!("https://localhost:{}", f.addr.port())];
+        let mut submit = hooks("submit", &allowed, &f.rc);
+        assert_eq!(
+            send(&mut submit, &url).await.unwrap(),
+            "ecoc-submit.tenant-a"
+        );
+        // A [[client_tls]] entry does not allow a host: allowed_outbound_hosts still decides.
+        let mut fenced = hooks("submit", &[], &f.rc);
+        assert!(matches!(
+            send(&mut fenced, &url).await,
+            Err(HttpError::HttpRequestDenied)
+        ));
+        // Allowed, but no entry for this component: the default client, which does not trust
+        // the test CA.
+        let mut other = hooks("map", &allowed, &f.rc);
+        assert!(send(&mut other, &url).await.is_err());
     }
 }

@@ -1,10 +1,11 @@
 //! What the request path knows about a component and a request, shared by the app, the
-//! platform interfaces and outbound HTTP: a component's id, stores, allowed hosts and
-//! environment; where a request came from; and the service-chaining depth guard.
+//! platform interfaces and outbound HTTP: a component's id, stores, allowed hosts, client TLS
+//! entries and environment; where a request came from; and the service-chaining depth guard.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
+use crate::client_tls::ComponentClientTls;
 use crate::outbound::AllowList;
 
 /// How deep service-chaining calls may nest before the host refuses (loop guard).
@@ -18,6 +19,8 @@ pub(crate) struct ComponentInfo {
     pub(crate) id: String,
     pub(crate) kv_labels: BTreeSet<String>,
     pub(crate) allow: AllowList,
+    /// Its `[[client_tls]]` entries (runtime config), for HTTPS requests that leave the app.
+    pub(crate) client_tls: ComponentClientTls,
     pub(crate) environment: Vec<(String, String)>,
 }
 

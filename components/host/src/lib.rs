@@ -26,6 +26,7 @@
 pub mod app;
 pub mod build;
 mod chaining;
+pub mod client_tls;
 mod component;
 pub mod error;
 pub mod kv;

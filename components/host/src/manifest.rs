@@ -297,7 +297,7 @@ pub fn check_variable_name(name: &str) -> std::result::Result<(), String> {
 }
 
 /// Spin's rule for component ids: kebab-case words of lowercase letters and digits.
-fn check_component_id(id: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_component_id(id: &str) -> std::result::Result<(), String> {
     let ok = !id.is_empty()
         && id.split('-').all(|word| {
             word.chars().next().is_some_and(|c| c.is_ascii_lowercase())

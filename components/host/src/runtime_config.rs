@@ -1,4 +1,5 @@
-//! `runtime-config.toml` in Spin's format: which backend serves each key-value label.
+//! `runtime-config.toml` in Spin's format: which backend serves each key-value label, and the
+//! client TLS settings of outbound HTTPS (`[[client_tls]]`, see [`crate::client_tls`]).
 //!
 //! ```toml
 //! [key_value_store.default]
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::client_tls::ClientTlsConfigs;
 use crate::error::{Error, Result};
 
 /// File name of the default SQLite store inside the state folder (Spin's name).
@@ -58,22 +60,34 @@ struct RawRuntimeConfig {
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
     pub key_value_stores: BTreeMap<String, StoreConfig>,
+    /// `[[client_tls]]` entries, read and checked (PEM files loaded) at start.
+    pub client_tls: ClientTlsConfigs,
+}
+
+/// What one runtime-config file says.
+#[derive(Debug)]
+struct Parsed {
+    stores: BTreeMap<String, StoreConfig>,
+    client_tls: ClientTlsConfigs,
 }
 
 impl RuntimeConfig {
     /// Reads `path` if given; `state_dir` places the default SQLite file.
     pub fn load(path: Option<&Path>, state_dir: &Path) -> Result<Self> {
         let mut stores = BTreeMap::new();
+        let mut client_tls = ClientTlsConfigs::default();
         if let Some(path) = path {
             let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
                 path: path.to_owned(),
                 source,
             })?;
             let base = path.parent().unwrap_or(Path::new("."));
-            stores = Self::parse(&text, base).map_err(|message| Error::RuntimeConfig {
+            let parsed = Self::parse(&text, base).map_err(|message| Error::RuntimeConfig {
                 path: path.to_owned(),
                 message,
             })?;
+            stores = parsed.stores;
+            client_tls = parsed.client_tls;
         }
         stores
             .entry("default".to_string())
@@ -86,25 +100,24 @@ impl RuntimeConfig {
         })?;
         Ok(Self {
             key_value_stores: stores,
+            client_tls,
         })
     }
 
-    fn parse(
-        text: &str,
-        base: &Path,
-    ) -> std::result::Result<BTreeMap<String, StoreConfig>, String> {
+    fn parse(text: &str, base: &Path) -> std::result::Result<Parsed, String> {
         let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         for key in table.keys() {
-            if key != "key_value_store" {
+            if key != "key_value_store" && key != "client_tls" {
                 tracing::warn!("runtime config: `{key}` is not used by this host; ignored");
             }
         }
+        let client_tls = ClientTlsConfigs::from_value(table.get("client_tls"), base)?;
         let raw: RawRuntimeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
-        raw.key_value_store
-            .into_iter()
-            .map(|(label, store)| {
-                let config =
-                    match store {
+        let stores =
+            raw.key_value_store
+                .into_iter()
+                .map(|(label, store)| {
+                    let config = match store {
                         RawStore::Spin { path } => StoreConfig::Sqlite {
                             path: base.join(path.unwrap_or_else(|| {
                                 PathBuf::from(".spin").join(DEFAULT_SQLITE_FILE)
@@ -112,9 +125,10 @@ impl RuntimeConfig {
                         },
                         RawStore::Redis { url } => StoreConfig::Redis { url },
                     };
-                Ok((label, config))
-            })
-            .collect()
+                    Ok((label, config))
+                })
+                .collect::<std::result::Result<_, String>>()?;
+        Ok(Parsed { stores, client_tls })
     }
 }
 
