@@ -2524,3 +2524,126 @@ fn set_env(env: &mut Vec<(String, String)>, key: &str, value: &str) {
     env.retain(|(k, _)| k != key);
     env.push((key.to_owned(), value.to_owned()));
 }
+
+#[test]
+fn a_vehicle_for_the_uk_and_the_eu_goes_to_the_vca_and_over_mutual_tls_to_an_eu_nap() {
+    warm_compile_cache();
+    let mut stack = Stack::start(&[]);
+    // A second NAP: an EU member state's, reached only with the client certificate it issued.
+    let eu_dir = stack.root.path().join("sandboxes/eu-nap");
+    std::fs::create_dir_all(&eu_dir).unwrap();
+    let eu = SandboxProcess::start("nap", &eu_dir, &["--eu", "--processing-ms", "200"]);
+    let eu_base = eu.base.replace("http://", "https://");
+    let eu_client = eu.state_json("nap.json")["clients"][0]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let clients = eu_dir.join("eu/clients");
+    let tls = |with_certificate: bool| {
+        let mut entry = format!(
+            "[[client_tls]]\ncomponent_ids = [\"submit\"]\nhosts = [\"127.0.0.1\"]\nca_roots_file = \"{}\"\n",
+            eu_dir.join("eu/ca.pem").display(),
+        );
+        if with_certificate {
+            entry.push_str(&format!(
+                "client_cert_file = \"{}\"\nclient_private_key_file = \"{}\"\n",
+                clients.join(format!("{eu_client}.pem")).display(),
+                clients.join(format!("{eu_client}.key.pem")).display(),
+            ));
+        }
+        entry
+    };
+    stack.host.take().unwrap().stop();
+    let naps = format!("vca={},rdw={eu_base}", stack.nap.base);
+    set_env(&mut stack.env, "SPIN_VARIABLE_NAPS", &naps);
+    set_env(&mut stack.env, "SPIN_VARIABLE_EU_NAP_ORIGIN", &eu_base);
+    stack.runtime_config = Some(tls(true));
+    stack.boot();
+    let t = stack.token.clone();
+    let n = stack.nap.state_json("nap.json");
+    let put = stack.call(
+        &t,
+        "PUT",
+        "/v1/tenant/secrets/vca_secret",
+        &json!({"value": n["clients"][0]["client_secret"]}),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    let mut settings = body(&stack.get(&t, "/v1/tenant"));
+    settings["profile"] = json!("uk");
+    settings["destinations"] = json!([
+        {"id": "vca", "adapter": "vca", "nap": "vca", "client_id": n["clients"][0]["client_id"],
+         "client_secret": {"secret": "vca_secret"}},
+        {"id": "rdw", "adapter": "eu", "nap": "rdw", "client_id": eu_client},
+    ]);
+    settings["routes"] = json!([{"to": "vca"}, {"to": "rdw", "countries": ["NL", "B", "D"]}]);
+    let put = stack.call(&t, "PUT", "/v1/tenant", &settings);
+    assert_eq!(put.status, 200, "{}", put.body);
+
+    // Registered in the Netherlands: a file for each authority.
+    let mut vehicle = demo_json("records/m1.json");
+    vehicle["registration_country"] = json!("NL");
+    let answer = stack.post_vehicle(&t, &vehicle);
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let first = body(&answer);
+    let ids: Vec<String> = std::iter::once(first["id"].as_str().unwrap().to_owned())
+        .chain(
+            first["siblings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_owned()),
+        )
+        .collect();
+    assert_eq!(ids.len(), 2, "{first:#}");
+    let records = wait_all_final(&stack, &t, &ids);
+    let mut seen = Vec::new();
+    for record in &records {
+        assert_eq!(record["status"], "succeeded", "{record:#}");
+        let destination = record["destination"].as_str().unwrap();
+        seen.push(destination.to_owned());
+        let (inbox, account) = match destination {
+            "vca" => (
+                &stack.nap.state_dir,
+                n["clients"][0]["client_id"].as_str().unwrap(),
+            ),
+            _ => (&eu.state_dir, eu_client.as_str()),
+        };
+        assert_eq!(
+            record["receipt"]["account"],
+            format!("{destination} as {account}")
+        );
+        let file = inbox.join("inbox").join(format!(
+            "{}.xml",
+            record["receipt"]["submission_id"].as_str().unwrap()
+        ));
+        xmlsec_verifies(&stack.qtsp.state_dir, &file)
+            .unwrap_or_else(|e| panic!("{destination}: {e}"));
+        let meta: Value =
+            serde_json::from_str(&std::fs::read_to_string(file.with_extension("json")).unwrap())
+                .unwrap();
+        assert_eq!(meta["client_id"], account, "{destination}: {meta:#}");
+    }
+    seen.sort();
+    assert_eq!(seen, ["rdw", "vca"]);
+    // The same vehicle again: refused, both keys are taken.
+    let again = stack.post_vehicle(&t, &vehicle);
+    assert_eq!(again.status, 409, "{}", again.body);
+
+    // Without the certificate the EU NAP refuses the link: the delivery fails, the VCA's goes on.
+    stack.host.take().unwrap().stop();
+    stack.runtime_config = Some(tls(false));
+    stack.boot();
+    let mut second = demo_json("records/n1.json");
+    second["registration_country"] = json!("D");
+    let answer = stack.post_vehicle(&t, &second);
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let first = body(&answer);
+    let sibling = first["siblings"][0].as_str().unwrap().to_owned();
+    let vca = stack.wait_for(&t, first["id"].as_str().unwrap(), &["succeeded", "failed"]);
+    assert_eq!(vca["status"], "succeeded", "{vca:#}");
+    let refused = stack.wait_for_long(&t, &sibling, &["failed"], Duration::from_secs(180));
+    assert!(
+        refused["errors"].to_string().to_lowercase().contains("tls"),
+        "{refused:#}"
+    );
+}
