@@ -652,7 +652,7 @@ fn state_dir_is_reused_across_restarts_and_holds_the_trust_files() {
     }
     // The reloaded PKI signs the same way as the served one.
     let pki = TestPki::load(dir.path()).unwrap();
-    assert_eq!(pki.credentials().len(), 3);
+    assert_eq!(pki.credentials().len(), 4);
 }
 
 #[test]
@@ -693,4 +693,84 @@ fn openssl_accepts_the_chain_and_rejects_the_expired_leaf() {
         String::from_utf8_lossy(&expired.stderr)
     );
     assert!(text.contains("expired"), "{text}");
+}
+
+#[test]
+fn each_client_sees_and_uses_only_its_own_credentials() {
+    let f = quiet();
+    let d = f.description();
+    let second = sandbox::qtsp::pki::SECOND_CLIENT;
+    let secret_b = d.client_secret(second).expect("a second client").to_owned();
+    let (status, body) = f.post_form(
+        "/oauth2/token",
+        None,
+        &format!("grant_type=client_credentials&client_id={second}&client_secret={secret_b}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token_b = body["access_token"].as_str().unwrap().to_owned();
+    let token_a = f.token();
+    let listed = |token: &str| {
+        let (status, body) = f.post("/csc/v2/credentials/list", Some(token), &json!({}));
+        assert_eq!(status, 200, "{body}");
+        body["credentialIDs"].clone()
+    };
+    assert_eq!(listed(&token_b), json!(["rsa-signer-b"]));
+    let of_a = listed(&token_a);
+    assert!(
+        of_a.as_array().unwrap().iter().all(|c| c != "rsa-signer-b")
+            && of_a.as_array().unwrap().iter().any(|c| c == "rsa-signer"),
+        "{of_a}"
+    );
+    // B signs with its own credential, and its certificate is its own.
+    let hash = sha256(b"a second manufacturer's document");
+    let sad = f.authorize(&token_b, "rsa-signer-b", std::slice::from_ref(&hash));
+    let (status, body) = f.post(
+        "/csc/v2/signatures/signHash",
+        Some(&token_b),
+        &json!({"credentialID": "rsa-signer-b", "SAD": sad, "hashes": [b64(&hash)],
+                "hashAlgorithmOID": OID_SHA256, "signAlgo": OID_SHA256_WITH_RSA}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let cert = leaf(&f, "rsa-signer-b");
+    verify(
+        &cert,
+        &hash,
+        &unb64(body["signatures"][0].as_str().unwrap()),
+    );
+    assert!(
+        cert.tbs_certificate()
+            .subject()
+            .to_string()
+            .contains("signer B")
+    );
+    // Another client's credential is as unknown as one that does not exist, for every call.
+    for (token, credential) in [(&token_b, "rsa-signer"), (&token_a, "rsa-signer-b")] {
+        for path in ["/csc/v2/credentials/info", "/csc/v2/credentials/authorize"] {
+            let (status, body) = f.post(
+                path,
+                Some(token),
+                &json!({"credentialID": credential, "numSignatures": 1, "hashes": [b64(&hash)],
+                        "authData": [{"id": "PIN", "value": f.pin(credential)}]}),
+            );
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (400, Some("invalid_request")),
+                "{path}: {body}"
+            );
+            assert!(
+                body["error_description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("unknown"),
+                "{body}"
+            );
+        }
+    }
+    let (status, body) = f.post(
+        "/csc/v2/signatures/signHash",
+        Some(&token_a),
+        &json!({"credentialID": "rsa-signer-b", "SAD": sad, "hashes": [b64(&hash)],
+                "hashAlgorithmOID": OID_SHA256, "signAlgo": OID_SHA256_WITH_RSA}),
+    );
+    assert_eq!(status, 400, "{body}");
 }

@@ -274,12 +274,8 @@ fn token_grant(state: &State, request: &Request) -> Result<Value, Refusal> {
             }
         };
     let description = state.pki.description();
-    if client_id != description.client_id
-        || !constant_time_eq(
-            client_secret.as_bytes(),
-            description.client_secret.as_bytes(),
-        )
-    {
+    let known = description.client_secret(&client_id);
+    if !known.is_some_and(|secret| constant_time_eq(client_secret.as_bytes(), secret.as_bytes())) {
         tracing::info!(client_id = %client_id, "refused client credentials");
         return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
@@ -393,12 +389,23 @@ fn invalid_request(description: &str) -> Refusal {
     Refusal::new(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
-fn find_credential<'a>(state: &'a State, id: &str) -> Result<&'a Credential, Refusal> {
-    state.pki.credential(id).ok_or_else(|| {
-        invalid_request(&format!(
-            "invalid parameter credentialID: {id:?} is unknown"
-        ))
-    })
+/// The credential `id` of `client`: another client's credential is as unknown as one that does not
+/// exist (its existence is not revealed).
+fn find_credential<'a>(
+    state: &'a State,
+    client: &str,
+    id: &str,
+) -> Result<&'a Credential, Refusal> {
+    let description = state.pki.description();
+    state
+        .pki
+        .credential(id)
+        .filter(|c| description.owns(client, c.entry()))
+        .ok_or_else(|| {
+            invalid_request(&format!(
+                "invalid parameter credentialID: {id:?} is unknown"
+            ))
+        })
 }
 
 /// `credentials/list` request (CSC v2 11.4).
@@ -426,7 +433,7 @@ struct ListRequest {
     client_data: Option<String>,
 }
 
-fn credentials_list(state: &State, _client: &str, body: ListRequest) -> Result<Value, Refusal> {
+fn credentials_list(state: &State, client: &str, body: ListRequest) -> Result<Value, Refusal> {
     let _ = (
         &body.user_id,
         &body.lang,
@@ -438,6 +445,7 @@ fn credentials_list(state: &State, _client: &str, body: ListRequest) -> Result<V
         .pki
         .credentials()
         .iter()
+        .filter(|c| state.pki.description().owns(client, c.entry()))
         .filter(|c| !(body.only_valid && c.entry().expired))
         .take(body.max_results.map_or(usize::MAX, |m| m as usize))
         .collect();
@@ -492,9 +500,9 @@ fn certificates_mode(value: Option<&str>) -> Result<Certificates, Refusal> {
     }
 }
 
-fn credentials_info(state: &State, _client: &str, body: InfoRequest) -> Result<Value, Refusal> {
+fn credentials_info(state: &State, client: &str, body: InfoRequest) -> Result<Value, Refusal> {
     let _ = (&body.lang, &body.client_data);
-    let credential = find_credential(state, &body.credential_id)?;
+    let credential = find_credential(state, client, &body.credential_id)?;
     let certificates = certificates_mode(body.certificates.as_deref())?;
     Ok(describe(
         state,
@@ -645,7 +653,7 @@ fn credentials_authorize(
     body: AuthorizeRequest,
 ) -> Result<Value, Refusal> {
     let _ = (&body.description, &body.client_data);
-    let credential = find_credential(state, &body.credential_id)?;
+    let credential = find_credential(state, client, &body.credential_id)?;
     if body.num_signatures == 0 || body.num_signatures > MULTISIGN {
         return Err(invalid_request(&format!(
             "invalid parameter numSignatures: {} is not in 1..={MULTISIGN}",
@@ -747,7 +755,7 @@ struct SignHashRequest {
 
 fn sign_hash(state: &State, client: &str, body: SignHashRequest) -> Result<Value, Refusal> {
     let _ = (&body.validity_period, &body.response_uri, &body.client_data);
-    let credential = find_credential(state, &body.credential_id)?;
+    let credential = find_credential(state, client, &body.credential_id)?;
     if let Some(mode) = body.operation_mode.as_deref()
         && mode != "S"
     {

@@ -70,7 +70,8 @@ pub const OID_P256: &str = "1.2.840.10045.3.1.7";
 /// Name of the description file in the state directory.
 pub const SANDBOX_JSON: &str = "sandbox.json";
 
-const FORMAT_VERSION: u32 = 1;
+/// Version 2: several OAuth2 clients, each owning its credentials (`rsa-signer-b`).
+const FORMAT_VERSION: u32 = 2;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -103,6 +104,20 @@ pub struct CredentialEntry {
     pub certificate: String,
     /// The private key, PKCS#8 PEM, relative to the state directory.
     pub key: String,
+    /// The OAuth2 client that owns it (only that client sees and uses it); absent: the first
+    /// client (`client_id` of the description).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// A further OAuth2 client of the QTSP (another manufacturer's account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QtspClient {
+    /// OAuth2 client id.
+    pub client_id: String,
+    /// OAuth2 client secret.
+    pub client_secret: String,
 }
 
 /// The content of `sandbox.json`: what a client needs to use the sandbox.
@@ -123,6 +138,10 @@ pub struct SandboxDescription {
     pub chain: String,
     /// The signing credentials.
     pub credentials: Vec<CredentialEntry>,
+    /// Clients beside the first, each with the credentials it owns (a state folder written
+    /// before there were several has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<QtspClient>,
 }
 
 impl SandboxDescription {
@@ -152,6 +171,22 @@ impl SandboxDescription {
     /// The credential with this id.
     pub fn credential(&self, id: &str) -> Option<&CredentialEntry> {
         self.credentials.iter().find(|c| c.id == id)
+    }
+
+    /// The secret of client `client_id`, if the QTSP has that client.
+    pub fn client_secret(&self, client_id: &str) -> Option<&str> {
+        if client_id == self.client_id {
+            return Some(&self.client_secret);
+        }
+        self.clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .map(|c| c.client_secret.as_str())
+    }
+
+    /// Whether `client_id` owns `credential` (may see and use it).
+    pub fn owns(&self, client_id: &str, credential: &CredentialEntry) -> bool {
+        credential.client_id.as_deref().unwrap_or(&self.client_id) == client_id
     }
 }
 
@@ -376,9 +411,26 @@ impl TestPki {
             path: state_dir.to_owned(),
             source,
         })?;
-        if !state_dir.join(SANDBOX_JSON).exists() {
-            tracing::info!(state_dir = %state_dir.display(), "generating the sandbox test PKI");
-            generate(state_dir)?;
+        let path = state_dir.join(SANDBOX_JSON);
+        // The layout version written, if the file is there (unreadable: `load` says why).
+        let written = path.exists().then(|| {
+            fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|v| v["version"].as_u64())
+                .unwrap_or(u64::from(FORMAT_VERSION))
+        });
+        match written {
+            None => {
+                tracing::info!(state_dir = %state_dir.display(), "generating the sandbox test PKI");
+                generate(state_dir)?;
+            }
+            // A state folder of an older sandbox: a test PKI, so simply made anew.
+            Some(v) if v < u64::from(FORMAT_VERSION) => {
+                tracing::info!(state_dir = %state_dir.display(), version = v, "the sandbox test PKI has an older layout: generating it anew");
+                generate(state_dir)?;
+            }
+            Some(_) => {}
         }
         Self::load(state_dir)
     }
@@ -655,6 +707,18 @@ fn generate(state_dir: &Path) -> Result<()> {
         &issuing_key,
     )?;
 
+    // A second manufacturer's credential, owned by a second client.
+    let rsa_key_b = rsa::RsaPrivateKey::new(&mut UnwrapErr(SysRng), 2048)
+        .map_err(|e| Error::Pki(format!("rsa key generation: {e}")))?;
+    let rsa_spki_b = SubjectPublicKeyInfoOwned::from_key(&rsa_key_b.to_public_key())
+        .map_err(|e| Error::Pki(format!("rsa public key: {e}")))?;
+    let rsa_cert_b = issue(
+        signer("ecoc sandbox RSA signer B")?,
+        validity(ago(DAY), now + 2 * YEAR)?,
+        rsa_spki_b,
+        &issuing_key,
+    )?;
+
     let p256_key = p256::ecdsa::SigningKey::generate_from_rng(&mut UnwrapErr(SysRng));
     let p256_cert = issue(
         signer("ecoc sandbox P-256 signer")?,
@@ -709,7 +773,7 @@ fn generate(state_dir: &Path) -> Result<()> {
     let mut credentials = Vec::new();
     let mut add = |id: &str,
                    key_type: KeyType,
-                   description: &str,
+                   (description, owner): (&str, Option<&str>),
                    expired: bool,
                    key_pem: der::zeroize::Zeroizing<String>,
                    cert: &Certificate|
@@ -726,13 +790,14 @@ fn generate(state_dir: &Path) -> Result<()> {
             expired,
             certificate,
             key,
+            client_id: owner.map(str::to_owned),
         });
         Ok(())
     };
     add(
         "rsa-signer",
         KeyType::Rsa2048,
-        "RSA-2048 eSeal test credential",
+        ("RSA-2048 eSeal test credential", None),
         false,
         key_pem(
             rsa_key
@@ -744,7 +809,7 @@ fn generate(state_dir: &Path) -> Result<()> {
     add(
         "p256-signer",
         KeyType::P256,
-        "ECDSA P-256 eSeal test credential",
+        ("ECDSA P-256 eSeal test credential", None),
         false,
         key_pem(
             p256_key
@@ -756,7 +821,10 @@ fn generate(state_dir: &Path) -> Result<()> {
     add(
         "expired-signer",
         KeyType::P256,
-        "ECDSA P-256 credential whose certificate has expired (for negative tests)",
+        (
+            "ECDSA P-256 credential whose certificate has expired (for negative tests)",
+            None,
+        ),
         true,
         key_pem(
             expired_key
@@ -764,6 +832,21 @@ fn generate(state_dir: &Path) -> Result<()> {
                 .map_err(|e| e.to_string()),
         )?,
         &expired_cert,
+    )?;
+    add(
+        "rsa-signer-b",
+        KeyType::Rsa2048,
+        (
+            "RSA-2048 eSeal test credential of a second manufacturer",
+            Some(SECOND_CLIENT),
+        ),
+        false,
+        key_pem(
+            rsa_key_b
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| e.to_string()),
+        )?,
+        &rsa_cert_b,
     )?;
 
     let description = SandboxDescription {
@@ -774,12 +857,19 @@ fn generate(state_dir: &Path) -> Result<()> {
         issuing_ca: "issuing-ca.pem".to_owned(),
         chain: "chain.pem".to_owned(),
         credentials,
+        clients: vec![QtspClient {
+            client_id: SECOND_CLIENT.to_owned(),
+            client_secret: random_hex(24)?,
+        }],
     };
     let json = serde_json::to_string_pretty(&description)
         .map_err(|e| Error::Pki(format!("sandbox.json: {e}")))?;
     // Holds the client secret and the PINs: owner-only like the keys.
     write_secret(&state_dir.join(SANDBOX_JSON), &format!("{json}\n"))
 }
+
+/// The second OAuth2 client, owner of `rsa-signer-b`.
+pub const SECOND_CLIENT: &str = "ecoc-sandbox-b";
 
 fn read_text(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|source| Error::StateIo {
