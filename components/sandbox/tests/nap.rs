@@ -990,3 +990,81 @@ fn specimens_are_accepted_and_duplicates_among_them_refused() {
         "{body}"
     );
 }
+
+#[test]
+fn any_manufacturer_retrieves_an_accepted_stage_by_vin_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let nap = Nap::fast(dir.path());
+    let (chassis_maker, body_builder) = (nap.token(0), nap.token(1));
+    let retrieve = |token: Option<&str>, vin: &str, stage: &str| {
+        let mut request = nap
+            .agent
+            .get(nap.url(&format!("/ecoc/v1/vehicles/{vin}/stages/{stage}")));
+        if let Some(t) = token {
+            request = request.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut response = request.call().unwrap();
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let meta = (
+            header("x-submission-id"),
+            header("x-submitted-by"),
+            header("x-ivi-version-number"),
+        );
+        (status, response.body_mut().read_to_string().unwrap(), meta)
+    };
+    let chassis = vin(60);
+    // Not there yet: 404; no token: 401; no VIN: 400.
+    assert_eq!(retrieve(Some(&body_builder), &chassis, "1").0, 404);
+    assert_eq!(retrieve(None, &chassis, "1").0, 401);
+    assert_eq!(retrieve(Some(&body_builder), "NOT-A-VIN", "1").0, 400);
+    // Version 1, then a correction, both accepted: the body builder gets the newest.
+    let mut ids = Vec::new();
+    for version in [1, 2] {
+        let (status, body) = nap.submit(&chassis_maker, &doc(&chassis, version, 1));
+        assert_eq!(status, 202, "{body}");
+        let id = body["submission_id"].as_str().unwrap().to_owned();
+        assert_eq!(nap.wait_final(&chassis_maker, &id).1["status"], "Succeeded");
+        ids.push(id);
+    }
+    let (status, file, (id, by, version)) = retrieve(Some(&body_builder), &chassis, "1");
+    assert_eq!(status, 200, "{file}");
+    assert_eq!(
+        file,
+        doc(&chassis, 2, 1),
+        "the file as the chassis maker sent it"
+    );
+    assert_eq!(id.as_deref(), Some(ids[1].as_str()));
+    assert_eq!(by, Some(nap.client(0).0));
+    assert_eq!(version.as_deref(), Some("2"));
+    // Another stage of the same VIN is not that one.
+    assert_eq!(retrieve(Some(&body_builder), &chassis, "2").0, 404);
+
+    // A file seeded as another manufacturer's, accepted, is retrievable; a second time is a duplicate.
+    let elsewhere = vin(61);
+    let response = nap
+        .agent
+        .post(nap.url("/sandbox/vehicles"))
+        .header("Content-Type", "application/xml")
+        .send(doc(&elsewhere, 1, 1).as_bytes())
+        .unwrap();
+    let ((status, seeded), _) = read(response);
+    assert_eq!(
+        (status, seeded["status"].as_str()),
+        (201, Some("Succeeded")),
+        "{seeded}"
+    );
+    let (status, _, (_, by, _)) = retrieve(Some(&chassis_maker), &elsewhere, "1");
+    assert_eq!((status, by.as_deref()), (200, Some(nap::SEED_CLIENT)));
+    let response = nap
+        .agent
+        .post(nap.url("/sandbox/vehicles"))
+        .send(doc(&elsewhere, 1, 1).as_bytes())
+        .unwrap();
+    assert_eq!(read(response).0.0, 409);
+}

@@ -125,7 +125,13 @@ pub(crate) async fn handle(state: Arc<State>, request: StreamingRequest) -> Opti
     let path = request.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/sandbox/") {
         let (parts, body) = request.into_parts();
-        let body = match http::read_body(body, MAX_SMALL_BODY).await {
+        // A seeded vehicle file may be as large as a submitted one.
+        let limit = if rest == "vehicles" {
+            MAX_FILE_BYTES - 1
+        } else {
+            MAX_SMALL_BODY
+        };
+        let body = match http::read_body(body, limit).await {
             Ok(body) => body,
             Err(_) => {
                 return Some(refuse(
@@ -195,6 +201,17 @@ async fn route(state: &Arc<State>, path: &str, request: StreamingRequest) -> Res
             Method::POST => submit(state, request).await,
             Method::GET => list(state, &request),
             _ => not_allowed(&method, path),
+        };
+    }
+    if let Some((vin, stage)) = path
+        .strip_prefix(API_BASE)
+        .and_then(|rest| rest.strip_prefix("/vehicles/"))
+        .and_then(|rest| rest.split_once("/stages/"))
+    {
+        return if method == Method::GET {
+            retrieve(state, &request, vin, stage).await
+        } else {
+            not_allowed(&method, path)
         };
     }
     if let Some(id) = path
@@ -519,6 +536,133 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
     response
 }
 
+/// `GET /ecoc/v1/vehicles/{vin}/stages/{stage}`: the VCA's Phase 2 retrieval. Any authenticated
+/// manufacturer may retrieve a vehicle's accepted eCoC of a stage by VIN (a body builder needs the
+/// chassis maker's stage 1): the newest version among the Succeeded submissions, from any client.
+/// A Failed file never entered the database; one still Received or Processing is not in it yet.
+async fn retrieve(
+    state: &Arc<State>,
+    request: &StreamingRequest,
+    vin: &str,
+    stage: &str,
+) -> Response {
+    if let Err(message) = authenticate(state, request.headers()) {
+        return unauthorized(message);
+    }
+    let valid_vin = vin.len() == 17
+        && vin.bytes().all(|b| {
+            b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'O' | b'Q'))
+        });
+    let Some(stage) = stage.parse::<u32>().ok().filter(|s| *s >= 1 && valid_vin) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!(
+                "`{vin}` / `{stage}` is not a VIN (17 characters of A-H, J-N, P, R-Z, 0-9) and a stage number"
+            ),
+        );
+    };
+    let Some(found) = state
+        .store
+        .all()
+        .into_iter()
+        .filter(|s| s.vin == vin && s.stage == stage && s.status == Status::Succeeded)
+        .max_by_key(|s| (s.version, s.seq))
+    else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no accepted eCoC of VIN {vin} at stage {stage}"),
+        );
+    };
+    let path = state
+        .store
+        .inbox()
+        .join(format!("{}.xml", found.submission_id));
+    let file = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(e) => return internal(&format!("{}: {e}", path.display())),
+    };
+    let mut response = Response::new(http_body_util::Full::new(Bytes::from(file)));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    for (name, value) in [
+        ("x-submission-id", found.submission_id.clone()),
+        ("x-ivi-version-number", found.version.to_string()),
+        ("x-submitted-by", found.client_id.clone()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// `POST /sandbox/vehicles`: puts a vehicle file at the authority as if another manufacturer (one
+/// not on ecoc) had delivered it and it had been accepted: client `authority-seed`, Succeeded.
+fn seed(state: &State, body: &Bytes) -> Response {
+    let envelope = match xml::inspect(body, state.limits) {
+        Ok(envelope) => envelope,
+        Err(refused) => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                refused.code,
+                &refused.message,
+            );
+        }
+    };
+    let id = match support::uuid_v4() {
+        Ok(id) => id,
+        Err(e) => return internal(&e.to_string()),
+    };
+    let now = rfc3339(SystemTime::now());
+    let candidate = Submission {
+        seq: 0,
+        submission_id: id,
+        client_id: SEED_CLIENT.to_owned(),
+        status: Status::Received,
+        reason: None,
+        received_at: now.clone(),
+        updated_at: now.clone(),
+        vin: envelope.vin,
+        version: envelope.version,
+        stage: envelope.stage,
+        reference_id: envelope.reference_id,
+        approval_number: envelope.approval_number,
+        size: body.len(),
+    };
+    let submission = match state.store.reserve(candidate) {
+        Reserve::Reserved(s) => s,
+        Reserve::Duplicate(earlier) => {
+            return refuse(
+                StatusCode::CONFLICT,
+                "duplicate",
+                &format!(
+                    "the authority already holds this key as {}",
+                    earlier.submission_id
+                ),
+            );
+        }
+    };
+    let stored = state.store.persist_new(&submission, body).and_then(|()| {
+        state
+            .store
+            .set_status(&submission.submission_id, Status::Succeeded, None, now)
+    });
+    match stored {
+        Ok(Some(done)) => http::json_response(StatusCode::CREATED, &done.to_status_json()),
+        Ok(None) => internal("the seeded submission vanished"),
+        Err(e) => {
+            state.store.release(&submission.submission_id);
+            internal(&e.to_string())
+        }
+    }
+}
+
+/// The client of the files `POST /sandbox/vehicles` puts at the authority.
+pub const SEED_CLIENT: &str = "authority-seed";
+
 impl Submission {
     /// The status as the API spells it.
     pub fn status_name(&self) -> &'static str {
@@ -730,7 +874,10 @@ fn admin(state: &State, rest: &str, method: &Method, body: &Bytes) -> Response {
         }
         ("stats", &Method::GET) => stats(state),
         ("inbox", &Method::GET) => inbox(state),
-        ("faults" | "tokens/expire" | "stats" | "inbox", _) => not_allowed(method, rest),
+        ("vehicles", &Method::POST) => seed(state, body),
+        ("faults" | "tokens/expire" | "stats" | "inbox" | "vehicles", _) => {
+            not_allowed(method, rest)
+        }
         _ => refuse(
             StatusCode::NOT_FOUND,
             "not_found",

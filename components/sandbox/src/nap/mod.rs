@@ -9,6 +9,8 @@
 //! | POST | `/ecoc/v1/submissions` | submit one signed eCoC (`application/xml`); 202 + `Location` |
 //! | GET | `/ecoc/v1/submissions/{id}` | status of one of the client's own submissions |
 //! | GET | `/ecoc/v1/submissions[?status=...]` | the client's own submissions |
+//! | GET | `/ecoc/v1/vehicles/{vin}/stages/{stage}` | Phase 2 retrieval: any manufacturer's accepted file of that stage |
+//! | POST | `/sandbox/vehicles` | put a file at the authority as accepted (client `authority-seed`) |
 //! | GET/POST | `/sandbox/faults` | read / replace the [`Faults`] (down, latency, 5xx, token lifetime, processing time, failure rate) |
 //! | POST | `/sandbox/tokens/expire` | expire every access token |
 //! | GET | `/sandbox/stats` | counters: accepted, duplicates refused, refusals per code, per status |
@@ -43,7 +45,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-pub use api::{API_BASE, MAX_FILE_BYTES};
+pub use api::{API_BASE, MAX_FILE_BYTES, SEED_CLIENT};
 pub use faults::Faults;
 pub use store::{NapClient, NapDescription, Status, Submission};
 pub use xml::XmlLimits;
