@@ -168,12 +168,38 @@ impl Server {
     /// # Errors
     /// [`Error::Bind`] when the listener's address cannot be read.
     pub fn spawn_streaming(listener: TcpListener, handler: StreamingHandler) -> Result<Self> {
+        Self::spawn_with(listener, handler, None)
+    }
+
+    /// Serves a [`StreamingHandler`] over TLS with `tls` (mutual TLS when it asks for client
+    /// certificates): a connection whose handshake fails is dropped; each request of a connection
+    /// carries the client certificate's subject CN as a [`PeerIdentity`] extension.
+    ///
+    /// # Errors
+    /// [`Error::Bind`] when the listener's address cannot be read.
+    pub fn spawn_streaming_tls(
+        listener: TcpListener,
+        handler: StreamingHandler,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Result<Self> {
+        Self::spawn_with(
+            listener,
+            handler,
+            Some(tokio_rustls::TlsAcceptor::from(tls)),
+        )
+    }
+
+    fn spawn_with(
+        listener: TcpListener,
+        handler: StreamingHandler,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Result<Self> {
         let addr = listener.local_addr().map_err(|source| Error::Bind {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
         })?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, handler, stopped));
+        let task = tokio::spawn(accept_loop(listener, handler, tls, stopped));
         Ok(Self { addr, stop, task })
     }
 
@@ -192,9 +218,53 @@ impl Server {
     }
 }
 
+/// The subject CN of the client certificate a mutual-TLS connection presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerIdentity(pub String);
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the TLS handshake of `stream`, then serves it with each request marked with the client
+/// certificate's CN.
+async fn serve_tls_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    handler: StreamingHandler,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stopped: watch::Receiver<bool>,
+) {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(error)) => {
+            tracing::info!(%peer, %error, "TLS handshake refused");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let identity = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| crate::nap::eu::common_name(leaf))
+        .map(PeerIdentity);
+    let marked: StreamingHandler = Arc::new(move |mut request| {
+        if let Some(identity) = &identity {
+            request.extensions_mut().insert(identity.clone());
+        }
+        handler(request)
+    });
+    serve_connection(tls, peer, marked, stopped).await;
+}
+
 async fn accept_loop(
     listener: TcpListener,
     handler: StreamingHandler,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -212,7 +282,16 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                connections.spawn(serve_connection(stream, peer, handler.clone(), stopped.clone()));
+                match &tls {
+                    Some(acceptor) => connections.spawn(serve_tls_connection(
+                        stream,
+                        peer,
+                        handler.clone(),
+                        acceptor.clone(),
+                        stopped.clone(),
+                    )),
+                    None => connections.spawn(serve_connection(stream, peer, handler.clone(), stopped.clone())),
+                };
             }
         }
     }
@@ -227,12 +306,14 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     peer: SocketAddr,
     handler: StreamingHandler,
     mut stopped: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |request: hyper::Request<Incoming>| {
         let handler = handler.clone();
         async move { handler(request).await.ok_or(CloseConnection) }

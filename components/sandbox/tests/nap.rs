@@ -1068,3 +1068,143 @@ fn any_manufacturer_retrieves_an_accepted_stage_by_vin_and_nothing_else() {
         .unwrap();
     assert_eq!(read(response).0.0, 409);
 }
+
+/// An HTTPS agent trusting the EU NAP's CA, presenting `client`'s certificate when given.
+fn eu_agent(nap: &RunningNap, client: Option<&str>) -> ureq::Agent {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+    let files = nap.eu_files();
+    let ca = Certificate::from_pem(&std::fs::read(files.ca_pem()).unwrap()).unwrap();
+    let mut tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&[ca]));
+    if let Some(id) = client {
+        let pem = std::fs::read(files.client_cert(id)).unwrap();
+        let leaf = Certificate::from_pem(&pem).unwrap();
+        let key = PrivateKey::from_pem(&std::fs::read(files.client_key(id)).unwrap()).unwrap();
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(&[leaf], key)));
+    }
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .tls_config(tls.build())
+        .build()
+        .into()
+}
+
+#[test]
+fn the_eu_mode_knows_clients_by_the_certificate_it_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = NapConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_owned());
+    config.faults = fast_faults();
+    config.eu = true;
+    let nap = runtime
+        .block_on(nap::start(config))
+        .expect("the EU NAP starts");
+    assert!(
+        nap.base_url().starts_with("https://127.0.0.1:"),
+        "{}",
+        nap.base_url()
+    );
+    let url = |path: &str| format!("{}{path}", nap.base_url());
+    let clients: Vec<String> = nap
+        .description()
+        .clients
+        .iter()
+        .map(|c| c.client_id.clone())
+        .collect();
+    // Keys are the owner's only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(nap.eu_files().client_key(&clients[0]))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    let a = eu_agent(&nap, Some(&clients[0]));
+    let b = eu_agent(&nap, Some(&clients[1]));
+    let vehicle = doc(&vin(70), 1, 1);
+    let send = |agent: &ureq::Agent, body: &str| {
+        read(
+            agent
+                .post(url("/eucaris/v1/ivi"))
+                .header("Content-Type", "application/xml")
+                .send(body.as_bytes())
+                .unwrap(),
+        )
+        .0
+    };
+    let (status, answer) = send(&a, &vehicle);
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("RECEIVED")),
+        "{answer}"
+    );
+    let id = answer["messageId"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let last = loop {
+        let (status, answer) = read(a.get(url(&format!("/eucaris/v1/ivi/{id}"))).call().unwrap()).0;
+        assert_eq!(status, 200, "{answer}");
+        if answer["status"] == "ACCEPTED" || answer["status"] == "REJECTED" {
+            break answer;
+        }
+        assert!(started.elapsed() < WAIT, "{answer}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(last["status"], "ACCEPTED", "{last}");
+    // The inbox says who sent it: the certificate's account.
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(format!("inbox/{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["client_id"], clients[0].as_str());
+    // Another account does not see it, but retrieves the accepted file by VIN.
+    assert_eq!(
+        read(b.get(url(&format!("/eucaris/v1/ivi/{id}"))).call().unwrap())
+            .0
+            .0,
+        404
+    );
+    let mut retrieved = b
+        .get(url(&format!("/eucaris/v1/vehicles/{}/stages/1", vin(70))))
+        .call()
+        .unwrap();
+    assert_eq!(retrieved.status().as_u16(), 200);
+    assert_eq!(retrieved.body_mut().read_to_string().unwrap(), vehicle);
+    // The same file again: 409 naming the earlier message.
+    let (status, again) = send(&a, &vehicle);
+    assert_eq!(
+        (status, again["messageId"].as_str()),
+        (409, Some(id.as_str())),
+        "{again}"
+    );
+    assert_eq!(again["errors"][0]["code"], "DUPLICATE");
+    // Not XML: rejected with the reason.
+    let (status, refused) = send(&a, "<not-ivi/>");
+    assert_eq!(
+        (status, refused["status"].as_str()),
+        (422, Some("REJECTED")),
+        "{refused}"
+    );
+    // Without a certificate the link is refused at the handshake: no HTTP answer at all.
+    let anonymous = eu_agent(&nap, None);
+    assert!(
+        anonymous.get(url("/eucaris/v1/ivi")).call().is_err(),
+        "a client without a certificate got an answer"
+    );
+    // And plain HTTP gets nothing either.
+    let plain = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build();
+    let plain: ureq::Agent = plain.into();
+    assert!(
+        plain
+            .get(url("/eucaris/v1/ivi").replace("https://", "http://"))
+            .call()
+            .is_err()
+    );
+    runtime.block_on(nap.shutdown());
+}

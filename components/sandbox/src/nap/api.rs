@@ -72,6 +72,8 @@ pub(crate) struct State {
     pub store: Store,
     pub faults: Mutex<FaultRuntime>,
     pub limits: XmlLimits,
+    /// EU mode: clients known by their certificate, EUCARIS-style answers.
+    pub eu: bool,
     tokens: Mutex<HashMap<String, Token>>,
     stats: Mutex<Stats>,
     stop: watch::Receiver<bool>,
@@ -89,8 +91,8 @@ impl State {
         base_url: String,
         description: NapDescription,
         store: Store,
-        faults: Faults,
-        limits: XmlLimits,
+        (faults, limits): (Faults, XmlLimits),
+        eu: bool,
         stop: watch::Receiver<bool>,
     ) -> Self {
         Self {
@@ -99,6 +101,7 @@ impl State {
             store,
             faults: Mutex::new(FaultRuntime::new(faults)),
             limits,
+            eu,
             tokens: Mutex::new(HashMap::new()),
             stats: Mutex::new(Stats::default()),
             stop,
@@ -188,6 +191,9 @@ pub(crate) async fn handle(state: Arc<State>, request: StreamingRequest) -> Opti
 }
 
 async fn route(state: &Arc<State>, path: &str, request: StreamingRequest) -> Response {
+    if state.eu {
+        return eu_route(state, path, request).await;
+    }
     let method = request.method().clone();
     let submissions = format!("{API_BASE}/submissions");
     if path == "/oauth2/token" {
@@ -209,7 +215,7 @@ async fn route(state: &Arc<State>, path: &str, request: StreamingRequest) -> Res
         .and_then(|rest| rest.split_once("/stages/"))
     {
         return if method == Method::GET {
-            retrieve(state, &request, vin, stage).await
+            retrieve(state, authenticate(state, request.headers()), vin, stage).await
         } else {
             not_allowed(&method, path)
         };
@@ -230,6 +236,129 @@ async fn route(state: &Arc<State>, path: &str, request: StreamingRequest) -> Res
         "not_found",
         &format!("no such endpoint {path}"),
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// EU mode (EUCARIS-style)
+
+/// EU mode API base path.
+pub const EU_BASE: &str = "/eucaris/v1";
+
+/// The EU mode's API, for the account the client certificate names (the TLS layer has already
+/// refused a connection without a certificate from the NAP's CA).
+async fn eu_route(state: &Arc<State>, path: &str, request: StreamingRequest) -> Response {
+    let method = request.method().clone();
+    let client = request
+        .extensions()
+        .get::<http::PeerIdentity>()
+        .map(|p| p.0.clone())
+        .filter(|id| state.description.client(id).is_some());
+    let Some(client) = client else {
+        return eu_refusal(
+            StatusCode::FORBIDDEN,
+            None,
+            (
+                "CERTIFICATE",
+                "the client certificate names no account of this NAP",
+            ),
+        );
+    };
+    let rest = path.strip_prefix(EU_BASE).unwrap_or_default();
+    if rest == "/ivi" {
+        return if method == Method::POST {
+            eu_submit(state, &client, request).await
+        } else {
+            not_allowed(&method, path)
+        };
+    }
+    if let Some(id) = rest
+        .strip_prefix("/ivi/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+    {
+        return match (method, state.store.get(id)) {
+            (Method::GET, Some(s)) if s.client_id == client => {
+                http::json_response(StatusCode::OK, &eu_answer(&s))
+            }
+            (Method::GET, _) => eu_refusal(
+                StatusCode::NOT_FOUND,
+                None,
+                ("NOT_FOUND", &format!("no message {id:?} of this account")),
+            ),
+            (other, _) => not_allowed(&other, path),
+        };
+    }
+    if let Some((vin, stage)) = rest
+        .strip_prefix("/vehicles/")
+        .and_then(|r| r.split_once("/stages/"))
+    {
+        return if method == Method::GET {
+            retrieve(state, Ok(client), vin, stage).await
+        } else {
+            not_allowed(&method, path)
+        };
+    }
+    eu_refusal(
+        StatusCode::NOT_FOUND,
+        None,
+        ("NOT_FOUND", &format!("no such endpoint {path}")),
+    )
+}
+
+/// `POST /eucaris/v1/ivi`: as a VCA submission, answered the EUCARIS way.
+async fn eu_submit(state: &Arc<State>, client: &str, request: StreamingRequest) -> Response {
+    match accept(state, client, request).await {
+        Ok(submission) => http::json_response(StatusCode::ACCEPTED, &eu_answer(&submission)),
+        Err(refusal) => {
+            let code = refusal.code.to_ascii_uppercase();
+            match &refusal.earlier {
+                Some(earlier) => {
+                    let mut answer = eu_answer(earlier);
+                    answer["errors"] = json!([{"code": "DUPLICATE", "text": refusal.message}]);
+                    http::json_response(StatusCode::CONFLICT, &answer)
+                }
+                None => eu_refusal(refusal.status, None, (&code, &refusal.message)),
+            }
+        }
+    }
+}
+
+/// A message's state: `messageId`, `status` (RECEIVED, PROCESSING, ACCEPTED, REJECTED), the
+/// vehicle's key, times, and `errors` when rejected.
+fn eu_answer(s: &Submission) -> Value {
+    let status = match s.status {
+        Status::Received => "RECEIVED",
+        Status::Processing => "PROCESSING",
+        Status::Succeeded => "ACCEPTED",
+        Status::Failed => "REJECTED",
+    };
+    let errors: Vec<Value> = s
+        .reason
+        .iter()
+        .map(|r| json!({"code": "REJECTED", "text": r}))
+        .collect();
+    json!({
+        "messageId": s.submission_id,
+        "status": status,
+        "vin": s.vin,
+        "version": s.version,
+        "stage": s.stage,
+        "receivedAt": s.received_at,
+        "updatedAt": s.updated_at,
+        "errors": errors,
+    })
+}
+
+/// A refusal the EUCARIS way: `{"status": "REJECTED", "errors": [{"code", "text"}]}`.
+fn eu_refusal(
+    status: StatusCode,
+    message_id: Option<&str>,
+    (code, text): (&str, &str),
+) -> Response {
+    let mut answer = json!({"status": "REJECTED", "errors": [{"code": code, "text": text}]});
+    if let Some(id) = message_id {
+        answer["messageId"] = json!(id);
+    }
+    http::json_response(status, &answer)
 }
 
 fn not_allowed(method: &Method, path: &str) -> Response {
@@ -402,67 +531,82 @@ fn is_xml(content_type: Option<&HeaderValue>) -> bool {
     })
 }
 
-/// `POST /ecoc/v1/submissions`.
-async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
+/// Why a file was not accepted: the answer's status, code and reason; for a duplicate, the
+/// submission that holds the key.
+struct NotAccepted {
+    status: StatusCode,
+    code: String,
+    message: String,
+    earlier: Option<Submission>,
+}
+
+impl NotAccepted {
+    fn new(status: StatusCode, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            code: code.to_owned(),
+            message: message.to_owned(),
+            earlier: None,
+        }
+    }
+}
+
+/// Takes one file of `client_id`: XML only, under 1 MB, one vehicle, its key not yet taken by
+/// the client; stores it in the inbox and starts its processing.
+async fn accept(
+    state: &Arc<State>,
+    client_id: &str,
+    request: StreamingRequest,
+) -> Result<Submission, NotAccepted> {
     let (parts, body) = request.into_parts();
-    let client_id = match authenticate(state, &parts.headers) {
-        Ok(id) => id,
-        Err(message) => return unauthorized(message),
-    };
     if !is_xml(parts.headers.get(CONTENT_TYPE)) {
         count_refusal(state, "unsupported_media_type");
         let given = parts
             .headers
             .get(CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        return refuse(
+        return Err(NotAccepted::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             &format!("Content-Type {given:?} is not accepted: send application/xml (XML only)"),
-        );
+        ));
     }
     // Read at most MAX_FILE_BYTES - 1 bytes: one more means the file is not under 1 MB.
     let body = match http::read_body(body, MAX_FILE_BYTES - 1).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => {
             count_refusal(state, "too_large");
-            return refuse(
+            return Err(NotAccepted::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 &format!(
                     "the file is {MAX_FILE_BYTES} bytes or more: each file must be under 1 MB"
                 ),
-            );
+            ));
         }
         Err(BodyError::Unreadable) => {
-            return refuse(
+            return Err(NotAccepted::new(
                 StatusCode::BAD_REQUEST,
                 "unreadable_body",
                 "the request body could not be read",
-            );
+            ));
         }
     };
-    let envelope = match xml::inspect(&body, state.limits) {
-        Ok(envelope) => envelope,
-        Err(refused) => {
-            count_refusal(state, refused.code);
-            let status = if refused.is_syntax() {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            return refuse(status, refused.code, &refused.message);
-        }
-    };
-    let id = match support::uuid_v4() {
-        Ok(id) => id,
-        Err(e) => return internal(&e.to_string()),
-    };
+    let envelope = xml::inspect(&body, state.limits).map_err(|refused| {
+        count_refusal(state, refused.code);
+        let status = if refused.is_syntax() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        NotAccepted::new(status, refused.code, &refused.message)
+    })?;
+    let id = support::uuid_v4().map_err(|e| internal_refusal(&e.to_string()))?;
     let now = rfc3339(SystemTime::now());
     let candidate = Submission {
         seq: 0,
         submission_id: id,
-        client_id: client_id.clone(),
+        client_id: client_id.to_owned(),
         status: Status::Received,
         reason: None,
         received_at: now.clone(),
@@ -478,7 +622,7 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
         Reserve::Reserved(s) => s,
         Reserve::Duplicate(earlier) => {
             lock(&state.stats).duplicates_refused += 1;
-            let mut response = refuse(
+            let mut refusal = NotAccepted::new(
                 StatusCode::CONFLICT,
                 "duplicate",
                 &format!(
@@ -490,10 +634,8 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
                     earlier.status_name()
                 ),
             );
-            if let Ok(value) = HeaderValue::from_str(&earlier.submission_id) {
-                response.headers_mut().insert("x-duplicate-of", value);
-            }
-            return response;
+            refusal.earlier = Some(earlier);
+            return Err(refusal);
         }
     };
     let stored = {
@@ -501,16 +643,14 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
         let submission = submission.clone();
         tokio::task::spawn_blocking(move || state.store.persist_new(&submission, &body)).await
     };
-    match stored {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            state.store.release(&submission.submission_id);
-            return internal(&e.to_string());
-        }
-        Err(e) => {
-            state.store.release(&submission.submission_id);
-            return internal(&e.to_string());
-        }
+    let failed = match stored {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(e) = failed {
+        state.store.release(&submission.submission_id);
+        return Err(internal_refusal(&e));
     }
     lock(&state.stats).accepted += 1;
     tracing::info!(
@@ -522,6 +662,36 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
         "submission received"
     );
     spawn_processing(Arc::clone(state), submission.submission_id.clone());
+    Ok(submission)
+}
+
+fn internal_refusal(reason: &str) -> NotAccepted {
+    tracing::error!(reason, "internal NAP sandbox error");
+    NotAccepted::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the sandbox failed internally",
+    )
+}
+
+/// `POST /ecoc/v1/submissions`.
+async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
+    let client_id = match authenticate(state, request.headers()) {
+        Ok(id) => id,
+        Err(message) => return unauthorized(message),
+    };
+    let submission = match accept(state, &client_id, request).await {
+        Ok(submission) => submission,
+        Err(refusal) => {
+            let mut response = refuse(refusal.status, &refusal.code, &refusal.message);
+            if let Some(earlier) = refusal.earlier
+                && let Ok(value) = HeaderValue::from_str(&earlier.submission_id)
+            {
+                response.headers_mut().insert("x-duplicate-of", value);
+            }
+            return response;
+        }
+    };
     let location = format!(
         "{}{API_BASE}/submissions/{}",
         state.base_url, submission.submission_id
@@ -542,11 +712,11 @@ async fn submit(state: &Arc<State>, request: StreamingRequest) -> Response {
 /// A Failed file never entered the database; one still Received or Processing is not in it yet.
 async fn retrieve(
     state: &Arc<State>,
-    request: &StreamingRequest,
+    client: Result<String, &str>,
     vin: &str,
     stage: &str,
 ) -> Response {
-    if let Err(message) = authenticate(state, request.headers()) {
+    if let Err(message) = client {
         return unauthorized(message);
     }
     let valid_vin = vin.len() == 17

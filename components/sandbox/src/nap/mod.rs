@@ -32,6 +32,7 @@
 //! # }
 //! ```
 
+pub mod eu;
 pub mod faults;
 pub mod store;
 pub mod xml;
@@ -89,6 +90,11 @@ pub struct NapArgs {
     /// Start down: `unavailable` (503) or `close` (connections closed without an answer).
     #[arg(long, value_enum)]
     pub down: Option<Down>,
+    /// Behave like an EU member state's NAP instead of the VCA: HTTPS with mutual TLS (client
+    /// certificates the sandbox issues, in `<state-dir>/eu/`), EUCARIS-style API under
+    /// `/eucaris/v1`.
+    #[arg(long)]
+    pub eu: bool,
 }
 
 impl NapArgs {
@@ -115,6 +121,7 @@ impl NapArgs {
             state_dir: self.common.state_dir,
             faults: f,
             limits: XmlLimits::default(),
+            eu: self.eu,
         })
     }
 }
@@ -130,6 +137,8 @@ pub struct NapConfig {
     pub faults: Faults,
     /// Bounds on submitted XML.
     pub limits: XmlLimits,
+    /// An EU member state's NAP (mutual TLS, EUCARIS-style API, see [`eu`]) instead of the VCA.
+    pub eu: bool,
 }
 
 impl NapConfig {
@@ -140,6 +149,7 @@ impl NapConfig {
             state_dir,
             faults: Faults::default(),
             limits: XmlLimits::default(),
+            eu: false,
         }
     }
 }
@@ -173,6 +183,11 @@ impl RunningNap {
     /// `http://<addr>/ecoc/v1/submissions`.
     pub fn submissions_url(&self) -> String {
         format!("{}{API_BASE}/submissions", self.state.base_url)
+    }
+
+    /// The EU mode's certificates (the NAP's CA, each client's certificate and key).
+    pub fn eu_files(&self) -> eu::EuFiles {
+        eu::EuFiles::new(&self.state_dir)
     }
 
     /// The state directory.
@@ -232,23 +247,26 @@ pub async fn start(config: NapConfig) -> Result<RunningNap> {
     let state_dir = config.state_dir.clone();
     let (description, store) = {
         let dir = state_dir.clone();
+        let eu = config.eu;
         tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::Error>((
-                NapDescription::load_or_create(&dir)?,
-                store::Store::open(&dir)?,
-            ))
+            let description = NapDescription::load_or_create(&dir)?;
+            if eu {
+                eu::load_or_create(&eu::EuFiles::new(&dir), &description.clients)?;
+            }
+            Ok::<_, crate::Error>((description, store::Store::open(&dir)?))
         })
         .await
         .map_err(|e| crate::Error::Faults(format!("state loading task failed: {e}")))??
     };
     let (listener, addr) = http::bind(config.listen).await?;
     let (stop, stopped) = watch::channel(false);
+    let scheme = if config.eu { "https" } else { "http" };
     let state = Arc::new(api::State::new(
-        format!("http://{addr}"),
+        format!("{scheme}://{addr}"),
         description,
         store,
-        config.faults,
-        config.limits,
+        (config.faults, config.limits),
+        config.eu,
         stopped,
     ));
     let pending: Vec<String> = state
@@ -261,7 +279,16 @@ pub async fn start(config: NapConfig) -> Result<RunningNap> {
     for id in &pending {
         api::spawn_processing(Arc::clone(&state), id.clone());
     }
-    let server = Server::spawn_streaming(listener, http::state_handler(&state, api::handle))?;
+    let handler = http::state_handler(&state, api::handle);
+    let server = if config.eu {
+        Server::spawn_streaming_tls(
+            listener,
+            handler,
+            eu::server_config(&eu::EuFiles::new(&state_dir))?,
+        )?
+    } else {
+        Server::spawn_streaming(listener, handler)?
+    };
     tracing::info!(
         %addr,
         state_dir = %state_dir.display(),
