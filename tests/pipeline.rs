@@ -2539,8 +2539,12 @@ fn a_vehicle_for_the_uk_and_the_eu_goes_to_the_vca_and_over_mutual_tls_to_an_eu_
         .unwrap()
         .to_owned();
     let clients = eu_dir.join("eu/clients");
+    // The app's stores as app_dir lays them out, plus the link to the EU NAP.
+    let stores =
+        std::fs::read_to_string(app_dir(stack.root.path()).join("runtime-config.toml")).unwrap();
     let tls = |with_certificate: bool| {
-        let mut entry = format!(
+        let mut entry = stores.clone();
+        entry += &format!(
             "[[client_tls]]\ncomponent_ids = [\"submit\"]\nhosts = [\"127.0.0.1\"]\nca_roots_file = \"{}\"\n",
             eu_dir.join("eu/ca.pem").display(),
         );
