@@ -147,6 +147,18 @@ impl<T: Transport> VcaNap<T> {
         Ok(token)
     }
 
+    /// `GET url` with a bearer token.
+    fn get(&self, url: &str) -> Result<Response> {
+        self.authorised(&|token| {
+            transport::request(
+                Method::GET,
+                url,
+                &[("authorization", &format!("Bearer {token}"))],
+                Vec::new(),
+            )
+        })
+    }
+
     /// Sends with a bearer token; fetches a new token once when the NAP says it expired.
     fn authorised(&self, make: &dyn Fn(String) -> transport::Result<Request>) -> Result<Response> {
         let resp = self.send(make(self.token()?))?;
@@ -252,28 +264,18 @@ impl<T: Transport> Nap for VcaNap<T> {
 
     fn retrieve(&self, vin: &str, stage: u32) -> Result<Option<(Vec<u8>, String)>> {
         // Phase 2 retrieval by VIN: any manufacturer's accepted file of that stage.
-        let url = format!("{}/ecoc/v1/vehicles/{vin}/stages/{stage}", self.base_url);
-        let resp = self.authorised(&|token| {
-            transport::request(
-                Method::GET,
-                &url,
-                &[("authorization", &format!("Bearer {token}"))],
-                Vec::new(),
-            )
-        })?;
+        let resp = self.get(&format!(
+            "{}/ecoc/v1/vehicles/{vin}/stages/{stage}",
+            self.base_url
+        ))?;
         retrieved(&resp, vin, stage)
     }
 
     fn status(&self, submission_id: &str) -> Result<Receipt> {
-        let url = format!("{}/ecoc/v1/submissions/{submission_id}", self.base_url);
-        let resp = self.authorised(&|token| {
-            transport::request(
-                Method::GET,
-                &url,
-                &[("authorization", &format!("Bearer {token}"))],
-                Vec::new(),
-            )
-        })?;
+        let resp = self.get(&format!(
+            "{}/ecoc/v1/submissions/{submission_id}",
+            self.base_url
+        ))?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(upstream(

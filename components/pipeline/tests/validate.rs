@@ -579,10 +579,25 @@ fn a_file_no_route_takes_is_refused_with_the_reason() {
     assert!(refused[0].message.contains("M1"), "{refused:?}");
 }
 
+/// Admits `xml` with `authority` to ask for an earlier stage.
+fn admit_asking(
+    stores: &Stores<MemoryKv>,
+    checker: &ProfileValidator,
+    approvals: &Approvals,
+    authority: &dyn Fn(&str, u32) -> pipeline::Result<pipeline::calls::Retrieved>,
+    xml: &str,
+    now: u64,
+) -> pipeline::record::Record {
+    let candidate = Candidate {
+        authority: Some(validate::Authority(authority)),
+        ..candidate(xml)
+    };
+    validate::admit(stores, checker, approvals, candidate, now).unwrap()
+}
+
 #[test]
 fn a_later_stage_is_checked_against_the_authoritys_copy_or_held_when_there_is_none() {
     use pipeline::calls::{Retrieved, RetrievedFile};
-    use pipeline::validate::Authority;
     let Some(checker) = checker() else { return };
     let stores = setup();
     let approvals = approvals(&["n2-stage1-chassis", "n2-stage2-completed"]);
@@ -602,17 +617,7 @@ fn a_later_stage_is_checked_against_the_authoritys_copy_or_held_when_there_is_no
         })
     };
     let again = correction_of(&stage2, 2);
-    let held = validate::admit(
-        &stores,
-        &checker,
-        &approvals,
-        Candidate {
-            authority: Some(Authority(&nothing)),
-            ..candidate(&again)
-        },
-        2_000,
-    )
-    .unwrap();
+    let held = admit_asking(&stores, &checker, &approvals, &nothing, &again, 2_000);
     assert_eq!(asked.get(), 1);
     assert_eq!(held.status, Status::Held);
     assert!(
@@ -634,17 +639,7 @@ fn a_later_stage_is_checked_against_the_authoritys_copy_or_held_when_there_is_no
         })
     };
     let third = correction_of(&stage2, 3);
-    let checked = validate::admit(
-        &stores,
-        &checker,
-        &approvals,
-        Candidate {
-            authority: Some(Authority(&found)),
-            ..candidate(&third)
-        },
-        3_000,
-    )
-    .unwrap();
+    let checked = admit_asking(&stores, &checker, &approvals, &found, &third, 3_000);
     assert_eq!(checked.status, Status::Validated, "{:?}", checked.drift);
     let notes: Vec<String> = checked
         .events
@@ -661,17 +656,7 @@ fn a_later_stage_is_checked_against_the_authoritys_copy_or_held_when_there_is_no
         "<TechnicallyPermissibleMaximumLadenMass>7490<",
         "<TechnicallyPermissibleMaximumLadenMass>7900<",
     );
-    let record = validate::admit(
-        &stores,
-        &checker,
-        &approvals,
-        Candidate {
-            authority: Some(Authority(&found)),
-            ..candidate(&heavy)
-        },
-        4_000,
-    )
-    .unwrap();
+    let record = admit_asking(&stores, &checker, &approvals, &found, &heavy, 4_000);
     assert_eq!(record.status, Status::Held);
     assert!(
         !record.drift.is_empty() && record.drift.iter().all(|d| d.code.starts_with("IVI-DRF")),

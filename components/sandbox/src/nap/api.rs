@@ -603,21 +603,7 @@ async fn accept(
     })?;
     let id = support::uuid_v4().map_err(|e| internal_refusal(&e.to_string()))?;
     let now = rfc3339(SystemTime::now());
-    let candidate = Submission {
-        seq: 0,
-        submission_id: id,
-        client_id: client_id.to_owned(),
-        status: Status::Received,
-        reason: None,
-        received_at: now.clone(),
-        updated_at: now,
-        vin: envelope.vin,
-        version: envelope.version,
-        stage: envelope.stage,
-        reference_id: envelope.reference_id,
-        approval_number: envelope.approval_number,
-        size: body.len(),
-    };
+    let candidate = Submission::received(id, client_id, envelope, body.len(), now);
     let submission = match state.store.reserve(candidate) {
         Reserve::Reserved(s) => s,
         Reserve::Duplicate(earlier) => {
@@ -787,21 +773,7 @@ fn seed(state: &State, body: &Bytes) -> Response {
         Err(e) => return internal(&e.to_string()),
     };
     let now = rfc3339(SystemTime::now());
-    let candidate = Submission {
-        seq: 0,
-        submission_id: id,
-        client_id: SEED_CLIENT.to_owned(),
-        status: Status::Received,
-        reason: None,
-        received_at: now.clone(),
-        updated_at: now.clone(),
-        vin: envelope.vin,
-        version: envelope.version,
-        stage: envelope.stage,
-        reference_id: envelope.reference_id,
-        approval_number: envelope.approval_number,
-        size: body.len(),
-    };
+    let candidate = Submission::received(id, SEED_CLIENT, envelope, body.len(), now.clone());
     let submission = match state.store.reserve(candidate) {
         Reserve::Reserved(s) => s,
         Reserve::Duplicate(earlier) => {
@@ -834,6 +806,31 @@ fn seed(state: &State, body: &Bytes) -> Response {
 pub const SEED_CLIENT: &str = "authority-seed";
 
 impl Submission {
+    /// A file of `client_id` just received (`seq` is given when it is reserved).
+    fn received(
+        id: String,
+        client_id: &str,
+        envelope: xml::Envelope,
+        size: usize,
+        now: String,
+    ) -> Self {
+        Self {
+            seq: 0,
+            submission_id: id,
+            client_id: client_id.to_owned(),
+            status: Status::Received,
+            reason: None,
+            received_at: now.clone(),
+            updated_at: now,
+            vin: envelope.vin,
+            version: envelope.version,
+            stage: envelope.stage,
+            reference_id: envelope.reference_id,
+            approval_number: envelope.approval_number,
+            size,
+        }
+    }
+
     /// The status as the API spells it.
     pub fn status_name(&self) -> &'static str {
         status_name(self.status)
