@@ -1,7 +1,9 @@
 //! `ecoc up --dev`: the whole product on one machine with no configuration. Starts the QTSP, NAP
-//! and mail sandboxes in-process (state under `<state-dir>/sandbox/`), points the app's variables at
-//! them, and seeds a demo tenant (mapping, type approvals, a primary token kept in
-//! `<state-dir>/demo-token`) once the app serves.
+//! (VCA), EU NAP and mail sandboxes in-process (state under `<state-dir>/sandbox/`), points the
+//! app's variables at them (`naps` declares `vca` and `rdw`; `submit` reaches the EU NAP over
+//! mutual TLS with its first account's certificate, a `[[client_tls]]` entry of the host's), and
+//! seeds a demo tenant (mapping, type approvals, a primary token kept in `<state-dir>/demo-token`)
+//! once the app serves.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,7 +22,10 @@ const DEMO_APPROVALS: &str = include_str!("../../pipeline/demo/approvals.json");
 pub struct Sandboxes {
     qtsp: sandbox::qtsp::RunningSandbox,
     nap: sandbox::nap::RunningNap,
+    eu_nap: sandbox::nap::RunningNap,
     mail: sandbox::mail::RunningMail,
+    /// The `[[client_tls]]` entry that links `submit` to the EU NAP sandbox.
+    pub client_tls: String,
 }
 
 impl Sandboxes {
@@ -32,6 +37,9 @@ impl Sandboxes {
         let qtsp =
             sandbox::qtsp::start(sandbox::qtsp::QtspConfig::new(any, dir.join("qtsp"))).await?;
         let nap = sandbox::nap::start(sandbox::nap::NapConfig::new(any, dir.join("nap"))).await?;
+        let mut eu = sandbox::nap::NapConfig::new(any, dir.join("eu-nap"));
+        eu.eu = true;
+        let eu_nap = sandbox::nap::start(eu).await?;
         let mail =
             sandbox::mail::start(sandbox::mail::MailConfig::new(any, dir.join("mail"))).await?;
         let q = qtsp.description();
@@ -55,7 +63,11 @@ impl Sandboxes {
             ("trust_anchors", root),
             ("qtsps", format!("sandbox={}", qtsp.csc_url())),
             ("nap_origin", nap.base_url().to_owned()),
-            ("naps", format!("vca={}", nap.base_url())),
+            (
+                "naps",
+                format!("vca={},rdw={}", nap.base_url(), eu_nap.base_url()),
+            ),
+            ("eu_nap_origin", eu_nap.base_url().to_owned()),
             ("sealing_keys", sealing_keys(state_dir)?),
             ("nap_client_id", client.client_id.clone()),
             ("nap_client_secret", client.client_secret.clone()),
@@ -67,17 +79,29 @@ impl Sandboxes {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        Ok((Self { qtsp, nap, mail }, vars))
+        let client_tls = eu_link(&eu_nap)?;
+        Ok((
+            Self {
+                qtsp,
+                nap,
+                eu_nap,
+                mail,
+                client_tls,
+            },
+            vars,
+        ))
     }
 
     /// One line per sandbox, for the start-up banner.
     pub fn describe(&self) -> String {
         format!(
-            "  QTSP sandbox (CSC v2)  {}/csc/v2   trust anchor {}\n  NAP sandbox (VCA API)   {}   inbox {}\n  mail sandbox            {}   outbox {}",
+            "  QTSP sandbox (CSC v2)  {}/csc/v2   trust anchor {}\n  NAP sandbox (VCA API)   {}   inbox {}\n  EU NAP sandbox (mTLS)  {}   inbox {}\n  mail sandbox            {}   outbox {}",
             self.qtsp.base_url(),
             self.qtsp.root_ca_pem().display(),
             self.nap.base_url(),
             self.nap.inbox_dir().display(),
+            self.eu_nap.base_url(),
+            self.eu_nap.inbox_dir().display(),
             self.mail.base_url(),
             self.mail.outbox_dir().display(),
         )
@@ -87,8 +111,26 @@ impl Sandboxes {
     pub async fn shutdown(self) {
         self.qtsp.shutdown().await;
         self.nap.shutdown().await;
+        self.eu_nap.shutdown().await;
         self.mail.shutdown().await;
     }
+}
+
+/// The `[[client_tls]]` entry for `submit` to reach the EU NAP sandbox as its first account.
+fn eu_link(eu_nap: &sandbox::nap::RunningNap) -> anyhow::Result<String> {
+    let files = eu_nap.eu_files();
+    let account = eu_nap
+        .description()
+        .clients
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the EU NAP sandbox has no account"))?;
+    let quoted = |p: std::path::PathBuf| toml::Value::String(p.display().to_string()).to_string();
+    Ok(format!(
+        "[[client_tls]]\ncomponent_ids = [\"submit\"]\nhosts = [\"127.0.0.1\"]\nca_roots_file = {}\nclient_cert_file = {}\nclient_private_key_file = {}\n",
+        quoted(files.ca_pem()),
+        quoted(files.client_cert(&account.client_id)),
+        quoted(files.client_key(&account.client_id)),
+    ))
 }
 
 /// A token kept in a 0600 file under the state directory, made at first use.

@@ -73,6 +73,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
             .as_ref()
             .map(|(_, v)| v.clone())
             .unwrap_or_default(),
+        client_tls: sandboxes.as_ref().map(|(s, _)| s.client_tls.clone()),
         ..HostOptions::new(&args.manifest)
     };
     let started = std::time::Instant::now();

@@ -60,6 +60,9 @@ pub struct HostOptions {
     /// Variable values supplied by the embedding program (`ecoc up --dev` points the app at its
     /// sandboxes), by variable name; `SPIN_VARIABLE_<NAME>` in the environment still wins.
     pub variables: std::collections::BTreeMap<String, String>,
+    /// `[[client_tls]]` entries supplied by the embedding program (TOML, absolute paths), after
+    /// the runtime config's own (`ecoc up --dev` links `submit` to its EU NAP sandbox).
+    pub client_tls: Option<String>,
 }
 
 impl HostOptions {
@@ -76,6 +79,7 @@ impl HostOptions {
             compile_cache: true,
             cache_dir: None,
             variables: Default::default(),
+            client_tls: None,
         }
     }
 }
@@ -128,7 +132,11 @@ impl App {
     /// pre-instantiates every component.
     pub async fn load(options: HostOptions) -> Result<Arc<Self>> {
         let manifest = Manifest::load(&options.manifest)?;
-        let runtime = RuntimeConfig::load(options.runtime_config.as_deref(), &options.state_dir)?;
+        let mut runtime =
+            RuntimeConfig::load(options.runtime_config.as_deref(), &options.state_dir)?;
+        if let Some(text) = &options.client_tls {
+            runtime.add_client_tls(text)?;
+        }
         let supplied: std::collections::BTreeMap<String, String> = options
             .variables
             .iter()

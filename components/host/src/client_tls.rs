@@ -367,6 +367,11 @@ impl ClientTlsConfigs {
         Ok(Self { entries })
     }
 
+    /// Adds `more`'s entries after these (the first matching entry wins, so these keep priority).
+    pub fn extend(&mut self, more: Self) {
+        self.entries.extend(more.entries);
+    }
+
     pub fn entries(&self) -> &[Arc<ClientTls>] {
         &self.entries
     }

@@ -104,6 +104,20 @@ impl RuntimeConfig {
         })
     }
 
+    /// Adds the `[[client_tls]]` entries of `text` (the embedding program's, e.g. `ecoc up --dev`'s
+    /// link to its EU NAP sandbox; paths absolute) after the file's own.
+    pub fn add_client_tls(&mut self, text: &str) -> Result<()> {
+        let invalid = |message: String| Error::RuntimeConfig {
+            path: PathBuf::from("(client TLS of the embedding program)"),
+            message,
+        };
+        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let more = ClientTlsConfigs::from_value(table.get("client_tls"), Path::new("."))
+            .map_err(invalid)?;
+        self.client_tls.extend(more);
+        Ok(())
+    }
+
     fn parse(text: &str, base: &Path) -> std::result::Result<Parsed, String> {
         let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         for key in table.keys() {
