@@ -225,6 +225,57 @@ fn earlier_stage<K: KeyValue>(
     Ok(Some((record, ivi)))
 }
 
+/// An earlier stage the authority gave, and where it came from; or why the later stage is held
+/// instead (a code and the reason).
+type FromAuthority = std::result::Result<(Ivi, String), (&'static str, String)>;
+
+/// An earlier stage from the authority (see [`FromAuthority`]). A file the authority gives that
+/// is not IVI 2.0 refuses.
+fn from_authority(
+    authority: Option<Authority<'_>>,
+    vin: &str,
+    previous: u32,
+) -> Result<FromAuthority> {
+    let Some(authority) = authority else {
+        return Ok(Err((
+            "STAGE-MISSING",
+            format!("stage {previous} of VIN {vin} is not on record, and no authority was asked"),
+        )));
+    };
+    match (authority.0)(vin, previous) {
+        Ok(Retrieved {
+            file: Some(file), ..
+        }) => {
+            let ivi = Ivi::from_xml(file.xml.as_bytes()).map_err(|e| {
+                Error::Fields(vec![FieldError::new(
+                    "CocDataGroup/VehicleIdentificationNumber",
+                    "STAGE-UNREADABLE",
+                    format!(
+                        "the stage {previous} eCoC the authority holds ({}) is not IVI 2.0: {e}",
+                        file.source
+                    ),
+                )])
+            })?;
+            Ok(Ok((ivi, file.source)))
+        }
+        Ok(Retrieved { file: None, asked }) => Ok(Err((
+            "STAGE-MISSING",
+            format!(
+                "stage {previous} of VIN {vin} is neither on record nor at the authority (asked: {})",
+                if asked.is_empty() {
+                    "none".to_owned()
+                } else {
+                    asked.join(", ")
+                }
+            ),
+        ))),
+        Err(e) => Ok(Err((
+            "STAGE-UNCHECKED",
+            format!("stage {previous} of VIN {vin} could not be had from the authority: {e}"),
+        ))),
+    }
+}
+
 /// Who holds a file's duplicate key (VIN + version + stage), and what that means for the file.
 enum KeyHolder {
     /// Nobody (or a claim that no longer counts): the file is new.
@@ -426,42 +477,14 @@ fn inspect<K: KeyValue>(
                     earlier.stage, earlier.id
                 ));
             }
-            None => match authority.map(|a| (a.0)(&key.vin, previous)) {
-                None => drift.push(held(
-                    "STAGE-MISSING",
-                    format!(
-                        "stage {previous} of VIN {} is not on record, and no authority was asked",
-                        key.vin
-                    ),
-                )),
-                Some(Ok(Retrieved {
-                    file: Some(file), ..
-                })) => {
-                    let earlier_ivi = Ivi::from_xml(file.xml.as_bytes()).map_err(|e| {
-                        Error::Fields(vec![FieldError::new(
-                            "CocDataGroup/VehicleIdentificationNumber",
-                            "STAGE-UNREADABLE",
-                            format!("the stage {previous} eCoC the authority holds ({}) is not IVI 2.0: {e}", file.source),
-                        )])
-                    })?;
+            None => match from_authority(authority, &key.vin, previous)? {
+                Ok((earlier_ivi, source)) => {
                     pair(&earlier_ivi);
                     earlier_note = Some(format!(
-                        "earlier stage {previous} retrieved from the authority ({})",
-                        file.source
+                        "earlier stage {previous} retrieved from the authority ({source})"
                     ));
                 }
-                Some(Ok(Retrieved { file: None, asked })) => drift.push(held(
-                    "STAGE-MISSING",
-                    format!(
-                        "stage {previous} of VIN {} is neither on record nor at the authority (asked: {})",
-                        key.vin,
-                        if asked.is_empty() { "none".to_owned() } else { asked.join(", ") }
-                    ),
-                )),
-                Some(Err(e)) => drift.push(held(
-                    "STAGE-UNCHECKED",
-                    format!("stage {previous} of VIN {} could not be had from the authority: {e}", key.vin),
-                )),
+                Err((code, why)) => drift.push(held(code, why)),
             },
         }
     }
@@ -668,7 +691,13 @@ pub fn admit_to_destinations<K: KeyValue>(
                 return Err(e);
             }
         };
-        let id = ids::record_id(now_millis)?;
+        let id = match ids::record_id(now_millis) {
+            Ok(id) => id,
+            Err(e) => {
+                give_back(&claimed);
+                return Err(e);
+            }
+        };
         // A key holder whose record does not exist was written by an admission that crashed
         // between its claim and its record (or is being admitted right now): after
         // claims::STALE_CLAIM_MS it no longer blocks the key. A record the authority refused

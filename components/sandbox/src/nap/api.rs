@@ -256,7 +256,6 @@ async fn eu_route(state: &Arc<State>, path: &str, request: StreamingRequest) -> 
     let Some(client) = client else {
         return eu_refusal(
             StatusCode::FORBIDDEN,
-            None,
             (
                 "CERTIFICATE",
                 "the client certificate names no account of this NAP",
@@ -281,7 +280,6 @@ async fn eu_route(state: &Arc<State>, path: &str, request: StreamingRequest) -> 
             }
             (Method::GET, _) => eu_refusal(
                 StatusCode::NOT_FOUND,
-                None,
                 ("NOT_FOUND", &format!("no message {id:?} of this account")),
             ),
             (other, _) => not_allowed(&other, path),
@@ -299,7 +297,6 @@ async fn eu_route(state: &Arc<State>, path: &str, request: StreamingRequest) -> 
     }
     eu_refusal(
         StatusCode::NOT_FOUND,
-        None,
         ("NOT_FOUND", &format!("no such endpoint {path}")),
     )
 }
@@ -316,7 +313,7 @@ async fn eu_submit(state: &Arc<State>, client: &str, request: StreamingRequest) 
                     answer["errors"] = json!([{"code": "DUPLICATE", "text": refusal.message}]);
                     http::json_response(StatusCode::CONFLICT, &answer)
                 }
-                None => eu_refusal(refusal.status, None, (&code, &refusal.message)),
+                None => eu_refusal(refusal.status, (&code, &refusal.message)),
             }
         }
     }
@@ -349,16 +346,11 @@ fn eu_answer(s: &Submission) -> Value {
 }
 
 /// A refusal the EUCARIS way: `{"status": "REJECTED", "errors": [{"code", "text"}]}`.
-fn eu_refusal(
-    status: StatusCode,
-    message_id: Option<&str>,
-    (code, text): (&str, &str),
-) -> Response {
-    let mut answer = json!({"status": "REJECTED", "errors": [{"code": code, "text": text}]});
-    if let Some(id) = message_id {
-        answer["messageId"] = json!(id);
-    }
-    http::json_response(status, &answer)
+fn eu_refusal(status: StatusCode, (code, text): (&str, &str)) -> Response {
+    http::json_response(
+        status,
+        &json!({"status": "REJECTED", "errors": [{"code": code, "text": text}]}),
+    )
 }
 
 fn not_allowed(method: &Method, path: &str) -> Response {
