@@ -35,6 +35,7 @@ check-manifests:
 	  python3 scripts/check_manifest.py "$(SHARED)/spin/manifest-v2.schema.json" spin.toml tests/apps/*/spin.toml; \
 	elif [ -n "$$CI" ]; then echo "missing $(SHARED)/spin/manifest-v2.schema.json" >&2; exit 1; \
 	else echo "SKIPPED manifest schema check: $(SHARED)/spin is not beside this checkout"; fi
+	python3 scripts/check_openapi.py
 
 lint:
 	cargo fmt --all -- --check
