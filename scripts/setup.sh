@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing ecoc needs on a fresh Debian/Ubuntu machine:
 # the wasm32-wasip2 Rust target, the reference tools the tests compare against
-# (xmllint, xmlsec1, redis-server) and the Python oracles (signxml, jsonschema).
+# (xmllint, xmlsec1, redis-server), the Python oracles (signxml, jsonschema) and the API
+# description's checkers (openapi-spec-validator, schemathesis).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -25,9 +26,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-if ! python3 -c "import signxml, jsonschema, lxml" 2>/dev/null; then
-  echo "setup: installing Python test oracles (signxml, jsonschema)"
-  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml \
-    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages signxml jsonschema lxml
+if ! python3 -c "import signxml, jsonschema, lxml, openapi_spec_validator, schemathesis" 2>/dev/null; then
+  echo "setup: installing Python test oracles (signxml, jsonschema, openapi-spec-validator, schemathesis)"
+  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml openapi-spec-validator schemathesis \
+    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages signxml jsonschema lxml openapi-spec-validator schemathesis
 fi
 echo "setup: ready"
