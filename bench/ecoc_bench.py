@@ -281,7 +281,7 @@ class Stack:
         self.app.mkdir()
         shutil.copy(ROOT / "spin.toml", self.app / "spin.toml")
         (self.app / "target").symlink_to(TARGET)
-        labels = ["default", "claims", "work", "vins", "failures"]
+        labels = ["default", "claims", "work", "vins", "failures", "audit"]
         (self.app / "runtime-config.toml").write_text(
             "".join(f'[key_value_store.{l}]\ntype = "spin"\npath = "../state/ecoc.db"\n' for l in labels)
         )

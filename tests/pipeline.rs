@@ -22,6 +22,8 @@ const FUNCTIONS: [&str; 6] = ["map", "validate", "sign", "submit", "notify", "st
 const ADMIN: &str = "test-admin-token-0123456789abcdef";
 /// The sealing key ring of the tests' deployment (a fixed test key: bytes 100..132).
 const SEALING_KEYS: &str = "t1=ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=";
+/// The audit checkpoint key of the tests' deployment (a fixed Ed25519 seed: bytes 1..33).
+const AUDIT_SIGNING_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 
 fn demo(path: &str) -> PathBuf {
     workspace_root().join("components/pipeline/demo").join(path)
@@ -71,7 +73,7 @@ fn app_dir(root: &Path) -> PathBuf {
     for (name, wasm) in built {
         std::fs::copy(wasm, wasm_dir.join(format!("{name}.wasm"))).unwrap();
     }
-    let labels = ["default", "claims", "work", "vins", "failures"];
+    let labels = ["default", "claims", "work", "vins", "failures", "audit"];
     let config: String = labels
         .iter()
         .map(|l| format!("[key_value_store.{l}]\ntype = \"spin\"\npath = \"../state/ecoc.db\"\n"))
@@ -138,6 +140,7 @@ impl Stack {
             ("QTSP_CLIENT_ID", "ecoc-sandbox".to_owned()),
             ("QTSP_CREDENTIAL", "rsa-signer".to_owned()),
             ("SEALING_KEYS", SEALING_KEYS.to_owned()),
+            ("AUDIT_SIGNING_KEY", AUDIT_SIGNING_KEY.to_owned()),
             (
                 "QTSP_CLIENT_SECRET",
                 q["client_secret"].as_str().unwrap().to_owned(),
@@ -702,7 +705,7 @@ fn on_redis_each_label_keeps_to_its_own_keys() {
         .stdout(std::fs::File::create(&monitor_log).unwrap())
         .spawn()
         .unwrap();
-    let labels = ["default", "claims", "work", "vins", "failures"];
+    let labels = ["default", "claims", "work", "vins", "failures", "audit"];
     let config: String = labels
         .iter()
         .enumerate()
@@ -2649,5 +2652,193 @@ fn a_vehicle_for_the_uk_and_the_eu_goes_to_the_vca_and_over_mutual_tls_to_an_eu_
     assert!(
         refused["errors"].to_string().to_lowercase().contains("tls"),
         "{refused:#}"
+    );
+}
+
+/// The lines of an audit export, and the index of the line holding entry `seq`.
+fn entry_line(lines: &[String], seq: u64) -> usize {
+    lines
+        .iter()
+        .position(|l| serde_json::from_str::<Value>(l).unwrap()["seq"] == seq)
+        .unwrap_or_else(|| panic!("no entry {seq} in the export"))
+}
+
+/// `ecoc audit verify` of `lines` (written to a file) against the deployment's key.
+fn audit_verify(dir: &Path, name: &str, lines: &[String], public_key: &str) -> (bool, String) {
+    let file = dir.join(name);
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (ok, out, err) = ecoc(
+        &[
+            "audit",
+            "verify",
+            "--public-key",
+            public_key,
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    (ok, format!("{out}{err}"))
+}
+
+/// Issue 15: every event of a record and every settings change is in the tenant's hash-chained
+/// audit log; `ecoc audit export` writes it with its signed checkpoints, `ecoc audit verify`
+/// accepts it untouched and names the first bad entry of a copy edited in one byte, with an entry
+/// removed, with two swapped, or with its tail cut.
+#[test]
+fn the_audit_trail_exports_verifies_and_names_a_changed_entry() {
+    let stack = Stack::start(&[]);
+    let t = stack.token.clone();
+    let posted = stack.post_vehicle(&t, &demo_json("records/m1.json"));
+    assert_eq!(posted.status, 202, "{}", posted.body);
+    let id = body(&posted)["id"].as_str().unwrap().to_owned();
+    let done = stack.wait_for(&t, &id, &["succeeded"]);
+    let viewer = body(&stack.call(
+        &t,
+        "POST",
+        "/v1/tenant/tokens",
+        &json!({"name": "auditor", "role": "view"}),
+    ))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = stack.call(&viewer, "POST", "/v1/audit/checkpoint", &json!({}));
+    assert_eq!(
+        refused.status, 403,
+        "a view token signs no checkpoint: {}",
+        refused.body
+    );
+
+    let dir = stack.root.path();
+    let export = dir.join("audit.jsonl");
+    let (ok, out, err) = ecoc(
+        &[
+            "audit",
+            "export",
+            "--url",
+            stack.host().url("").trim_end_matches('/'),
+            "--token",
+            &t,
+            "-o",
+            export.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(ok, "ecoc audit export: {out}{err}");
+    let lines: Vec<String> = std::fs::read_to_string(&export)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let entries: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("seq").is_some())
+        .collect();
+
+    // Who, what, when, why: the record's whole timeline, in order, and the settings changes.
+    let subject = format!("record/{id}");
+    let logged: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["subject"] == subject.as_str())
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    let timeline: Vec<&str> = done["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(logged, timeline, "every event of the record, in order");
+    let signed = entries
+        .iter()
+        .find(|e| e["subject"] == subject.as_str() && e["what"] == "signed")
+        .unwrap();
+    assert_eq!(signed["actor"], "sign");
+    assert!(
+        signed["reason"].as_str().unwrap().contains("verified"),
+        "{signed}"
+    );
+    assert_eq!(signed["detail"]["vin"], done["vin"]);
+    let settings = |subject: &str, what: &str| {
+        entries
+            .iter()
+            .find(|e| e["subject"] == subject && e["what"] == what)
+            .unwrap_or_else(|| panic!("no {subject} {what} in the log"))
+            .clone()
+    };
+    assert_eq!(settings("settings/tenant", "created")["actor"], "admin");
+    let mapping = settings("settings/mapping", "updated");
+    assert_eq!(mapping["actor"], "token:owner");
+    assert_eq!(mapping["detail"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        settings("settings/tokens/auditor", "created")["reason"],
+        "role view"
+    );
+
+    let public_key = {
+        use base64ct::Encoding;
+        let seed: [u8; 32] = base64ct::Base64::decode_vec(AUDIT_SIGNING_KEY)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        base64ct::Base64::encode_string(key.verifying_key().as_bytes())
+    };
+    let (ok, said) = audit_verify(dir, "untouched.jsonl", &lines, &public_key);
+    assert!(
+        ok && said.contains("OK"),
+        "an untouched export verifies: {said}"
+    );
+
+    let third = entry_line(&lines, 3);
+    let mut edited = lines.clone();
+    let at = edited[third].find("\"what\":\"").unwrap() + 8;
+    let mut bytes = edited[third].clone().into_bytes();
+    bytes[at] = if bytes[at] == b'x' { b'y' } else { b'x' };
+    edited[third] = String::from_utf8(bytes).unwrap();
+    let (ok, said) = audit_verify(dir, "edited.jsonl", &edited, &public_key);
+    assert!(
+        !ok && said.contains("entry 3") && said.contains("edited"),
+        "{said}"
+    );
+
+    let mut removed = lines.clone();
+    removed.remove(third);
+    let (ok, said) = audit_verify(dir, "removed.jsonl", &removed, &public_key);
+    assert!(!ok && said.contains("entry 3 is missing"), "{said}");
+
+    let mut swapped = lines.clone();
+    swapped.swap(third, entry_line(&lines, 4));
+    let (ok, said) = audit_verify(dir, "swapped.jsonl", &swapped, &public_key);
+    assert!(
+        !ok && said.contains("entry 4") && said.contains("reordered"),
+        "{said}"
+    );
+
+    let last = entries.last().unwrap()["seq"].as_u64().unwrap();
+    let mut cut = lines.clone();
+    cut.remove(entry_line(&lines, last));
+    let (ok, said) = audit_verify(dir, "cut.jsonl", &cut, &public_key);
+    assert!(!ok && said.contains("cut"), "{said}");
+
+    let stranger = "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=";
+    let (ok, said) = audit_verify(dir, "stranger.jsonl", &lines, stranger);
+    assert!(
+        !ok && said.contains("not signed"),
+        "another key's checkpoints: {said}"
+    );
+
+    // The CoP export: the vehicle under its approval, with its signer.
+    let approval = done["approval_number"]
+        .as_str()
+        .unwrap()
+        .replace('*', "%2A");
+    let cop = body(&stack.get(&viewer, &format!("/v1/cop?approval={approval}")));
+    let vehicle = &cop["vehicles"][0];
+    assert_eq!(vehicle["vin"], done["vin"], "{cop}");
+    assert_eq!(vehicle["versions"][0]["id"], id.as_str());
+    assert!(
+        vehicle["versions"][0]["signed_by"].as_str().is_some(),
+        "{cop}"
     );
 }

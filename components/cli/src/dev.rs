@@ -69,6 +69,7 @@ impl Sandboxes {
             ),
             ("eu_nap_origin", eu_nap.base_url().to_owned()),
             ("sealing_keys", sealing_keys(state_dir)?),
+            ("audit_signing_key", audit_signing_key(state_dir)?),
             ("nap_client_id", client.client_id.clone()),
             ("nap_client_secret", client.client_secret.clone()),
             ("mail_origin", mail.base_url().to_owned()),
@@ -150,6 +151,17 @@ fn sealing_keys(state_dir: &Path) -> anyhow::Result<String> {
     kept(state_dir, "sealing-keys", || {
         Ok(pipeline::sealing::KeyRing::new_entry("dev")?)
     })
+}
+
+/// The development audit checkpoint key, kept in `<state-dir>/audit-signing-key` (0600); its
+/// public key goes beside it (`audit-public-key`) for `ecoc audit verify --public-key`.
+fn audit_signing_key(state_dir: &Path) -> anyhow::Result<String> {
+    let seed = kept(state_dir, "audit-signing-key", || {
+        Ok(pipeline::audit::new_signing_key()?)
+    })?;
+    let public = pipeline::audit::public_key(&pipeline::audit::signing_key(&seed)?);
+    std::fs::write(state_dir.join("audit-public-key"), format!("{public}\n"))?;
+    Ok(seed)
 }
 
 /// A secret kept in `<state-dir>/<file>` (0600), made by `fresh` the first time.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod dev;
 mod map;
 mod up;
@@ -42,6 +43,9 @@ enum Command {
     /// Run a local sandbox that behaves like a remote service.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// A tenant's audit trail: export it from a deployment, verify an export offline.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
             ivi::cli::run(&args, &mut std::io::stdout().lock()).map_err(Into::into)
         }
         Command::Map(args) => map::run(&args),
+        Command::Audit(command) => audit::run(&command),
         Command::Sign(args) => {
             dsig::cli::run_sign(&args, &mut std::io::stdout().lock()).map_err(Into::into)
         }

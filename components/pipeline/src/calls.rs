@@ -269,6 +269,9 @@ pub struct SweepReport {
     pub finished: usize,
     /// Records still waiting when the sweep stopped (time budget or limit).
     pub remaining: usize,
+    /// What the same tick did to the audit trail ([`crate::audit::chain`]).
+    #[serde(default)]
+    pub audit: crate::audit::ChainReport,
 }
 
 /// `notify` `POST /digest`: sends each tenant's digest of `date`'s failures once.

@@ -5,7 +5,8 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
-fn random<const N: usize>() -> Result<[u8; N]> {
+/// `N` random bytes from the system.
+pub fn random<const N: usize>() -> Result<[u8; N]> {
     let mut out = [0u8; N];
     getrandom::fill(&mut out).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
     Ok(out)
@@ -24,6 +25,14 @@ pub fn record_id(now_millis: u64) -> Result<String> {
         now_millis & 0xffff_ffff_ffff,
         hex(&random::<6>()?)
     ))
+}
+
+/// When a [`record_id`] was made (Unix milliseconds, modulo 2^48), if `id` is one.
+pub fn record_millis(id: &str) -> Option<u64> {
+    if !is_record_id(id) {
+        return None;
+    }
+    u64::from_str_radix(id.get(1..13)?, 16).ok()
 }
 
 /// Whether `id` has the shape of [`record_id`] (checked before it goes into a key).

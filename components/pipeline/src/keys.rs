@@ -15,6 +15,10 @@
 //! | `work` | [`work`] `{tenant}/{record}` | due time (Unix seconds) of a record that still needs work |
 //! | `vins` | [`vin_entry`] `{tenant}/{VIN}/{record}` | VIN search, earlier-stage lookup |
 //! | `failures` | [`failure`] `{date}/{tenant}/{record}` | the day's failures, for the digest |
+//! | `audit` | [`audit_pending`] `{tenant}/{at}/{what}` | an event or settings change not yet in the chain |
+//! | `default` | [`audit_entry`] `t/{id}/audit/e/{seq}`, [`audit_head`] `t/{id}/audit/head` | the tenant's audit chain and its last entry |
+//! | `default` | [`audit_chained`] `t/{id}/audit/done/{source}`, [`audit_checkpoints`] `t/{id}/audit/checkpoints` | pending keys already chained; signed checkpoints |
+//! | `default` | [`AUDIT_TENANTS`], [`AUDIT_DAILY`] | tenants with a chain; the day of the last daily checkpoints |
 //!
 //! Tenant ids and record ids never contain `/` ([`crate::tenant::valid_tenant_id`],
 //! [`crate::ids::is_record_id`]), so the `split_*` readers below are unambiguous.
@@ -112,6 +116,47 @@ pub fn digest_marker(date: &str) -> String {
 /// The owner and claim key of the sweep's single-flight lock (a claim like any other).
 pub const SWEEP_LOCK: (&str, &str) = ("_ecoc", "sweep");
 
+/// The owner and claim key of the audit chainer's lock: one writer of every chain at a time.
+pub const AUDIT_LOCK: (&str, &str) = ("_ecoc", "audit");
+
+/// `{tenant}/{at}/{what}`: an audit event waiting to be chained (store `audit`); `what` is
+/// `r/{record}/{event index}` or `s/{time-ordered id}`.
+pub fn audit_pending(tenant: &str, at: &str, what: &str) -> String {
+    format!("{tenant}/{at}/{what}")
+}
+
+/// Tenant and source (`{at}/{what}`) of an [`audit_pending`] key.
+pub fn split_audit_pending(key: &str) -> Option<(&str, &str)> {
+    key.split_once('/')
+}
+
+/// `t/{tenant}/audit/e/{seq}`: entry `seq` of a tenant's audit chain (zero-padded, 1 first).
+pub fn audit_entry(tenant: &str, seq: u64) -> String {
+    format!("t/{tenant}/audit/e/{seq:012}")
+}
+
+/// `t/{tenant}/audit/head`: the last entry of the chain (`{"seq", "hash"}`).
+pub fn audit_head(tenant: &str) -> String {
+    format!("t/{tenant}/audit/head")
+}
+
+/// `t/{tenant}/audit/done/{source}`: the seq a pending audit key was chained as, so a key written
+/// again (a save retried after a crash) is not chained twice.
+pub fn audit_chained(tenant: &str, source: &str) -> String {
+    format!("t/{tenant}/audit/done/{source}")
+}
+
+/// `t/{tenant}/audit/checkpoints`: the signed checkpoints of the chain, oldest first.
+pub fn audit_checkpoints(tenant: &str) -> String {
+    format!("t/{tenant}/audit/checkpoints")
+}
+
+/// `audit/tenants`: the tenants that have an audit chain (for the daily checkpoints).
+pub const AUDIT_TENANTS: &str = "audit/tenants";
+
+/// `audit/daily`: the UTC day the daily checkpoints were last made.
+pub const AUDIT_DAILY: &str = "audit/daily";
+
 /// `health-probe`: the key `GET /v1/health` reads to show the store answers (never written).
 pub const HEALTH_PROBE: &str = "health-probe";
 
@@ -198,5 +243,14 @@ mod tests {
         );
         assert_eq!(split_destination(&routed), Some("rdw"));
         assert!(claim("acme", &dup, "r01").starts_with(&claim_prefix("acme", &dup)));
+        let pending = audit_pending("acme", "2026-12-03T05:00:00Z", "r/r01/00002");
+        assert_eq!(
+            split_audit_pending(&pending),
+            Some(("acme", "2026-12-03T05:00:00Z/r/r01/00002"))
+        );
+        assert!(
+            audit_entry("acme", 2) < audit_entry("acme", 10),
+            "entries sort by seq"
+        );
     }
 }

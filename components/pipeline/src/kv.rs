@@ -54,10 +54,13 @@ pub struct Stores<K> {
     pub vins: LazyStore<K>,
     /// `failures`: one key per failure and day: the day's digest.
     pub failures: LazyStore<K>,
+    /// `audit`: one key per record event or settings change not yet in the tenant's audit chain
+    /// ([`crate::audit`]).
+    pub audit: LazyStore<K>,
 }
 
 /// Label names, in [`Stores`] field order.
-pub const STORE_LABELS: [&str; 5] = ["default", "claims", "work", "vins", "failures"];
+pub const STORE_LABELS: [&str; 6] = ["default", "claims", "work", "vins", "failures", "audit"];
 
 /// How a label is opened.
 pub type Opener<K> = fn(&str) -> Result<K>;
@@ -137,13 +140,14 @@ impl<K: KeyValue> KeyValue for LazyStore<K> {
 impl<K> Stores<K> {
     /// Every label, each opened with `open` when first used.
     pub fn lazy(open: Opener<K>) -> Self {
-        let [data, claims, work, vins, failures] = STORE_LABELS;
+        let [data, claims, work, vins, failures, audit] = STORE_LABELS;
         Self {
             data: LazyStore::new(data, open),
             claims: LazyStore::new(claims, open),
             work: LazyStore::new(work, open),
             vins: LazyStore::new(vins, open),
             failures: LazyStore::new(failures, open),
+            audit: LazyStore::new(audit, open),
         }
     }
 }
@@ -190,9 +194,9 @@ impl KeyValue for MemoryKv {
 }
 
 impl Stores<MemoryKv> {
-    /// Five empty in-memory stores.
+    /// Empty in-memory stores, one per label.
     pub fn in_memory() -> Self {
-        let [data, claims, work, vins, failures] =
+        let [data, claims, work, vins, failures, audit] =
             STORE_LABELS.map(|label| LazyStore::opened(label, MemoryKv::default()));
         Self {
             data,
@@ -200,6 +204,7 @@ impl Stores<MemoryKv> {
             work,
             vins,
             failures,
+            audit,
         }
     }
 }

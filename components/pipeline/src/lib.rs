@@ -12,6 +12,8 @@
 //! | (every step) | [`retry`] | capped exponential backoff with jitter; when a record fails |
 //! | submit | [`sweep`] | the resume sweep: planning, rounds, budget, report |
 //! | notify | [`notify`] | the end-of-day digest of failures, through an HTTP email API |
+//! | (every change) | [`audit`] | the hash-chained audit trail per tenant and its signed checkpoints |
+//! | status | [`cop`] | the Conformity of Production export: per type approval and period, every vehicle's eCoC history |
 //!
 //! Beside them: [`calls`], the typed requests and answers between the steps; [`record`] and [`repo`],
 //! the record's state machine and where records live; [`keys`], every key-value key; [`kv`], the
@@ -30,11 +32,13 @@
 //! ```
 
 pub mod approvals;
+pub mod audit;
 pub mod batch;
 pub mod callback;
 pub mod calls;
 pub mod claims;
 pub mod clock;
+pub mod cop;
 pub mod csv_batch;
 pub mod document;
 mod error;

@@ -237,6 +237,9 @@ pub struct Record {
     /// per destination: each its own signature, receipt and status).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub siblings: Vec<String>,
+    /// How many of `events` are queued for the audit trail ([`crate::audit`]).
+    #[serde(default)]
+    pub audited: u32,
 }
 
 impl Record {
@@ -399,6 +402,7 @@ impl serde::Serialize for RecordView {
         let mut value = serde_json::to_value(&self.record).map_err(serde::ser::Error::custom)?;
         if let Some(map) = value.as_object_mut() {
             map.remove("not_before");
+            map.remove("audited");
             map.insert(
                 "status_name".into(),
                 self.record.status_name().to_owned().into(),
@@ -434,6 +438,7 @@ pub(crate) fn sample(id: &str, vin: &str) -> Record {
         not_before: 0,
         callback: None,
         failure: None,
+        audited: 0,
         replaces: None,
         payload_sha256: None,
         signed_by: None,

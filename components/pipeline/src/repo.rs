@@ -59,12 +59,14 @@ impl<'s, K: KeyValue> Repo<'s, K> {
             .ok_or_else(|| Error::NotFound(format!("no submission `{id}`")))
     }
 
-    /// Writes a record and brings its index entries up to date (work list, day's failures).
-    pub fn save(&self, record: &Record) -> Result<()> {
+    /// Writes a record and brings its index entries up to date (work list, day's failures); its
+    /// new events go to the audit trail's queue first ([`crate::audit::queue_record_events`]).
+    pub fn save(&self, record: &mut Record) -> Result<()> {
         // The record's own key is the commit point. Index entries that point at it are written
         // before it and removed after it, so a crash between two writes leaves at most an entry
         // whose record says otherwise (read and corrected), never a record the indexes miss.
         let s = self.stores;
+        crate::audit::queue_record_events(s, record)?;
         let work = keys::work(&record.tenant, &record.id);
         if record.needs_work() {
             s.work
@@ -88,7 +90,7 @@ impl<'s, K: KeyValue> Repo<'s, K> {
 
     /// Writes a new record with its XML and VIN index entry (index and XML first: the record's
     /// key, written last, is what makes it exist).
-    pub fn create(&self, record: &Record, mapped_xml: &[u8]) -> Result<()> {
+    pub fn create(&self, record: &mut Record, mapped_xml: &[u8]) -> Result<()> {
         self.stores.vins.set(
             &keys::vin_entry(&record.tenant, &record.vin, &record.id),
             record.status.as_str().as_bytes(),
@@ -353,7 +355,8 @@ pub struct Page {
     pub next: Option<String>,
 }
 
-fn percent_decode(text: &str) -> Result<String> {
+/// A query-string value, `%XX` and `+` decoded.
+pub fn percent_decode(text: &str) -> Result<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -437,12 +440,12 @@ mod tests {
                 r.status = Status::Failed;
                 r.updated_at = "2026-11-21T10:00:00Z".into();
             }
-            repo.create(&r, b"<x/>").unwrap();
+            repo.create(&mut r, b"<x/>").unwrap();
             ids.push(id);
         }
         let mut other = sample(&ids::record_id(5_000).unwrap(), "WVWZZZ1JZXW000009");
         other.tenant = "other".into();
-        repo.create(&other, b"<x/>").unwrap();
+        repo.create(&mut other, b"<x/>").unwrap();
 
         let q = Query::parse("vin=wvw*").unwrap();
         let page = repo.search("acme", &q).unwrap();

@@ -101,6 +101,6 @@ pub fn resend<K: KeyValue>(
     let mut record = repo.load(tenant, id)?;
     let signed = repo.xml(tenant, id, XmlKind::Signed)?.is_some();
     record.requeue(actor, signed, now)?;
-    repo.save(&record)?;
+    repo.save(&mut record)?;
     Ok(record)
 }

@@ -42,7 +42,7 @@ pub fn deliver_record<K: KeyValue>(
         step(stores, &mut record, nap, account, policy, now)?;
     }
     callback::after_step(&mut record, tenant, erp, policy, now);
-    repo.save(&record)?;
+    repo.save(&mut record)?;
     Ok(record)
 }
 

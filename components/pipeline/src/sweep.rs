@@ -88,7 +88,7 @@ pub fn plan<K: KeyValue>(
         };
         let step = if record.status == Status::Validated {
             record.not_before = now + LEASE_SECS;
-            repo.save(&record)?;
+            repo.save(&mut record)?;
             Step::Sign
         } else {
             Step::Deliver

@@ -55,7 +55,8 @@ impl Role {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// `primary`, `upload` or `view`.
+    pub fn name(self) -> &'static str {
         match self {
             Self::Primary => "primary",
             Self::Upload => "upload",

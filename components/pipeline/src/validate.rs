@@ -824,7 +824,7 @@ pub fn sign_off<K: KeyValue>(
     let note = format!("signed off despite {}", findings.join(", "));
     record.advance(Status::Validated, actor, Some(note), now)?;
     record.not_before = now + LEASE_SECS;
-    repo.save(&record)?;
+    repo.save(&mut record)?;
     Ok(record)
 }
 
@@ -863,6 +863,7 @@ fn arrival(candidate: &Candidate<'_>, id: String, now: u64) -> Record {
         signed_by: None,
         destination: None,
         siblings: Vec::new(),
+        audited: 0,
     }
 }
 
@@ -932,7 +933,7 @@ fn reject<K: KeyValue>(
     record
         .events
         .push(record.events[0].at_step("validate", Status::Rejected, refused));
-    Repo::new(stores).create(&record, candidate.xml)?;
+    Repo::new(stores).create(&mut record, candidate.xml)?;
     Ok(record)
 }
 

@@ -57,7 +57,7 @@ fn down() -> Error {
 fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
     let id = ids::record_id(1_795_275_797_000).unwrap();
     let now = "2026-11-21T10:00:00Z".to_owned();
-    let record = Record {
+    let mut record = Record {
         id,
         tenant: tenant.into(),
         vin: vin.into(),
@@ -78,6 +78,7 @@ fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
         not_before: 0,
         callback: None,
         failure: None,
+        audited: 0,
         replaces: None,
         payload_sha256: None,
         signed_by: None,
@@ -85,7 +86,7 @@ fn signed_record(stores: &Stores<MemoryKv>, tenant: &str, vin: &str) -> Record {
         siblings: Vec::new(),
     };
     let repo = Repo::new(stores);
-    repo.create(&record, b"<mapped/>").unwrap();
+    repo.create(&mut record, b"<mapped/>").unwrap();
     repo.put_xml(&record, XmlKind::Signed, b"<signed/>")
         .unwrap();
     record
@@ -379,7 +380,7 @@ fn the_sweep_resumes_interrupted_records() {
     let signed = signed_record(&stores, "acme", "WVWZZZ1JZXW000006");
     let mut validated = signed_record(&stores, "acme", "WVWZZZ1JZXW000007");
     validated.status = Status::Validated;
-    Repo::new(&stores).save(&validated).unwrap();
+    Repo::new(&stores).save(&mut validated).unwrap();
     let nap = ScriptedNap::default();
     nap.submits.borrow_mut().push(Ok(Submitted {
         receipt: receipt("Received", None),
@@ -461,7 +462,7 @@ fn a_credential_the_profile_does_not_take_fails_the_call_not_the_records() {
     let (stores, t) = setup(None);
     let mut record = signed_record(&stores, "acme", "WVWZZZ1JZXW000011");
     record.status = Status::Validated;
-    Repo::new(&stores).save(&record).unwrap();
+    Repo::new(&stores).save(&mut record).unwrap();
     let refuse = |xmls: &[&[u8]], _| {
         xmls.iter()
             .map(|_| {

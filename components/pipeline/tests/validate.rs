@@ -224,7 +224,7 @@ fn resends_refusals_and_rejected_records() {
     let mut gave_up = repo.load("acme", &first.id).unwrap();
     gave_up.status = Status::Failed;
     gave_up.failure = Some(pipeline::record::Failure::Technical);
-    repo.save(&gave_up).unwrap();
+    repo.save(&mut gave_up).unwrap();
     let again = validate::admit(
         &stores,
         &checker,
@@ -241,7 +241,7 @@ fn resends_refusals_and_rejected_records() {
     let mut refused = repo.load("acme", &first.id).unwrap();
     refused.status = Status::Failed;
     refused.failure = Some(pipeline::record::Failure::Authority);
-    repo.save(&refused).unwrap();
+    repo.save(&mut refused).unwrap();
     let fixed = m1.replace(
         &text(&m1, "IviReferenceId"),
         "0e7a6c1e-41d2-4c55-9a0b-0000000000aa",

@@ -74,6 +74,13 @@ pub fn optional_variable(name: &str) -> Option<String> {
         .filter(|v| !v.trim().is_empty())
 }
 
+/// The deployment's audit checkpoint key (variable `audit_signing_key`), if it set one.
+pub fn audit_key() -> Result<Option<pipeline::audit::SigningKey>> {
+    optional_variable("audit_signing_key")
+        .map(|text| pipeline::audit::signing_key(&text))
+        .transpose()
+}
+
 /// Sends `request` to its step (`http://<step>.spin.internal<path>`) and waits: the answer, or the
 /// error the step raised, as it raised it.
 pub fn call<C: Call>(request: &C) -> Result<C::Answer> {
@@ -279,14 +286,19 @@ impl Reply {
         }
     }
 
-    /// An XML answer.
-    pub fn xml(body: Vec<u8>) -> Self {
+    /// An answer of any type.
+    pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
         Self {
-            status: 200,
-            content_type: "application/xml",
+            status,
+            content_type,
             headers: Vec::new(),
             body,
         }
+    }
+
+    /// An XML answer.
+    pub fn xml(body: Vec<u8>) -> Self {
+        Self::new(200, "application/xml", body)
     }
 
     /// Adds a header.

@@ -1,6 +1,7 @@
 //! `POST /v1/admin/...`: for the operator (the `admin_token` variable), and for schedulers outside
 //! the host (Spin, SpinKube), the timers' calls made public.
 
+use pipeline::audit::{self, Change};
 use pipeline::calls::{Digest, Sweep};
 use pipeline::tenant::{self, NewTenant};
 use pipeline::{Error, Result};
@@ -22,6 +23,11 @@ pub fn answer(to: To, req: &Request, stores: &SpinStores) -> Result<Reply> {
         To::CreateTenant => {
             let asked: NewTenant = spin_glue::document_body(req)?;
             let created = tenant::create_named_tenant(&stores.data, asked)?;
+            let settings = serde_json::to_vec(&created.tenant).unwrap_or_default();
+            let change = Change::settings("admin", "tenant", "created")
+                .because(format!("first token `{}` (primary)", created.token_name))
+                .content(&settings);
+            audit::queue_change(stores, &created.tenant.id, &change)?;
             Ok(Reply::json(201, &created))
         }
         To::Digest => {

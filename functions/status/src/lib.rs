@@ -7,6 +7,11 @@
 //! | `GET /v1/submissions/{id}` | view | the record: status (ours and the VCA's), timeline, errors |
 //! | `GET /v1/submissions/{id}/xml` | view | the XML (signed once it is) |
 //! | `POST /v1/submissions/{id}/sign-off` | primary | releases a record held for drift |
+//! | `POST /v1/submissions/{id}/retry` | upload | sends a record ecoc gave up on again |
+//! | `GET /v1/audit/log?after=&limit=` | view | the tenant's hash-chained audit trail, a page |
+//! | `GET /v1/audit/checkpoints`, `POST /v1/audit/checkpoint` | view, primary | its signed checkpoints; one more, now |
+//! | `GET /v1/cop?approval=&from=&to=&format=` | view | the Conformity of Production export |
+//! | `GET /v1/openapi.json` | none | the API's OpenAPI 3.1 description (`schemas/openapi.json`) |
 //!
 //! A token only ever sees its own tenant's records: another tenant's id answers 404.
 
@@ -16,12 +21,13 @@
 )]
 
 use pipeline::calls::{RecordIds, Sign};
+use pipeline::cop::{self, CopQuery};
 use pipeline::ids::RecordId;
 use pipeline::kv::KeyValue;
 use pipeline::record::{Record, Status};
 use pipeline::repo::{Query, Repo, XmlKind};
 use pipeline::tenant::{self, Action, Principal};
-use pipeline::{Result, clock, keys, retry, validate};
+use pipeline::{Result, audit, clock, keys, retry, validate};
 use serde_json::json;
 use spin_glue::{Params, Reply, Route, SpinStores, header, reply, route};
 use spin_sdk::http::{Request, ResponseOutparam};
@@ -39,6 +45,11 @@ enum To {
     Xml,
     SignOff,
     Retry,
+    AuditLog,
+    AuditCheckpoints,
+    AuditCheckpoint,
+    Cop,
+    OpenApi,
 }
 
 const ROUTES: &[Route<To>] = &[
@@ -48,7 +59,15 @@ const ROUTES: &[Route<To>] = &[
     route("GET", "/v1/submissions/{id}/xml", To::Xml),
     route("POST", "/v1/submissions/{id}/sign-off", To::SignOff),
     route("POST", "/v1/submissions/{id}/retry", To::Retry),
+    route("GET", "/v1/audit/log", To::AuditLog),
+    route("GET", "/v1/audit/checkpoints", To::AuditCheckpoints),
+    route("POST", "/v1/audit/checkpoint", To::AuditCheckpoint),
+    route("GET", "/v1/cop", To::Cop),
+    route("GET", "/v1/openapi.json", To::OpenApi),
 ];
+
+/// The API's description, served as written.
+const OPENAPI: &str = include_str!("../../../schemas/openapi.json");
 
 #[http_component]
 fn handle(req: Request, out: ResponseOutparam) {
@@ -71,17 +90,39 @@ fn answer(
     follow_up: &mut Option<Sign>,
 ) -> Result<Reply> {
     let stores = spin_glue::stores();
-    if let To::Health = to {
-        let ok = stores.data.get(keys::HEALTH_PROBE).is_ok();
-        return Ok(Reply::json(
-            200,
-            &json!({"status": "ok", "service": "ecoc", "key_value": ok}),
-        ));
+    match to {
+        To::Health => {
+            let ok = stores.data.get(keys::HEALTH_PROBE).is_ok();
+            return Ok(Reply::json(
+                200,
+                &json!({"status": "ok", "service": "ecoc", "key_value": ok}),
+            ));
+        }
+        To::OpenApi => {
+            return Ok(Reply::new(
+                200,
+                "application/json",
+                OPENAPI.as_bytes().to_vec(),
+            ));
+        }
+        _ => {}
     }
     let who = tenant::authenticate(&stores.data, header(req, "authorization").as_deref())?;
     match to {
         To::Search => search(&stores, &who, req.query()),
-        To::Health => Err(pipeline::Error::Internal("health is answered above".into())),
+        To::Health | To::OpenApi => Err(pipeline::Error::Internal("answered above".into())),
+        To::AuditLog | To::AuditCheckpoints | To::AuditCheckpoint => {
+            audit_trail(to, &stores, &who, req.query())
+        }
+        To::Cop => {
+            who.require(Action::View)?;
+            let query = CopQuery::parse(req.query())?;
+            let report = cop::report(&stores, &who.tenant, &query)?;
+            if query.csv {
+                return Ok(Reply::new(200, "text/csv; charset=utf-8", report.to_csv()?));
+            }
+            Ok(Reply::json(200, &report))
+        }
         To::Record => {
             who.require(Action::View)?;
             let id: RecordId = params.get("id")?;
@@ -122,6 +163,40 @@ fn answer(
                 }));
             }
             Ok(Reply::json(202, &record.to_view()))
+        }
+    }
+}
+
+fn audit_trail(to: To, stores: &SpinStores, who: &Principal, query: &str) -> Result<Reply> {
+    let key = spin_glue::audit_key()?;
+    match to {
+        To::AuditCheckpoint => {
+            who.require(Action::Manage)?;
+            let key = key.ok_or_else(|| {
+                pipeline::Error::Config(
+                    "the deployment has no audit key (variable `audit_signing_key`): checkpoints cannot be signed"
+                        .into(),
+                )
+            })?;
+            let made = audit::checkpoint_now(stores, &who.tenant, &key, clock::now_secs())?;
+            Ok(Reply::json(201, &made))
+        }
+        To::AuditCheckpoints => {
+            who.require(Action::View)?;
+            let checkpoints = audit::checkpoints(stores, &who.tenant)?;
+            let public_key = key.as_ref().map(audit::public_key);
+            Ok(Reply::json(
+                200,
+                &json!({"public_key": public_key, "checkpoints": checkpoints}),
+            ))
+        }
+        _ => {
+            who.require(Action::View)?;
+            let (after, limit) = audit::page_query(query)?;
+            Ok(Reply::json(
+                200,
+                &audit::page(stores, &who.tenant, after, limit)?,
+            ))
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - `POST /sweep` ([`pipeline::calls::Sweep`]): the resume sweep ([`pipeline::sweep::run`]); this
 //!   component only supplies the parallel dispatch of its batches to `sign` and `submit` instances.
 //!   The host's interval timer calls it; on Spin, any scheduler can (`POST /v1/admin/sweep`).
+//!   The same tick chains the audit trail ([`pipeline::audit::chain`]) and, once a day, signs
+//!   its checkpoints with `audit_signing_key`.
 
 #![allow(
     unsafe_code,
@@ -22,7 +24,7 @@ use pipeline::identity::{self, Account, Adapter};
 use pipeline::nap::{EuNap, Nap, Naps, VcaNap};
 use pipeline::retry::RetryPolicy;
 use pipeline::sweep::{self, Batch, Dispatch, Step};
-use pipeline::{Error, Result, clock, retrieval, submit};
+use pipeline::{Error, Result, audit, clock, retrieval, submit};
 use spin_glue::{Pending, Reply, SpinTransport, optional_variable, reply, variable};
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
@@ -172,11 +174,15 @@ impl Dispatch for Parallel {
 }
 
 fn run_sweep() -> Result<Reply> {
-    let report = sweep::run(
-        &spin_glue::stores(),
-        &probe()?,
-        &mut Parallel,
-        &clock::now_millis,
-    )?;
+    let stores = spin_glue::stores();
+    let mut report = sweep::run(&stores, &probe()?, &mut Parallel, &clock::now_millis)?;
+    // The same tick chains the audit trail's queue (and signs the day's checkpoints); a failure
+    // there leaves the queue for the next tick and does not fail the sweep.
+    match spin_glue::audit_key()
+        .and_then(|key| audit::chain(&stores, key.as_ref(), clock::now_secs()))
+    {
+        Ok(audit) => report.audit = audit,
+        Err(e) => eprintln!("submit: audit chain not advanced ({e}); the next tick tries again"),
+    }
     Ok(Reply::json(200, &report))
 }
