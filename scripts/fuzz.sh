@@ -7,7 +7,7 @@ seconds="${1:-20}"
 cd "$(dirname "$0")/.."
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
-mkdir -p fuzz/logs fuzz/corpus/{xml_reader,c14n,xsd_validator,mapper,csv_reader}
+mkdir -p fuzz/logs fuzz/corpus/{xml_reader,c14n,xsd_validator,mapper,csv_reader,audit_log}
 for f in components/ivi/tests/fixtures/*/expected.xml; do
   for t in xml_reader c14n xsd_validator; do cp "$f" "fuzz/corpus/$t/$(echo "$f" | tr / _)"; done
 done
@@ -15,7 +15,8 @@ cp components/pipeline/demo/records/*.json fuzz/corpus/mapper/
 cp components/pipeline/demo/mapping.json fuzz/corpus/mapper/demo-mapping.json
 for m in examples/*/mapping.json; do cp "$m" "fuzz/corpus/mapper/$(echo "$m" | tr / _)"; done
 cp components/pipeline/demo/records.csv fuzz/corpus/csv_reader/
-for target in xml_reader c14n xsd_validator mapper csv_reader; do
+cp fuzz/seeds/audit_log/*.jsonl fuzz/corpus/audit_log/
+for target in xml_reader c14n xsd_validator mapper csv_reader audit_log; do
   echo "fuzz: $target for ${seconds}s"
   log="fuzz/logs/$target.log"
   if ! (cd fuzz && cargo +nightly fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" \
