@@ -12,6 +12,7 @@
 //! | (every step) | [`retry`] | capped exponential backoff with jitter; when a record fails |
 //! | submit | [`sweep`] | the resume sweep: planning, rounds, budget, report |
 //! | notify | [`notify`] | the end-of-day digest of failures, through an HTTP email API |
+//! | status | [`summary`] | who is calling; the tenant's day at a glance (counts, waits, today's problems, a series of days) |
 //!
 //! Beside them: [`calls`], the typed requests and answers between the steps; [`record`] and [`repo`],
 //! the record's state machine and where records live; [`keys`], every key-value key; [`kv`], the
@@ -54,6 +55,7 @@ pub mod retry;
 pub mod sealing;
 pub mod sign;
 pub mod submit;
+pub mod summary;
 pub mod sweep;
 pub mod tenant;
 pub mod validate;

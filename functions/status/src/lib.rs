@@ -7,6 +7,8 @@
 //! | `GET /v1/submissions/{id}` | view | the record: status (ours and the VCA's), timeline, errors |
 //! | `GET /v1/submissions/{id}/xml` | view | the XML (signed once it is) |
 //! | `POST /v1/submissions/{id}/sign-off` | primary | releases a record held for drift |
+//! | `GET /v1/whoami` | any | the token's tenant, name, role and what it may do |
+//! | `GET /v1/summary?days=30` | view | the day at a glance: counts, waits, today's problems, N days (1-90) |
 //!
 //! A token only ever sees its own tenant's records: another tenant's id answers 404.
 
@@ -21,7 +23,7 @@ use pipeline::kv::KeyValue;
 use pipeline::record::{Record, Status};
 use pipeline::repo::{Query, Repo, XmlKind};
 use pipeline::tenant::{self, Action, Principal};
-use pipeline::{Result, clock, keys, retry, validate};
+use pipeline::{Result, clock, keys, retry, summary, validate};
 use serde_json::json;
 use spin_glue::{Params, Reply, Route, SpinStores, header, reply, route};
 use spin_sdk::http::{Request, ResponseOutparam};
@@ -39,6 +41,8 @@ enum To {
     Xml,
     SignOff,
     Retry,
+    WhoAmI,
+    Summary,
 }
 
 const ROUTES: &[Route<To>] = &[
@@ -48,6 +52,8 @@ const ROUTES: &[Route<To>] = &[
     route("GET", "/v1/submissions/{id}/xml", To::Xml),
     route("POST", "/v1/submissions/{id}/sign-off", To::SignOff),
     route("POST", "/v1/submissions/{id}/retry", To::Retry),
+    route("GET", "/v1/whoami", To::WhoAmI),
+    route("GET", "/v1/summary", To::Summary),
 ];
 
 #[http_component]
@@ -82,6 +88,16 @@ fn answer(
     match to {
         To::Search => search(&stores, &who, req.query()),
         To::Health => Err(pipeline::Error::Internal("health is answered above".into())),
+        To::WhoAmI => {
+            let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
+            Ok(Reply::json(200, &summary::whoami(&who, &tenant)))
+        }
+        To::Summary => {
+            who.require(Action::View)?;
+            let days = summary::parse_days(req.query())?;
+            let at_a_glance = summary::summary(&stores, &who.tenant, days, clock::now_secs())?;
+            Ok(Reply::json(200, &at_a_glance))
+        }
         To::Record => {
             who.require(Action::View)?;
             let id: RecordId = params.get("id")?;
