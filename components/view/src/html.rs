@@ -25,24 +25,55 @@ pub fn escape(text: &str) -> String {
 
 /// A data table: `<table id>` with its `<caption>`, column headers (`<th scope="col">`) and
 /// rows whose cells are already HTML; the first cell of each row is its header
-/// (`<th scope="row">`). Wrapped so a wide table scrolls on its own on a narrow screen.
+/// (`<th scope="row">`). Wrapped so a wide table scrolls on its own. A table of more than two
+/// columns is `stack`: on a phone each row becomes a card whose cells carry their column's
+/// name (`data-label`); the explicit ARIA roles keep it a table for screen readers, whose
+/// browsers drop table semantics of elements restyled that way.
 pub fn table(id: &str, caption: &str, columns: &[&str], rows: &[Vec<String>]) -> String {
+    let stack = columns.len() > 2;
+    let role = |r: &str| {
+        if stack {
+            format!(" role=\"{r}\"")
+        } else {
+            String::new()
+        }
+    };
     let mut out = format!(
-        "<div class=\"table-wrap\"><table id=\"{}\"><caption>{}</caption><thead><tr>",
+        "<div class=\"table-wrap\"><table id=\"{}\"{}{}><caption>{}</caption><thead{}><tr{}>",
         escape(id),
-        escape(caption)
+        if stack { " class=\"stack\"" } else { "" },
+        role("table"),
+        escape(caption),
+        role("rowgroup"),
+        role("row"),
     );
     for c in columns {
-        let _ = write!(out, "<th scope=\"col\">{}</th>", escape(c));
+        let _ = write!(
+            out,
+            "<th scope=\"col\"{}>{}</th>",
+            role("columnheader"),
+            escape(c)
+        );
     }
-    out.push_str("</tr></thead><tbody>");
+    let _ = write!(out, "</tr></thead><tbody{}>", role("rowgroup"));
     for row in rows {
-        out.push_str("<tr>");
+        let _ = write!(out, "<tr{}>", role("row"));
         for (n, cell) in row.iter().enumerate() {
+            let label = columns.get(n).map_or(String::new(), |c| {
+                if stack {
+                    format!(" data-label=\"{}\"", escape(c))
+                } else {
+                    String::new()
+                }
+            });
             if n == 0 {
-                let _ = write!(out, "<th scope=\"row\">{cell}</th>");
+                let _ = write!(
+                    out,
+                    "<th scope=\"row\"{}{label}>{cell}</th>",
+                    role("rowheader")
+                );
             } else {
-                let _ = write!(out, "<td>{cell}</td>");
+                let _ = write!(out, "<td{}{label}>{cell}</td>", role("cell"));
             }
         }
         out.push_str("</tr>");
@@ -131,6 +162,9 @@ mod tests {
         assert!(t.contains("<caption>Cap &lt;b&gt;</caption>"));
         assert!(t.contains("<th scope=\"col\">A</th>"));
         assert!(t.contains("<th scope=\"row\">1</th><td>2</td>"));
+        let wide = table("w", "c", &["A", "B", "C"], &[vec!["1".into(), "2".into(), "3".into()]]);
+        assert!(wide.contains("<table id=\"w\" class=\"stack\" role=\"table\">"));
+        assert!(wide.contains("<td role=\"cell\" data-label=\"C\">3</td>"));
     }
 
     #[test]

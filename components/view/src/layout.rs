@@ -102,7 +102,7 @@ main:focus { outline: none; }
 }
 .brand { color: #fff; font-weight: 700; font-size: 1.125rem; text-decoration: none; margin-right: auto; }
 .brand span { color: #93c5fd; font-weight: 500; }
-.who { margin: 0; font-size: 0.875rem; color: #d1d5db; display: flex; flex-wrap: wrap; gap: 0 0.5rem; }
+.who { margin: 0; font-size: 0.875rem; color: #d1d5db; display: flex; flex-wrap: wrap; gap: 0 0.5rem; order: 3; flex-basis: 100%; }
 .who-tenant { font-weight: 600; color: #fff; }
 .role {
   display: inline-block; padding: 0 0.4rem; border: 1px solid #4b5563; border-radius: 999px;
@@ -157,6 +157,9 @@ caption { text-align: left; font-weight: 600; padding: 0 0 0.5rem; }
 th, td { text-align: left; vertical-align: top; padding: 0.5rem 0.625rem; border-bottom: 1px solid var(--line); }
 thead th { background: var(--soft); font-size: 0.8125rem; color: var(--muted); text-transform: uppercase; letter-spacing: 0.03em; white-space: nowrap; }
 tbody th { font-weight: 600; }
+time { white-space: nowrap; }
+code.rule { white-space: nowrap; }
+code.path { overflow-wrap: anywhere; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .mono, code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.875rem; }
 .vin { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; letter-spacing: 0.02em; white-space: nowrap; }
@@ -184,6 +187,7 @@ input, select, textarea {
 textarea { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.8125rem; line-height: 1.45; min-height: 12rem; resize: vertical; }
 textarea.short { min-height: 5rem; }
 textarea[readonly] { background: var(--soft); }
+textarea.code { white-space: pre; overflow-wrap: normal; overflow: auto; }
 input:focus-visible, select:focus-visible, textarea:focus-visible { border-color: var(--accent); }
 .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: center; margin: 0.75rem 0 0; }
 .btn {
@@ -235,10 +239,32 @@ pre.xml { max-height: 28rem; overflow: auto; background: #0f172a; color: #e2e8f0
 .record-head h1 { margin: 0; }
 .pager { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: center; justify-content: space-between; }
 .inline-form { display: inline; }
+.callout { margin: 1rem 0 0; padding: 0.75rem 1rem; border-left: 4px solid #2563eb; background: var(--wait-bg); border-radius: 0 var(--radius) var(--radius) 0; }
+.callout-warn { border-left-color: #d97706; background: var(--warn-bg); }
+.callout p { margin: 0; }
+.callout .actions { margin-top: 0.75rem; }
+
+/* Tables as cards on a phone: each cell named by its column */
+@media (max-width: 39.99rem) {
+  table.stack thead tr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+  table.stack, table.stack tbody, table.stack tr, table.stack tbody th, table.stack td { display: block; width: 100%; }
+  table.stack { background: transparent; }
+  table.stack caption { display: block; }
+  table.stack tbody th, table.stack td { overflow-wrap: anywhere; }
+  table.stack tbody tr { background: var(--page); border: 1px solid var(--line); border-radius: var(--radius); margin: 0 0 0.625rem; padding: 0.375rem 0; }
+  table.stack tbody th, table.stack td { border: 0; padding: 0.25rem 0.75rem 0.25rem 7.5rem; position: relative; min-height: 1.9rem; }
+  table.stack tbody th::before, table.stack td::before {
+    content: attr(data-label); position: absolute; left: 0.75rem; top: 0.35rem; width: 6.25rem;
+    color: var(--muted); font-size: 0.75rem; font-weight: 600; text-transform: uppercase; letter-spacing: 0.03em;
+  }
+  .table-wrap { overflow-x: visible; }
+}
 
 @media (min-width: 40rem) {
+  .who { order: 0; flex-basis: auto; }
   .figures { grid-template-columns: repeat(3, minmax(0, 1fr)); }
-  .fields.cols { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .fields.cols, .fields.two { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .fields.two.wide { grid-template-columns: 1fr; }
   .facts { grid-template-columns: max-content 1fr; }
   .facts dd { margin: 0; }
 }
@@ -247,7 +273,8 @@ pre.xml { max-height: 28rem; overflow: auto; background: #0f172a; color: #e2e8f0
   h1 { font-size: 1.75rem; }
   .figures { grid-template-columns: repeat(5, minmax(0, 1fr)); }
   .fields.cols { grid-template-columns: repeat(4, minmax(0, 1fr)) auto; align-items: end; }
-  .grid-2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }
+  .grid-2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; align-items: start; }
+  .fields.two.wide { grid-template-columns: 3fr 2fr; }
   .chart svg { height: 12rem; }
 }
 @media (prefers-reduced-motion: no-preference) { .btn { transition: background-color 0.15s; } }

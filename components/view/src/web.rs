@@ -68,12 +68,26 @@ pub fn came_over_https(full_url: Option<&str>, forwarded_proto: Option<&str>) ->
 }
 
 /// The `host[:port]` of an absolute URL (`https://a.example:8443/x` -> `a.example:8443`).
-fn authority(url: &str) -> Option<&str> {
+pub fn authority(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
     // Credentials before `@` are not part of the origin.
     Some(authority.rsplit('@').next().unwrap_or(authority))
+}
+
+/// The host a request was sent to: its `Host` header when the component sees one (a WASI host
+/// may keep that header to itself), else the authority of the URL the host saw (`spin-full-url`),
+/// else of the request's own URI.
+pub fn request_host<'a>(
+    host: Option<&'a str>,
+    full_url: Option<&'a str>,
+    uri: Option<&'a str>,
+) -> Option<&'a str> {
+    host.filter(|h| !h.trim().is_empty())
+        .or_else(|| full_url.and_then(authority))
+        .or_else(|| uri.and_then(authority))
+        .filter(|h| !h.is_empty())
 }
 
 /// Whether a POST comes from the view's own pages: its `Origin` (else its `Referer`) names the
@@ -207,6 +221,21 @@ mod tests {
             Some("https://view.example"),
             None
         ));
+    }
+
+    #[test]
+    fn the_host_comes_from_the_header_else_the_url() {
+        assert_eq!(
+            request_host(Some("a:1"), Some("http://b:2/view/"), None),
+            Some("a:1")
+        );
+        assert_eq!(
+            request_host(None, Some("http://b:2/view/?x"), Some("http://c/")),
+            Some("b:2")
+        );
+        assert_eq!(request_host(None, None, Some("http://c:3/view")), Some("c:3"));
+        assert_eq!(request_host(None, None, Some("/view")), None);
+        assert_eq!(authority("https://u:p@d.example:8443/x"), Some("d.example:8443"));
     }
 
     #[test]

@@ -129,7 +129,11 @@ fn handle(req: Request, out: ResponseOutparam) {
 fn answer(to: To, params: &Params<'_>, req: &Request) -> Reply {
     if matches!(req.method(), spin_sdk::http::Method::Post)
         && !web::same_origin(
-            header(req, "host").as_deref(),
+            web::request_host(
+                header(req, "host").as_deref(),
+                header(req, "spin-full-url").as_deref(),
+                Some(req.uri()),
+            ),
             header(req, "origin").as_deref(),
             header(req, "referer").as_deref(),
         )

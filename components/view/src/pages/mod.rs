@@ -24,8 +24,8 @@ pub(crate) fn findings_table(id: &str, caption: &str, findings: &[(&str, &Findin
         .iter()
         .map(|(kind, f)| {
             let mut row = vec![
-                format!("<code>{}</code>", escape(&f.path)),
-                format!("<code>{}</code>", escape(&f.code)),
+                format!("<code class=\"path\">{}</code>", escape(&f.path)),
+                format!("<code class=\"rule\">{}</code>", escape(&f.code)),
                 escape(&f.message),
             ];
             if with_kind {

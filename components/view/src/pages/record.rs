@@ -80,18 +80,18 @@ fn actions(who: &Who, record: &Value, id: &str) -> String {
     let status = text(record, "status");
     if may_sign_off(who, record) {
         out.push_str(&format!(
-            "<form id=\"sign-off\" method=\"post\" action=\"/view/submissions/{id}/sign-off\">\
+            "<form id=\"sign-off\" class=\"callout callout-warn\" method=\"post\" action=\"/view/submissions/{id}/sign-off\">\
              <p>This later stage left the range its earlier stage declared (the drift findings below). Signing off releases it as it is: it is signed and sent to the NAP, and the timeline records who signed it off.</p>\
              <div class=\"actions\"><button type=\"submit\" class=\"btn\">Sign off and send</button></div></form>"
         ));
     } else if status == "held" {
         out.push_str(
-            "<p id=\"sign-off-needed\" class=\"muted\">Held for a sign-off: a primary user must release it.</p>",
+            "<p id=\"sign-off-needed\" class=\"callout callout-warn\">Held for a sign-off: a primary user must release it.</p>",
         );
     }
     if may_retry(who, record) {
         out.push_str(&format!(
-            "<form id=\"retry\" method=\"post\" action=\"/view/submissions/{id}/retry\">\
+            "<form id=\"retry\" class=\"callout\" method=\"post\" action=\"/view/submissions/{id}/retry\">\
              <p>ecoc gave up delivering this file for a technical reason; it never reached the authority. Sending it again keeps the same version.</p>\
              <div class=\"actions\"><button type=\"submit\" class=\"btn\">Send again</button></div></form>"
         ));
@@ -282,11 +282,11 @@ mod tests {
         let html = page(&who("view"), &record("rejected", "Rejected"), None);
         assert!(html.contains("id=\"status-name\" class=\"badge badge-bad\">Rejected</span>"));
         assert!(html.contains("id=\"findings\""));
-        assert!(html.contains("<code>Header/TypeApprovalNumber</code>"));
-        assert!(html.contains("<code>IVI-APR-001</code>"));
+        assert!(html.contains("<code class=\"path\">Header/TypeApprovalNumber</code>"));
+        assert!(html.contains("<code class=\"rule\">IVI-APR-001</code>"));
         assert!(html.contains("approval &lt;script&gt;alert(1)&lt;/script&gt; is not on record"));
         assert!(html.contains("IVI-DRF-001"));
-        assert!(html.contains("<table id=\"timeline\">"));
+        assert!(html.contains("<table id=\"timeline\""));
         assert!(!html.contains("<script>") && !html.contains("<img"));
         assert!(html.contains("href=\"/view/submissions/r019a0000000000000000aaaa/xml\""));
         assert!(html.contains("as mapped, not signed yet"));
@@ -295,7 +295,7 @@ mod tests {
     #[test]
     fn sign_off_only_for_a_held_record_and_a_managing_role() {
         let held = record("held", "Held");
-        assert!(page(&who("primary"), &held, None).contains("<form id=\"sign-off\" method=\"post\" action=\"/view/submissions/r019a0000000000000000aaaa/sign-off\">"));
+        assert!(page(&who("primary"), &held, None).contains("<form id=\"sign-off\" class=\"callout callout-warn\" method=\"post\" action=\"/view/submissions/r019a0000000000000000aaaa/sign-off\">"));
         for role in ["upload", "view"] {
             let html = page(&who(role), &held, None);
             assert!(!html.contains("id=\"sign-off\""), "{role}");
@@ -310,7 +310,7 @@ mod tests {
         let not_delivered = record("failed", "Not delivered");
         for (role, shown) in [("primary", true), ("upload", true), ("view", false)] {
             let html = page(&who(role), &not_delivered, None);
-            assert_eq!(html.contains("<form id=\"retry\""), shown, "{role}");
+            assert_eq!(html.contains("<form id=\"retry\" class=\"callout\""), shown, "{role}");
         }
         // The authority refused it: correct and upload again, no retry.
         let refused = record("failed", "Failed");

@@ -226,7 +226,7 @@ mod tests {
             "id=\"status\"",
             "id=\"from\"",
             "id=\"to\"",
-            "<table id=\"submissions\">",
+            "<table id=\"submissions\"",
         ] {
             assert!(html.contains(id), "{id}");
         }

@@ -259,7 +259,7 @@ fn settings(who: &Who, t: &TenantPage<'_>) -> String {
         let sig = text(s, "signature_profile");
         let _ = write!(
             out,
-            "<h3>Change settings</h3><form id=\"settings-form\" method=\"post\" action=\"/view/tenant/settings\"><div class=\"fields\">\
+            "<h3>Change settings</h3><form id=\"settings-form\" method=\"post\" action=\"/view/tenant/settings\"><div class=\"fields two\">\
              <div><label for=\"profile\">Validation profile</label><select id=\"profile\" name=\"profile\">{}{}</select></div>\
              <div><label for=\"signature_profile\">Signature profile</label><select id=\"signature_profile\" name=\"signature_profile\">{}{}</select></div>\
              <div><label for=\"callback_url\">ERP callback URL <span class=\"hint\">each final status is posted there, signed; empty: none</span></label><input id=\"callback_url\" name=\"callback_url\" type=\"url\" value=\"{}\"></div>\
@@ -288,8 +288,8 @@ fn mapping(who: &Who, t: &TenantPage<'_>) -> String {
     let _ = write!(
         out,
         "<form id=\"mapping-form\" method=\"post\" action=\"/view/tenant/preview\">\
-         <div class=\"fields\"><div><label for=\"mapping\">Mapping (JSON){}</label>\
-         <textarea id=\"mapping\" name=\"mapping\" spellcheck=\"false\" rows=\"18\"{readonly}>{}</textarea></div>",
+         <div class=\"fields two wide\"><div><label for=\"mapping\">Mapping (JSON){}</label>\
+         <textarea id=\"mapping\" name=\"mapping\" class=\"code\" spellcheck=\"false\" rows=\"18\"{readonly}>{}</textarea></div>",
         if who.may.manage {
             ""
         } else if editable {
@@ -303,7 +303,7 @@ fn mapping(who: &Who, t: &TenantPage<'_>) -> String {
         let _ = write!(
             out,
             "<div><label for=\"sample\">Sample ERP record (JSON) <span class=\"hint\">what the preview maps and checks</span></label>\
-             <textarea id=\"sample\" name=\"record\" spellcheck=\"false\" rows=\"10\" placeholder=\"{{&quot;vin&quot;: &quot;WEX1M1AB2C3456789&quot;, ...}}\">{}</textarea></div>",
+             <textarea id=\"sample\" name=\"record\" class=\"code\" spellcheck=\"false\" rows=\"18\" placeholder=\"{{&quot;vin&quot;: &quot;WEX1M1AB2C3456789&quot;, ...}}\">{}</textarea></div>",
             escape(t.sample)
         );
     }
@@ -407,7 +407,7 @@ fn approvals(who: &Who, t: &TenantPage<'_>) -> String {
         let _ = write!(
             out,
             "<form id=\"approvals-form\" method=\"post\" action=\"/view/tenant/approvals\"><label for=\"approvals\">Approvals (JSON)</label>\
-             <textarea id=\"approvals\" name=\"approvals\" spellcheck=\"false\" rows=\"14\">{}</textarea>\
+             <textarea id=\"approvals\" name=\"approvals\" class=\"code\" spellcheck=\"false\" rows=\"14\">{}</textarea>\
              <div class=\"actions\"><button type=\"submit\" class=\"btn\">Save approvals</button></div></form>",
             escape(t.approvals)
         );
@@ -415,7 +415,7 @@ fn approvals(who: &Who, t: &TenantPage<'_>) -> String {
         let _ = write!(
             out,
             "<label for=\"approvals\">Approvals (JSON) <span class=\"hint\">read only for your role</span></label>\
-             <textarea id=\"approvals\" spellcheck=\"false\" rows=\"14\" readonly>{}</textarea>",
+             <textarea id=\"approvals\" class=\"code\" spellcheck=\"false\" rows=\"14\" readonly>{}</textarea>",
             escape(t.approvals)
         );
     }
@@ -526,15 +526,15 @@ mod tests {
         for id in [
             "id=\"settings\"",
             "id=\"settings-form\"",
-            "<table id=\"destinations\">",
-            "<table id=\"routes\">",
+            "<table id=\"destinations\"",
+            "<table id=\"routes\"",
             "id=\"mapping-form\"",
-            "<textarea id=\"mapping\" name=\"mapping\"",
+            "<textarea id=\"mapping\" name=\"mapping\" class=\"code\"",
             "id=\"sample\"",
             "formaction=\"/view/tenant/preview\">Preview",
             "formaction=\"/view/tenant/mapping\">Save mapping",
             "id=\"approvals-form\"",
-            "<table id=\"tokens\">",
+            "<table id=\"tokens\"",
             "id=\"new-token\"",
             "action=\"/view/tenant/tokens/a%20b%3Cc%3E/revoke\"",
         ] {
@@ -564,7 +564,7 @@ mod tests {
             assert!(!view.contains(absent), "view: {absent}");
         }
         assert!(view.contains(
-            "<textarea id=\"mapping\" name=\"mapping\" spellcheck=\"false\" rows=\"18\" readonly>"
+            "<textarea id=\"mapping\" name=\"mapping\" class=\"code\" spellcheck=\"false\" rows=\"18\" readonly>"
         ));
         let upload = page(&who("upload"), &base(&s, None));
         assert!(upload.contains(">Preview<") && !upload.contains("Save mapping"));
