@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing ecoc needs on a fresh Debian/Ubuntu machine:
 # the wasm32-wasip2 Rust target, the reference tools the tests compare against
-# (xmllint, xmlsec1, redis-server) and the Python oracles (signxml, jsonschema).
+# (xmllint, xmlsec1, redis-server), the browser the view's check drives (chromium and its
+# driver) and the Python oracles (signxml, jsonschema, selenium).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -12,6 +13,8 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v make >/dev/null || need_apt+=(make)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   sudo=""
@@ -25,9 +28,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-if ! python3 -c "import signxml, jsonschema, lxml" 2>/dev/null; then
-  echo "setup: installing Python test oracles (signxml, jsonschema)"
-  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml \
-    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages signxml jsonschema lxml
+if ! python3 -c "import signxml, jsonschema, lxml, selenium" 2>/dev/null; then
+  echo "setup: installing Python test oracles (signxml, jsonschema) and selenium"
+  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml selenium \
+    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages signxml jsonschema lxml selenium
 fi
 echo "setup: ready"
