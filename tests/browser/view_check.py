@@ -9,13 +9,15 @@ a held stage 2 record and a view token. The check:
    the tenant page are shown and photographed at 1280 px and 390 px wide;
 2. on the held record the view token has no `#sign-off`, and a sign-off POST with its session
    is answered 403;
-3. signs out, signs in with the primary token, clicks `#sign-off` on the held record and waits
-   until `#status-name` reads Succeeded.
+3. signs out, signs in with the primary token, previews the stored mapping on a sample record
+   (the XML and the check's outcome), clicks `#sign-off` on the held record and waits until
+   `#status-name` reads Succeeded.
 
 Exit 0 when every step passed; 1 with the failed step's reason; 2 when the browser is missing.
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -150,6 +152,15 @@ def skip_link_comes_first(driver):
         raise Failed("the first Tab stop must be the skip link")
 
 
+def sample_record():
+    """The demo M1 car under a VIN nobody uploaded: what a preview should accept."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "components/pipeline/demo/records/m1.json"), encoding="utf-8") as f:
+        record = json.load(f)
+    record["vin"] = "WEX1M1PREV1EW0001"
+    return json.dumps(record, indent=2)
+
+
 def post_with_session(base, path, cookie):
     """A form POST with this session's cookie, as the browser would send it; the status."""
     request = urllib.request.Request(
@@ -253,6 +264,18 @@ def check(args):
         one(driver, "form#settings-form")
         one(driver, "form#new-token")
         photograph(driver, args.artifacts, "tenant-primary")
+
+        step("preview the stored mapping on a sample record")
+        sample = one(driver, "textarea#sample")
+        sample.clear()
+        sample.send_keys(sample_record())
+        navigate(driver, one(driver, "#mapping-form button[formaction^='/view/tenant/preview']"))
+        outcome = one(driver, "#preview-outcome").text
+        if "accepted" not in outcome:
+            raise Failed(f"the preview of a fresh car is not accepted: {outcome}")
+        if "InitialVehicleInformation" not in one(driver, "#preview-xml").text:
+            raise Failed("the preview shows no IVI XML")
+        photograph(driver, args.artifacts, "tenant-preview")
         driver.get(f"{base}/view/submissions/{args.held}")
         photograph(driver, args.artifacts, "record-held")
         navigate(driver, one(driver, "form#sign-off button[type=submit]"))

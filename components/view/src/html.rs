@@ -162,7 +162,12 @@ mod tests {
         assert!(t.contains("<caption>Cap &lt;b&gt;</caption>"));
         assert!(t.contains("<th scope=\"col\">A</th>"));
         assert!(t.contains("<th scope=\"row\">1</th><td>2</td>"));
-        let wide = table("w", "c", &["A", "B", "C"], &[vec!["1".into(), "2".into(), "3".into()]]);
+        let wide = table(
+            "w",
+            "c",
+            &["A", "B", "C"],
+            &[vec!["1".into(), "2".into(), "3".into()]],
+        );
         assert!(wide.contains("<table id=\"w\" class=\"stack\" role=\"table\">"));
         assert!(wide.contains("<td role=\"cell\" data-label=\"C\">3</td>"));
     }

@@ -233,9 +233,15 @@ mod tests {
             request_host(None, Some("http://b:2/view/?x"), Some("http://c/")),
             Some("b:2")
         );
-        assert_eq!(request_host(None, None, Some("http://c:3/view")), Some("c:3"));
+        assert_eq!(
+            request_host(None, None, Some("http://c:3/view")),
+            Some("c:3")
+        );
         assert_eq!(request_host(None, None, Some("/view")), None);
-        assert_eq!(authority("https://u:p@d.example:8443/x"), Some("d.example:8443"));
+        assert_eq!(
+            authority("https://u:p@d.example:8443/x"),
+            Some("d.example:8443")
+        );
     }
 
     #[test]

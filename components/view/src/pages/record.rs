@@ -310,7 +310,11 @@ mod tests {
         let not_delivered = record("failed", "Not delivered");
         for (role, shown) in [("primary", true), ("upload", true), ("view", false)] {
             let html = page(&who(role), &not_delivered, None);
-            assert_eq!(html.contains("<form id=\"retry\" class=\"callout\""), shown, "{role}");
+            assert_eq!(
+                html.contains("<form id=\"retry\" class=\"callout\""),
+                shown,
+                "{role}"
+            );
         }
         // The authority refused it: correct and upload again, no retry.
         let refused = record("failed", "Failed");

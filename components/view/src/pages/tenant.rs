@@ -291,7 +291,7 @@ fn mapping(who: &Who, t: &TenantPage<'_>) -> String {
          <div class=\"fields two wide\"><div><label for=\"mapping\">Mapping (JSON){}</label>\
          <textarea id=\"mapping\" name=\"mapping\" class=\"code\" spellcheck=\"false\" rows=\"18\"{readonly}>{}</textarea></div>",
         if who.may.manage {
-            ""
+            " <span class=\"hint\">as stored; Save replaces it, Preview only tries it</span>"
         } else if editable {
             " <span class=\"hint\">you may try changes in the preview; saving needs a primary token</span>"
         } else {
@@ -309,9 +309,9 @@ fn mapping(who: &Who, t: &TenantPage<'_>) -> String {
     }
     out.push_str("</div>");
     if editable {
-        out.push_str("<div class=\"actions\"><button type=\"submit\" class=\"btn btn-secondary\" formaction=\"/view/tenant/preview\">Preview</button>");
+        out.push_str("<div class=\"actions\"><button type=\"submit\" class=\"btn btn-secondary\" formaction=\"/view/tenant/preview#preview\">Preview</button>");
         if who.may.manage {
-            out.push_str("<button type=\"submit\" class=\"btn\" formaction=\"/view/tenant/mapping\">Save mapping</button>");
+            out.push_str("<button type=\"submit\" class=\"btn\" formaction=\"/view/tenant/mapping#mapping-section\">Save mapping</button>");
         }
         out.push_str("</div>");
     }
@@ -531,8 +531,8 @@ mod tests {
             "id=\"mapping-form\"",
             "<textarea id=\"mapping\" name=\"mapping\" class=\"code\"",
             "id=\"sample\"",
-            "formaction=\"/view/tenant/preview\">Preview",
-            "formaction=\"/view/tenant/mapping\">Save mapping",
+            "formaction=\"/view/tenant/preview#preview\">Preview",
+            "formaction=\"/view/tenant/mapping#mapping-section\">Save mapping",
             "id=\"approvals-form\"",
             "<table id=\"tokens\"",
             "id=\"new-token\"",
