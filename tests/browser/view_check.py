@@ -124,7 +124,13 @@ def no_console_errors(driver, where):
         logs = driver.get_log("browser")
     except WebDriverException:
         return
-    bad = [entry["message"] for entry in logs if entry.get("level") == "SEVERE"]
+    # A page answered with an error status (the 404 page, a refusal) is logged too: not a fault.
+    answered = "Failed to load resource: the server responded with a status of"
+    bad = [
+        entry["message"]
+        for entry in logs
+        if entry.get("level") == "SEVERE" and answered not in entry["message"]
+    ]
     if bad:
         raise Failed(f"{where}: the browser reported {bad}")
 
@@ -192,6 +198,10 @@ def check(args):
     driver = browser()
     try:
         step("sign in with the view token")
+        driver.get(f"{base}/view/submissions")
+        if "/view/login" not in driver.current_url:
+            raise Failed(f"without a session the view must send to the login, not {driver.current_url}")
+        photograph(driver, args.artifacts, "login")
         sign_in(driver, base, args.view_token)
         skip_link_comes_first(driver)
         for figure in ("#fig-refused", "#fig-held", "#chart svg", "#chart-data", "#counts"):
@@ -241,6 +251,12 @@ def check(args):
         absent(driver, "form#new-token")
         no_console_errors(driver, "tenant")
         photograph(driver, args.artifacts, "tenant-view")
+
+        step("an unknown record is a 404 page")
+        driver.get(f"{base}/view/submissions/r000000000000000000000000")
+        if "(404)" not in one(driver, "#error h1").text:
+            raise Failed(f"an unknown record shows {one(driver, '#error').text}")
+        photograph(driver, args.artifacts, "error-404")
 
         step("a view token cannot sign off the held record")
         driver.get(f"{base}/view/submissions/{args.held}")

@@ -239,6 +239,9 @@ pre.xml { max-height: 28rem; overflow: auto; background: #0f172a; color: #e2e8f0
 .record-head h1 { margin: 0; }
 .pager { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: center; justify-content: space-between; }
 .inline-form { display: inline; }
+.login { max-width: 30rem; margin: 1rem auto 0; }
+@media (min-width: 40rem) { .login { margin-top: 3rem; } }
+#error { max-width: 48rem; }
 .callout { margin: 1rem 0 0; padding: 0.75rem 1rem; border-left: 4px solid #2563eb; background: var(--wait-bg); border-radius: 0 var(--radius) var(--radius) 0; }
 .callout-warn { border-left-color: #d97706; background: var(--warn-bg); }
 .callout p { margin: 0; }
