@@ -292,8 +292,14 @@ pub struct Answer {
 }
 
 fn agent() -> ureq::Agent {
+    agent_following(10)
+}
+
+/// An agent that follows at most `redirects` redirects (0: answers a 3xx as it is).
+fn agent_following(redirects: u32) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(redirects)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .new_agent()
@@ -337,8 +343,29 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -
     answer(agent().run(req))
 }
 
+/// One exchange, as a browser's first request sees it: a redirect is answered as it is (status,
+/// `location`), not followed; the answer's headers with it (names lower case).
+pub fn exchange(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (Answer, Vec<(String, String)>) {
+    run_with_headers(&agent_following(0), method, url, headers, body)
+}
+
 /// [`request`], with the answer's headers (names lower case).
 pub fn request_with_headers(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (Answer, Vec<(String, String)>) {
+    run_with_headers(&agent(), method, url, headers, body)
+}
+
+fn run_with_headers(
+    agent: &ureq::Agent,
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
@@ -349,7 +376,7 @@ pub fn request_with_headers(
         builder = builder.header(*k, *v);
     }
     let req = builder.body(body.to_vec()).expect("request");
-    let resp = agent().run(req);
+    let resp = agent.run(req);
     let seen = resp
         .as_ref()
         .map(|r| {
