@@ -11,7 +11,7 @@
 
 Every command prints a short table and writes bench/results/<command>.json (machine, git revision,
 settings, figures). Nothing is asserted: the figures are for BENCHMARKS.md and for comparing runs.
-The stack is the real one: `ecoc up` (release build, the six release .wasm functions, a SQLite file)
+The stack is the real one: `ecoc up` (release build, the release .wasm functions, a SQLite file)
 with the QTSP, NAP and mail sandboxes as their own processes, so each process's CPU is its own.
 
 `--no-build` skips `cargo build`; the official XSD comes from ../shared/ivi2 (or ECOC_IVI2_XSD).
@@ -44,7 +44,7 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
 ECOC = TARGET / "release" / "ecoc"
 FLOOR = TARGET / "release" / "examples" / "bench_floor"
 WASM_DIR = TARGET / "wasm32-wasip2" / "release"
-FUNCTIONS = ["map", "validate", "sign", "submit", "notify", "status"]
+FUNCTIONS = ["map", "validate", "sign", "submit", "notify", "status", "view"]
 RESULTS = ROOT / "bench" / "results"
 DEMO = ROOT / "components" / "pipeline" / "demo"
 ADMIN = "bench-admin-token-0123456789abcdef"
@@ -68,7 +68,7 @@ def official_xsd() -> Path | None:
 
 
 def build() -> None:
-    log("building: ecoc (release), the six functions (wasm32-wasip2 release), the native floor")
+    log("building: ecoc (release), the functions (wasm32-wasip2 release), the native floor")
     run = lambda *a: subprocess.run(a, cwd=ROOT, check=True)  # noqa: E731
     run("cargo", "build", "--release", "-p", "ecoc")
     packages = [x for f in FUNCTIONS for x in ("-p", f)]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing ecoc needs on a fresh Debian/Ubuntu machine:
 # the wasm32-wasip2 Rust target, the reference tools the tests compare against
-# (xmllint, xmlsec1, redis-server), the Python oracles (signxml, jsonschema) and the API
-# description's checkers (openapi-spec-validator, schemathesis).
+# (xmllint, xmlsec1, redis-server), the browser the view's check drives (chromium and its
+# driver), the Python oracles (signxml, jsonschema, selenium) and the API description's checkers
+# (openapi-spec-validator, schemathesis).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -13,6 +14,8 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v make >/dev/null || need_apt+=(make)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   sudo=""
@@ -26,9 +29,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-if ! python3 -c "import signxml, jsonschema, lxml, openapi_spec_validator, schemathesis" 2>/dev/null; then
-  echo "setup: installing Python test oracles (signxml, jsonschema, openapi-spec-validator, schemathesis)"
-  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml openapi-spec-validator schemathesis \
-    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages signxml jsonschema lxml openapi-spec-validator schemathesis
+if ! python3 -c "import signxml, jsonschema, lxml, openapi_spec_validator, schemathesis, selenium" 2>/dev/null; then
+  echo "setup: installing Python test oracles (signxml, jsonschema, openapi-spec-validator, schemathesis, selenium)"
+  python3 -m pip install --quiet --disable-pip-version-check signxml jsonschema lxml openapi-spec-validator schemathesis selenium \
+    || python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages signxml jsonschema lxml openapi-spec-validator schemathesis selenium
 fi
 echo "setup: ready"

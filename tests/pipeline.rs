@@ -13,74 +13,17 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ecoc_tests::{
-    Answer, Host, RedisServer, SandboxProcess, build_component, ecoc, request,
-    request_with_headers, shared_ivi2, target_dir, workspace_root,
+    Answer, DevApp, Host, RedisServer, SandboxProcess, app_dir, body, build_component, demo,
+    demo_json, ecoc, held_stage_two, request, request_with_headers, shared_ivi2, target_dir,
+    workspace_root,
 };
 use serde_json::{Value, json};
 
-const FUNCTIONS: [&str; 6] = ["map", "validate", "sign", "submit", "notify", "status"];
 const ADMIN: &str = "test-admin-token-0123456789abcdef";
 /// The sealing key ring of the tests' deployment (a fixed test key: bytes 100..132).
 const SEALING_KEYS: &str = "t1=ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=";
 /// The audit checkpoint key of the tests' deployment (a fixed Ed25519 seed: bytes 1..33).
 const AUDIT_SIGNING_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
-
-fn demo(path: &str) -> PathBuf {
-    workspace_root().join("components/pipeline/demo").join(path)
-}
-
-fn demo_json(path: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(demo(path)).unwrap()).unwrap()
-}
-
-/// Builds the six functions once and lays them out as `spin.toml` expects, in a fresh app folder.
-fn app_dir(root: &Path) -> PathBuf {
-    static BUILT: std::sync::OnceLock<Vec<(String, PathBuf)>> = std::sync::OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        FUNCTIONS
-            .iter()
-            .map(|f| {
-                let wasm = build_component(f);
-                if *f != "validate" {
-                    return (f.to_string(), wasm);
-                }
-                // As `ecoc build` ships it (spin.toml: tool.ecoc.preinit): schemas compiled into
-                // the snapshot, so these tests run the pre-initialised component.
-                // Not under ecoc-test-cache: wasmtime's cache cleanup deletes files it did not write.
-                let preinit = target_dir().join("ecoc-test-preinit/validate.wasm");
-                std::fs::create_dir_all(preinit.parent().unwrap()).unwrap();
-                let (ok, out, err) = ecoc(
-                    &[
-                        "preinit",
-                        wasm.to_str().unwrap(),
-                        "-o",
-                        preinit.to_str().unwrap(),
-                    ],
-                    &[],
-                );
-                assert!(
-                    ok && out.contains("pre-initialised"),
-                    "ecoc preinit: {out}{err}"
-                );
-                (f.to_string(), preinit)
-            })
-            .collect()
-    });
-    let app = root.join("app");
-    let wasm_dir = app.join("target/wasm32-wasip2/release");
-    std::fs::create_dir_all(&wasm_dir).unwrap();
-    std::fs::copy(workspace_root().join("spin.toml"), app.join("spin.toml")).unwrap();
-    for (name, wasm) in built {
-        std::fs::copy(wasm, wasm_dir.join(format!("{name}.wasm"))).unwrap();
-    }
-    let labels = ["default", "claims", "work", "vins", "failures", "audit"];
-    let config: String = labels
-        .iter()
-        .map(|l| format!("[key_value_store.{l}]\ntype = \"spin\"\npath = \"../state/ecoc.db\"\n"))
-        .collect();
-    std::fs::write(app.join("runtime-config.toml"), config).unwrap();
-    app
-}
 
 /// Sandboxes, the app, and one tenant (`acme`) with the demo mapping and approvals.
 struct Stack {
@@ -308,11 +251,6 @@ impl Stack {
     }
 }
 
-fn body(answer: &Answer) -> Value {
-    serde_json::from_str(&answer.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", answer.status, answer.body))
-}
-
 /// `xmlsec1 --verify` of a signed file with the sandbox QTSP's root as the only trust anchor.
 fn xmlsec_verifies(qtsp_state: &Path, file: &Path) -> Result<(), String> {
     let out = Command::new("xmlsec1")
@@ -348,7 +286,7 @@ fn xmllint_valid(file: &Path) -> Option<Result<(), String>> {
     })
 }
 
-/// Compiles the six components once into the shared cache, so the tests' hosts start in seconds.
+/// Compiles the components once into the shared cache, so the tests' hosts start in seconds.
 fn warm_compile_cache() {
     static WARM: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     WARM.get_or_init(|| {
@@ -522,18 +460,7 @@ fn drift_is_held_roles_hold_and_tenants_are_isolated() {
     warm_compile_cache();
     let stack = Stack::start(&[]);
     let primary = stack.token.clone();
-    let stage1 = stack.post_vehicle(&primary, &demo_json("records/n2-stage1.json"));
-    assert_eq!(stage1.status, 202, "{}", stage1.body);
-    let drifted = stack.post_vehicle(&primary, &demo_json("records/n2-stage2-drifted.json"));
-    assert_eq!(drifted.status, 202, "{}", drifted.body);
-    let held = body(&drifted);
-    assert_eq!(held["status"], "held", "{held:#}");
-    assert!(
-        held["drift"][0]["code"]
-            .as_str()
-            .unwrap()
-            .starts_with("IVI-DRF")
-    );
+    let held = held_stage_two(&|doc| stack.post_vehicle(&primary, doc), None);
     let held_id = held["id"].as_str().unwrap().to_owned();
 
     let issue = |role: &str| {
@@ -1084,60 +1011,29 @@ fn a_thousand_records_survive_three_kills() {
 #[test]
 fn dev_mode_runs_the_readme_example() {
     warm_compile_cache();
-    let root = tempfile::tempdir().unwrap();
-    let app = app_dir(root.path());
-    let state = root.path().join("state");
-    let cache = target_dir().join("ecoc-test-cache");
-    let host = Host::start(
-        &app.join("spin.toml"),
-        &[
-            "--dev",
-            "--state-dir",
-            state.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .unwrap_or_else(|f| panic!("ecoc up --dev did not start:\n{}", f.log));
-    let token = std::fs::read_to_string(state.join("demo-token")).unwrap();
-    let auth = format!("Bearer {}", token.trim());
-    let record = std::fs::read(demo("records/m1.json")).unwrap();
-    let answer = request(
+    let dev = DevApp::start();
+    let answer = dev.call(
+        &dev.token,
         "POST",
-        &host.url("/v1/vehicles"),
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-        ],
-        &record,
+        "/v1/vehicles",
+        &demo_json("records/m1.json"),
     );
     assert_eq!(answer.status, 202, "{}", answer.body);
     let id = body(&answer)["id"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let r = body(&request(
-            "GET",
-            &host.url(&format!("/v1/submissions/{id}")),
-            &[("authorization", &auth)],
-            b"",
-        ));
+        let r = body(&dev.get(&dev.token, &format!("/v1/submissions/{id}")));
         if r["status"] == "succeeded" {
             break;
         }
         assert!(Instant::now() < deadline, "{r:#}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let xml = request(
-        "GET",
-        &host.url(&format!("/v1/submissions/{id}/xml")),
-        &[("authorization", &auth)],
-        b"",
-    );
-    let file = root.path().join("signed.xml");
+    let xml = dev.get(&dev.token, &format!("/v1/submissions/{id}/xml"));
+    let file = dev.root.path().join("signed.xml");
     std::fs::write(&file, xml.body).unwrap();
-    xmlsec_verifies(&state.join("sandbox/qtsp"), &file).unwrap();
-    assert!(host.stop(), "ecoc up --dev stops cleanly on SIGTERM");
+    xmlsec_verifies(&dev.state.join("sandbox/qtsp"), &file).unwrap();
+    assert!(dev.host.stop(), "ecoc up --dev stops cleanly on SIGTERM");
 }
 
 /// A hash of every row of the key-value file (read with Python's sqlite3, not with ecoc's code).
@@ -2861,31 +2757,16 @@ fn the_api_keeps_to_its_openapi_description() {
         eprintln!("SKIPPED: schemathesis is not installed (make setup)");
         return;
     }
-    warm_compile_cache();
-    let root = tempfile::tempdir().unwrap();
-    let app = app_dir(root.path());
-    let state = root.path().join("state");
-    let cache = target_dir().join("ecoc-test-cache");
-    let host = Host::start(
-        &app.join("spin.toml"),
-        &[
-            "--dev",
-            "--state-dir",
-            state.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .unwrap_or_else(|f| panic!("ecoc up --dev did not start:\n{}", f.log));
+    let dev = DevApp::start();
+    let token_file = dev.state.join("demo-token");
     let out = Command::new(workspace_root().join("scripts/schemathesis.sh"))
         .args([
-            host.url("").trim_end_matches('/'),
-            state.join("demo-token").to_str().unwrap(),
+            dev.host.url("").trim_end_matches('/'),
+            token_file.to_str().unwrap(),
             "--seed",
             "15",
         ])
-        .current_dir(root.path())
+        .current_dir(dev.root.path())
         .output()
         .unwrap();
     let said = format!(
@@ -2896,8 +2777,11 @@ fn the_api_keeps_to_its_openapi_description() {
     assert!(
         out.status.success(),
         "schemathesis found answers the description does not allow:\n{said}\nhost log:\n{}",
-        host.log_text()
+        dev.host.log_text()
     );
     assert!(said.contains("passed"), "{said}");
-    assert!(host.stop(), "the host survived the run and stops cleanly");
+    assert!(
+        dev.host.stop(),
+        "the host survived the run and stops cleanly"
+    );
 }

@@ -14,6 +14,7 @@
 //! | notify | [`notify`] | the end-of-day digest of failures, through an HTTP email API |
 //! | (every change) | [`audit`] | the hash-chained audit trail per tenant and its signed checkpoints |
 //! | status | [`cop`] | the Conformity of Production export: per type approval and period, every vehicle's eCoC history |
+//! | status | [`summary`] | who is calling; the tenant's day at a glance (counts, waits, today's problems, a series of days) |
 //!
 //! Beside them: [`calls`], the typed requests and answers between the steps; [`record`] and [`repo`],
 //! the record's state machine and where records live; [`keys`], every key-value key; [`kv`], the
@@ -58,6 +59,7 @@ pub mod retry;
 pub mod sealing;
 pub mod sign;
 pub mod submit;
+pub mod summary;
 pub mod sweep;
 pub mod tenant;
 pub mod validate;

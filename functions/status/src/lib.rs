@@ -12,6 +12,8 @@
 //! | `GET /v1/audit/checkpoints`, `POST /v1/audit/checkpoint` | view, primary | its signed checkpoints; one more, now |
 //! | `GET /v1/cop?approval=&from=&to=&format=` | view | the Conformity of Production export |
 //! | `GET /v1/openapi.json` | none | the API's OpenAPI 3.1 description (`schemas/openapi.json`) |
+//! | `GET /v1/whoami` | any | the token's tenant, name, role and what it may do |
+//! | `GET /v1/summary?days=30` | view | the day at a glance: counts, waits, today's problems, N days (1-90) |
 //!
 //! A token only ever sees its own tenant's records: another tenant's id answers 404.
 
@@ -27,7 +29,7 @@ use pipeline::kv::KeyValue;
 use pipeline::record::{Record, Status};
 use pipeline::repo::{Query, Repo, XmlKind};
 use pipeline::tenant::{self, Action, Principal};
-use pipeline::{Result, audit, clock, keys, retry, validate};
+use pipeline::{Result, audit, clock, keys, retry, summary, validate};
 use serde_json::json;
 use spin_glue::{Params, Reply, Route, SpinStores, header, reply, route};
 use spin_sdk::http::{Request, ResponseOutparam};
@@ -50,6 +52,8 @@ enum To {
     AuditCheckpoint,
     Cop,
     OpenApi,
+    WhoAmI,
+    Summary,
 }
 
 const ROUTES: &[Route<To>] = &[
@@ -64,6 +68,8 @@ const ROUTES: &[Route<To>] = &[
     route("POST", "/v1/audit/checkpoint", To::AuditCheckpoint),
     route("GET", "/v1/cop", To::Cop),
     route("GET", "/v1/openapi.json", To::OpenApi),
+    route("GET", "/v1/whoami", To::WhoAmI),
+    route("GET", "/v1/summary", To::Summary),
 ];
 
 /// The API's description, served as written.
@@ -122,6 +128,16 @@ fn answer(
                 return Ok(Reply::new(200, "text/csv; charset=utf-8", report.to_csv()?));
             }
             Ok(Reply::json(200, &report))
+        }
+        To::WhoAmI => {
+            let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
+            Ok(Reply::json(200, &summary::whoami(&who, &tenant)))
+        }
+        To::Summary => {
+            who.require(Action::View)?;
+            let days = summary::parse_days(req.query())?;
+            let at_a_glance = summary::summary(&stores, &who.tenant, days, clock::now_secs())?;
+            Ok(Reply::json(200, &at_a_glance))
         }
         To::Record => {
             who.require(Action::View)?;
