@@ -368,7 +368,7 @@ mod tests {
         let long_ago = NOW - 40 * 86_400;
         let mut technical = record(today, "WVWZZZ1JZXW000004", &[Validated, Failed], NOW - 60);
         technical.failure = Some(Failure::Technical);
-        let records = [
+        let mut records = [
             record(today, "WVWZZZ1JZXW000001", &[Received, Held], today),
             record(today, "WVWZZZ1JZXW000002", &[Received, Validated], today),
             record(today, "WVWZZZ1JZXW000003", &[Validated, Rejected], today),
@@ -389,13 +389,13 @@ mod tests {
             ),
             record(long_ago, "WVWZZZ1JZXW000008", &[Received, Held], long_ago),
         ];
-        for r in &records {
+        for r in &mut records {
             repo.create(r, b"<x/>").unwrap();
         }
         // Another tenant's failure today is not this tenant's.
         let mut other = record(today, "WVWZZZ1JZXW000009", &[Validated, Rejected], today);
         other.tenant = "other".into();
-        repo.create(&other, b"<x/>").unwrap();
+        repo.create(&mut other, b"<x/>").unwrap();
 
         let s = summary(&stores, "acme", 30, NOW).unwrap();
         assert_eq!(s.today, "2026-11-21");
@@ -448,10 +448,10 @@ mod tests {
             &[Status::Submitted, Status::Failed],
             yesterday,
         );
-        repo.create(&r, b"<x/>").unwrap();
+        repo.create(&mut r, b"<x/>").unwrap();
         // The ERP write-back noted today: the failures index lists it today too.
         r.note("submit", "callback delivered".into(), NOW - 10);
-        repo.save(&r).unwrap();
+        repo.save(&mut r).unwrap();
         let s = summary(&stores, "acme", 2, NOW).unwrap();
         assert_eq!((s.days[0].failed, s.days[1].failed), (1, 0));
         assert_eq!(s.today_failed, 0);
