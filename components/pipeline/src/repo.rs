@@ -22,6 +22,28 @@ pub enum XmlKind {
 }
 
 impl XmlKind {
+    /// `?kind=mapped|signed` of `GET /v1/submissions/{id}/xml`; none: the newest.
+    pub fn from_query(query: &str) -> Result<Option<Self>> {
+        let mut kind = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            kind = match pair.split_once('=').unwrap_or((pair, "")) {
+                ("kind", "mapped") => Some(Self::Mapped),
+                ("kind", "signed") => Some(Self::Signed),
+                ("kind", other) => {
+                    return Err(Error::BadRequest(format!(
+                        "kind `{other}` must be mapped or signed"
+                    )));
+                }
+                (other, _) => {
+                    return Err(Error::BadRequest(format!(
+                        "unknown query parameter `{other}` (kind)"
+                    )));
+                }
+            };
+        }
+        Ok(kind)
+    }
+
     /// The word in the XML's key: `mapped` or `signed`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -126,10 +148,24 @@ impl<'s, K: KeyValue> Repo<'s, K> {
             .ok_or_else(|| Error::NotFound(format!("submission `{id}` has no XML")))
     }
 
-    /// The XML of `tenant`'s record `id` as stored (signed when it is); 404 for an unknown record.
-    pub fn record_xml(&self, tenant: &str, id: &str) -> Result<(XmlKind, Vec<u8>)> {
+    /// The XML of `tenant`'s record `id` as stored: `kind`, or the newest (signed when it is);
+    /// 404 for an unknown record or a kind it does not have (not signed yet).
+    pub fn record_xml(
+        &self,
+        tenant: &str,
+        id: &str,
+        kind: Option<XmlKind>,
+    ) -> Result<(XmlKind, Vec<u8>)> {
         self.load(tenant, id)?;
-        self.latest_xml(tenant, id)
+        match kind {
+            None => self.latest_xml(tenant, id),
+            Some(kind) => self
+                .xml(tenant, id, kind)?
+                .map(|x| (kind, x))
+                .ok_or_else(|| {
+                    Error::NotFound(format!("submission `{id}` has no {} XML", kind.as_str()))
+                }),
+        }
     }
 
     /// Ids of `tenant`'s records with exactly this VIN, oldest first.
@@ -411,6 +447,27 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
     use crate::record::sample;
+
+    #[test]
+    fn an_xml_kind_is_asked_by_name() {
+        assert_eq!(XmlKind::from_query("").unwrap(), None);
+        assert_eq!(
+            XmlKind::from_query("kind=signed").unwrap(),
+            Some(XmlKind::Signed)
+        );
+        let bad = XmlKind::from_query("kind=raw").unwrap_err();
+        assert!(bad.to_string().contains("mapped or signed"), "{bad}");
+        let stores = Stores::in_memory();
+        let mut r = sample(&ids::record_id(1_000).unwrap(), "WVWZZZ1JZXW000001");
+        Repo::new(&stores).create(&mut r, b"<mapped/>").unwrap();
+        let repo = Repo::new(&stores);
+        let (kind, xml) = repo.record_xml("acme", &r.id, None).unwrap();
+        assert_eq!((kind, xml.as_slice()), (XmlKind::Mapped, &b"<mapped/>"[..]));
+        let unsigned = repo
+            .record_xml("acme", &r.id, Some(XmlKind::Signed))
+            .unwrap_err();
+        assert!(unsigned.to_string().contains("no signed XML"), "{unsigned}");
+    }
 
     #[test]
     fn globs() {

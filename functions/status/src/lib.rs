@@ -5,7 +5,7 @@
 //! | `GET /v1/health` | none | `{"status":"ok","service":"ecoc","key_value":true}` |
 //! | `GET /v1/submissions?vin=WVW*&status=failed&from=&to=&limit=&cursor=` | view | search, newest first |
 //! | `GET /v1/submissions/{id}` | view | the record: status (ours and the VCA's), timeline, errors |
-//! | `GET /v1/submissions/{id}/xml` | view | the XML (signed once it is) |
+//! | `GET /v1/submissions/{id}/xml?kind=mapped\|signed` | view | the XML (signed once it is; `kind` asks for one) |
 //! | `POST /v1/submissions/{id}/sign-off` | primary | releases a record held for drift |
 //! | `POST /v1/submissions/{id}/retry` | upload | sends a record ecoc gave up on again |
 //! | `GET /v1/audit/log?after=&limit=` | view | the tenant's hash-chained audit trail, a page |
@@ -148,7 +148,8 @@ fn answer(
         To::Xml => {
             who.require(Action::View)?;
             let id: RecordId = params.get("id")?;
-            let (kind, xml) = Repo::new(&stores).record_xml(&who.tenant, id.as_str())?;
+            let asked = XmlKind::from_query(req.query())?;
+            let (kind, xml) = Repo::new(&stores).record_xml(&who.tenant, id.as_str(), asked)?;
             let kind = if kind == XmlKind::Signed {
                 "signed"
             } else {

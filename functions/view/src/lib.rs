@@ -13,7 +13,7 @@
 //! | `GET /view/` | view | today at a glance (`GET /v1/summary`) |
 //! | `GET /view/submissions?vin=&status=&from=&to=&cursor=` | view | search and pages (`GET /v1/submissions`) |
 //! | `GET /view/submissions/{id}` | view | a record: status, findings, timeline, download, sign-off / retry by role |
-//! | `GET /view/submissions/{id}/xml` | view | the XML (signed once it is), as an attachment |
+//! | `GET /view/submissions/{id}/xml?kind=mapped\|signed` | view | the XML (signed once it is, or the kind asked), as an attachment |
 //! | `POST /view/submissions/{id}/sign-off` | primary | `POST /v1/submissions/{id}/sign-off`, 303 back to the record |
 //! | `POST /view/submissions/{id}/retry` | upload | `POST /v1/submissions/{id}/retry`, 303 back to the record |
 //! | `GET /view/tenant` | view | settings, destinations, mapping, approvals; tokens for a primary |
@@ -203,10 +203,16 @@ fn signed_in(
         }
         To::Xml => {
             let id = record_id(params)?;
+            // `?kind=mapped|signed` passes through: the record page offers both once signed.
+            let kind = match req.query() {
+                "kind=mapped" => "?kind=mapped",
+                "kind=signed" => "?kind=signed",
+                _ => "",
+            };
             let answer = api.send(
                 Method::GET,
                 STATUS,
-                &format!("/v1/submissions/{id}/xml"),
+                &format!("/v1/submissions/{id}/xml{kind}"),
                 None,
             )?;
             let kind = match transport::header(&answer, "ecoc-xml") {

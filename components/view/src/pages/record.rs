@@ -1,6 +1,6 @@
 //! A record (`GET /view/submissions/{id}`), from `GET /v1/submissions/{id}`: `#status-name`
 //! (the status as users see it), `#findings` (refusal reasons and drift findings: field, rule,
-//! message), `table#timeline`, `a#download-xml` (the XML, signed once it is), and the forms the
+//! message), `table#timeline`, `a#download-xml` (the XML, signed once it is; `a#download-mapped-xml` the XML as mapped once signed), and the forms the
 //! role may use: `form#sign-off` on a held record for a role that may manage, `form#retry` on a
 //! record ecoc gave up on (Not delivered) for a role that may upload.
 
@@ -68,14 +68,19 @@ pub fn page(who: &Who, record: &Value, done: Option<&str>) -> String {
 
 fn actions(who: &Who, record: &Value, id: &str) -> String {
     let id = escape(id);
-    let download = if is_signed(record) {
-        "Download the signed XML"
+    let downloads = if is_signed(record) {
+        format!(
+            "<a id=\"download-xml\" class=\"btn btn-secondary\" href=\"/view/submissions/{id}/xml?kind=signed\" download>Download the signed XML</a>\
+             <a id=\"download-mapped-xml\" class=\"btn btn-secondary\" href=\"/view/submissions/{id}/xml?kind=mapped\" download>Download the XML as mapped</a>"
+        )
     } else {
-        "Download the XML (as mapped, not signed yet)"
+        format!(
+            "<a id=\"download-xml\" class=\"btn btn-secondary\" href=\"/view/submissions/{id}/xml\" download>Download the XML (as mapped, not signed yet)</a>"
+        )
     };
     let mut out = format!(
         "<section id=\"actions\" class=\"panel\" aria-labelledby=\"actions-heading\"><h2 id=\"actions-heading\">File and actions</h2>\
-         <div class=\"actions\"><a id=\"download-xml\" class=\"btn btn-secondary\" href=\"/view/submissions/{id}/xml\" download>{download}</a></div>"
+         <div class=\"actions\">{downloads}</div>"
     );
     let status = text(record, "status");
     if may_sign_off(who, record) {
@@ -328,6 +333,11 @@ mod tests {
         r["receipt"] = json!({"submission_id": "nap-1", "status": "Succeeded"});
         let html = page(&who("view"), &r, Some("Signed off."));
         assert!(html.contains("Download the signed XML"));
+        assert!(
+            html.contains("/xml?kind=signed\""),
+            "both files, each asked by kind"
+        );
+        assert!(html.contains("/xml?kind=mapped\""));
         assert!(html.contains("nap-1"));
         assert!(html.contains("Signed off."));
     }
