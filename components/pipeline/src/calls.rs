@@ -295,6 +295,10 @@ pub struct DigestReport {
     pub date: String,
     /// Per tenant id.
     pub tenants: std::collections::BTreeMap<String, String>,
+    /// Entries of the `failures` index dropped for being older than it keeps
+    /// ([`crate::repo::FAILURES_KEPT_DAYS`]).
+    #[serde(default)]
+    pub pruned: usize,
 }
 
 /// The outcome of one item of a many-item call: its answer, or its error as the step raised it.

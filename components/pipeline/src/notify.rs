@@ -6,7 +6,7 @@ use transport::Transport;
 use crate::calls::DigestReport;
 use crate::kv::{KeyValue, Stores};
 use crate::record::{Record, Status};
-use crate::repo::Repo;
+use crate::repo::{FAILURES_KEPT_DAYS, Repo};
 use crate::tenant::{self, Tenant};
 use crate::{Error, Result, Service, claims, clock, keys};
 
@@ -153,7 +153,8 @@ fn line(r: &Record) -> String {
     )
 }
 
-/// Sends each tenant's digest for `date` once: a marker is claimed before sending (so concurrent
+/// Sends each tenant's digest for `date` once (and prunes the `failures` index of days more than
+/// [`FAILURES_KEPT_DAYS`] before it): a marker is claimed before sending (so concurrent
 /// calls send one email) and given back when sending fails (so a later call retries).
 pub fn run<K: KeyValue>(
     stores: &Stores<K>,
@@ -178,6 +179,10 @@ pub fn run<K: KeyValue>(
         date: date.to_owned(),
         ..DigestReport::default()
     };
+    // The day's run also keeps the index small: days older than it keeps go.
+    let day_start = clock::parse_date(date).unwrap_or(0);
+    let oldest_kept = clock::date(day_start.saturating_sub(FAILURES_KEPT_DAYS * 86_400));
+    report.pruned = repo.prune_failures(&oldest_kept)?;
     for (tenant_id, failures) in by_tenant {
         let tenant = tenant::load_tenant(&stores.data, &tenant_id)?;
         let Some(email) = compose(&tenant, date, &failures) else {

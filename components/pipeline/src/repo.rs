@@ -12,6 +12,10 @@ use crate::kv::{KeyValue, Stores};
 use crate::record::{Record, Status};
 use crate::{Error, Result, clock, ids, keys};
 
+/// Days the `failures` index keeps a day's entries: longer than any summary window (90 days)
+/// and any digest a scheduler sends late. The records themselves stay.
+pub const FAILURES_KEPT_DAYS: u64 = 100;
+
 /// Which XML of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XmlKind {
@@ -226,6 +230,18 @@ impl<'s, K: KeyValue> Repo<'s, K> {
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    /// Drops the `failures` index's entries of days before `date` (YYYY-MM-DD); how many.
+    pub fn prune_failures(&self, date: &str) -> Result<usize> {
+        let mut pruned = 0;
+        for key in self.stores.failures.get_keys()? {
+            if key.get(..10).is_some_and(|day| day < date) {
+                self.stores.failures.delete(&key)?;
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
     }
 
     /// Searches `tenant`'s records.
@@ -447,6 +463,21 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
     use crate::record::sample;
+
+    #[test]
+    fn the_failures_index_forgets_old_days_only() {
+        let stores = Stores::in_memory();
+        for day in ["2026-08-01", "2026-08-02", "2026-12-03"] {
+            stores
+                .failures
+                .set(&keys::failure(day, "acme", "r1"), b"")
+                .unwrap();
+        }
+        let repo = Repo::new(&stores);
+        assert_eq!(repo.prune_failures("2026-08-02").unwrap(), 1);
+        assert_eq!(repo.failures_on("2026-08-02").unwrap().len(), 1);
+        assert_eq!(repo.failures_on("2026-12-03").unwrap().len(), 1);
+    }
 
     #[test]
     fn an_xml_kind_is_asked_by_name() {

@@ -191,6 +191,18 @@ fn retries_back_off_then_fail_with_the_last_reason_into_the_digest() {
     })
     .unwrap();
     assert_eq!(again.tenants["acme"], "already_sent");
+
+    // A hundred and one days later, that day's index entry goes; the record stays.
+    let later = pipeline::clock::date(1_100 + 101 * 86_400);
+    let pruned = notify::run(&stores, &later, "run-3", &mut |_| Ok(())).unwrap();
+    assert_eq!(pruned.pruned, 1);
+    assert!(
+        Repo::new(&stores)
+            .failures_on(&pipeline::clock::date(1_100))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(Repo::new(&stores).load("acme", &r.id).is_ok());
 }
 
 /// Runs have time-ordered ids (as the `notify` component gives them): a digest sent by a run more
