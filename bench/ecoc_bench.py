@@ -266,10 +266,14 @@ class Stack:
             f"SPIN_VARIABLE_{k}": v
             for k, v in {
                 "QTSP_ORIGIN": self.qtsp.base,
+                "QTSPS": f"sandbox={self.qtsp.base}/csc/v2",
+                "QTSP_CLIENT_ID": "ecoc-sandbox",
+                "QTSP_CREDENTIAL": "rsa-signer",
                 "QTSP_CLIENT_SECRET": q["client_secret"],
                 "QTSP_PIN": pin,
                 "TRUST_ANCHORS": (self.qtsp.state / "root-ca.pem").read_text(),
                 "NAP_ORIGIN": self.nap.base,
+                "NAPS": f"vca={self.nap.base}",
                 "NAP_CLIENT_ID": n["clients"][0]["client_id"],
                 "NAP_CLIENT_SECRET": n["clients"][0]["client_secret"],
                 "MAIL_ORIGIN": self.mail.base,
