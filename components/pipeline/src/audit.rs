@@ -224,13 +224,7 @@ pub fn public_key(key: &SigningKey) -> String {
 
 /// An Ed25519 public key from its base64.
 pub fn decode_public_key(text: &str) -> Result<VerifyingKey> {
-    let bytes = base64ct::Base64::decode_vec(text.trim())
-        .map_err(|_| Error::BadRequest("the audit public key is not base64".into()))?;
-    let array: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| Error::BadRequest("the audit public key must be 32 bytes (Ed25519)".into()))?;
-    VerifyingKey::from_bytes(&array)
-        .map_err(|_| Error::BadRequest("the audit public key is not an Ed25519 point".into()))
+    crate::tenant::ed25519_public_key(text, "the audit public key")
 }
 
 /// Queues the events of `record` not yet queued, and counts them as queued (`audited`): called by
@@ -510,8 +504,7 @@ pub fn page<K: KeyValue>(stores: &Stores<K>, tenant: &str, after: u64, limit: u6
 /// `after=SEQ&limit=N` of `GET /v1/audit/log` (after 0, limit 500 unless given; limit 1-1000).
 pub fn page_query(query: &str) -> Result<(u64, u64)> {
     let (mut after, mut limit) = (0, 500);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in crate::repo::query_pairs(query) {
         let number = v.parse::<u64>().ok();
         match (k, number) {
             ("after", Some(n)) => after = n,
@@ -785,13 +778,11 @@ pub fn verify_export(
         }
         let at_seq = hashes.get(&checkpoint.seq).map_or(GENESIS, String::as_str);
         if at_seq != checkpoint.hash {
-            let (entry_line, _) = entries
-                .get(
-                    usize::try_from(checkpoint.seq)
-                        .unwrap_or(0)
-                        .saturating_sub(1),
-                )
-                .map_or((*line, ()), |(l, _)| (*l, ()));
+            // Entries are in seq order by now: entry `seq` is at index `seq - 1`.
+            let index = usize::try_from(checkpoint.seq)
+                .unwrap_or(0)
+                .saturating_sub(1);
+            let entry_line = entries.get(index).map_or(*line, |(l, _)| *l);
             return Err(broken(
                 entry_line,
                 Some(checkpoint.seq),

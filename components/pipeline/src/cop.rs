@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::kv::{KeyValue, Stores};
 use crate::record::Record;
-use crate::repo::{Repo, percent_decode};
+use crate::repo::{Repo, percent_decode, query_pairs};
 use crate::{Error, Result, clock, ids, keys};
 
 /// `GET /v1/cop` parameters.
@@ -32,8 +32,7 @@ impl CopQuery {
     pub fn parse(query: &str) -> Result<Self> {
         let mut approval = None;
         let (mut from, mut to, mut csv) = (None, None, false);
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for (k, v) in query_pairs(query) {
             let v = percent_decode(v)?;
             match k {
                 "approval" if !v.trim().is_empty() && v.len() <= 100 => approval = Some(v),

@@ -29,8 +29,8 @@ impl XmlKind {
     /// `?kind=mapped|signed` of `GET /v1/submissions/{id}/xml`; none: the newest.
     pub fn from_query(query: &str) -> Result<Option<Self>> {
         let mut kind = None;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            kind = match pair.split_once('=').unwrap_or((pair, "")) {
+        for pair in query_pairs(query) {
+            kind = match pair {
                 ("kind", "mapped") => Some(Self::Mapped),
                 ("kind", "signed") => Some(Self::Signed),
                 ("kind", other) => {
@@ -309,8 +309,7 @@ impl Query {
             limit: 50,
             ..Query::default()
         };
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for (k, v) in query_pairs(query) {
             let v = percent_decode(v)?;
             match k {
                 "vin" => {
@@ -405,6 +404,15 @@ pub struct Page {
     pub items: Vec<Record>,
     /// Cursor for the next page, if there is one.
     pub next: Option<String>,
+}
+
+/// The `key=value` pairs of a query string, as written (values still encoded: [`percent_decode`]);
+/// a key without `=` has an empty value.
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
 }
 
 /// A query-string value, `%XX` and `+` decoded.

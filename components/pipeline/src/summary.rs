@@ -123,8 +123,7 @@ pub struct Summary {
 /// parameter is refused, as the search refuses them.
 pub fn parse_days(query: &str) -> Result<u32> {
     let mut days = DEFAULT_DAYS;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in crate::repo::query_pairs(query) {
         if k != "days" {
             return Err(Error::BadRequest(format!(
                 "unknown query parameter `{k}` (the summary takes days)"

@@ -650,13 +650,18 @@ pub fn authenticate(kv: &impl KeyValue, authorization: Option<&str>) -> Result<P
 }
 
 fn decode_public_key(text: &str) -> Result<ed25519_dalek::VerifyingKey> {
+    ed25519_public_key(text, "webhook_public_key")
+}
+
+/// An Ed25519 public key from its base64; errors name it `what`.
+pub(crate) fn ed25519_public_key(text: &str, what: &str) -> Result<ed25519_dalek::VerifyingKey> {
     let bytes = base64ct::Base64::decode_vec(text.trim())
-        .map_err(|_| Error::BadRequest("webhook_public_key is not base64".into()))?;
+        .map_err(|_| Error::BadRequest(format!("{what} is not base64")))?;
     let array: [u8; 32] = bytes.try_into().map_err(|_| {
-        Error::BadRequest("webhook_public_key must be 32 bytes (an Ed25519 public key)".into())
+        Error::BadRequest(format!("{what} must be 32 bytes (an Ed25519 public key)"))
     })?;
     ed25519_dalek::VerifyingKey::from_bytes(&array)
-        .map_err(|_| Error::BadRequest("webhook_public_key is not an Ed25519 point".into()))
+        .map_err(|_| Error::BadRequest(format!("{what} is not an Ed25519 point")))
 }
 
 /// Header carrying the upload's Unix time (seconds).
