@@ -479,6 +479,11 @@ fn invalid_mappings_are_refused_with_every_reason() {
     );
     assert!(Mapping::from_json(b"[]").is_err());
     assert!(Mapping::from_json(br#"{"profile": "eu"}"#).is_err());
+    // Found by the `json_api` fuzz target: a field with two `jq` keys used to keep the last one.
+    let twice = br#"{"fields": [{"path": "X", "jq": ".a", "jq": ".b"}]}"#;
+    let errors = Mapping::from_json(twice).unwrap_err();
+    assert_eq!(codes(&errors), [("MAPPING-INVALID", "")]);
+    assert!(errors[0].message.contains("jq"), "{}", errors[0].message);
 }
 
 #[test]

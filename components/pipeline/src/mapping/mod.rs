@@ -697,7 +697,8 @@ impl Mapping {
     /// Reads and checks a mapping and compiles its expressions; every problem is listed, each
     /// with its JSON pointer in the document (`/fields/3/type`) and the code `MAPPING-INVALID`.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Vec<FieldError>> {
-        let doc: Value = serde_json::from_slice(bytes)
+        // Strict JSON: a key given twice (two `jq` for one field) is refused, not silently the last.
+        let doc: Value = crate::json::parse(bytes)
             .map_err(|e| vec![check::invalid("", format!("not JSON: {e}"))])?;
         let errors = check::document(&doc);
         if !errors.is_empty() {
