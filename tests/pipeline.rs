@@ -1042,8 +1042,8 @@ fn dev_mode_runs_the_readme_example() {
 /// (its chainer moves queued entries into the chain on its own clock); [`audit_entries_after`]
 /// checks what it gained.
 /// The key-value store as one row per entry (`store key sha256(value)`), leaving out the audit
-/// trail (its chainer runs on its own clock) and the refused uploads kept as rejected records,
-/// with the number of those records.
+/// trail and the background runs' locks (they run on the host's clock) and the refused uploads
+/// kept as rejected records, with the number of those records.
 fn kv_fingerprint(db: &Path) -> (Vec<String>, usize) {
     let script = r#"
 import sqlite3, hashlib, sys, json, re
@@ -1054,9 +1054,12 @@ for s, k, v in rows:
     if s == 'default' and re.fullmatch(r't/[^/]+/r/[^/]+', k) and json.loads(v).get('status') == 'rejected':
         rej.add(k.rsplit('/', 1)[1])
 audit = re.compile(r't/[^/]+/audit/.*|audit/(tenants|daily)')
+# The single-flight locks of the background sweep and audit chainer (keys::SWEEP_LOCK, AUDIT_LOCK):
+# held for the length of a run, whenever the host's clock starts one.
+lock = re.compile(r't/_ecoc/dup/(sweep|audit)|_ecoc/(sweep|audit)/.*')
 print(len(rej))
 for s, k, v in rows:
-    if s == 'audit' or audit.fullmatch(k) or any(i in k for i in rej):
+    if s == 'audit' or audit.fullmatch(k) or lock.fullmatch(k) or any(i in k for i in rej):
         continue
     print(s, k, hashlib.sha256(v if isinstance(v, bytes) else str(v).encode()).hexdigest())
 "#;
