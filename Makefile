@@ -44,7 +44,7 @@ lint:
 fmt:
 	cargo fmt --all
 
-## Benchmarks print figures; they assert nothing (BENCHMARKS.md). `oha` comes from crates.io.
+## Benchmarks print figures; they assert nothing (BENCHMARKS.md). `oha` comes from the Rust crate registry.
 bench: setup
 	command -v oha >/dev/null || cargo install oha --locked
 	./bench/ecoc_bench.py all

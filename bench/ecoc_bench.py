@@ -285,9 +285,10 @@ class Stack:
         self.app.mkdir()
         shutil.copy(ROOT / "spin.toml", self.app / "spin.toml")
         (self.app / "target").symlink_to(TARGET)
-        labels = ["default", "claims", "work", "vins", "failures", "audit"]
+        # pipeline::kv::STORE_LABELS
+        labels = ["default", "claims", "work", "vins", "failures", "audit", "seen"]
         (self.app / "runtime-config.toml").write_text(
-            "".join(f'[key_value_store.{l}]\ntype = "spin"\npath = "../state/ecoc.db"\n' for l in labels)
+            "".join(f'[key_value_store.{l}]\ntype = "spin"\npath = "ecoc.db"\n' for l in labels)
         )
         self.db = root / "state" / "ecoc.db"
         self.cache_dir = cache_dir or root / "cache"

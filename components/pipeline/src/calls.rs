@@ -299,6 +299,10 @@ pub struct DigestReport {
     /// ([`crate::repo::FAILURES_KEPT_DAYS`]).
     #[serde(default)]
     pub pruned: usize,
+    /// Marks of used webhook signatures dropped for being older than any replay window
+    /// ([`crate::tenant::prune_webhook_marks`]).
+    #[serde(default)]
+    pub webhooks_pruned: usize,
 }
 
 /// The outcome of one item of a many-item call: its answer, or its error as the step raised it.

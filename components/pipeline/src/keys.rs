@@ -6,7 +6,6 @@
 //! | `default` | [`token`] `token/{sha256(token)}`, [`tokens`] `t/{id}/tokens` | token holder and role; the token list |
 //! | `default` | [`mapping`] `t/{id}/mapping`, [`approvals`] `t/{id}/approvals` | ERP mapping; type-approval records |
 //! | `default` | [`secrets`] `t/{id}/secrets` | the tenant's secrets, sealed ([`crate::identity`]) |
-//! | `default` | [`webhook_seen`] `t/{id}/seen/{sha256(signature)}` | a webhook signature already used |
 //! | `default` | [`record`] `t/{id}/r/{record}`, [`xml`] `t/{id}/x/{record}/{mapped,signed}` | the record; its XML |
 //! | `default` | [`duplicate_holder`] `t/{id}/dup/{VIN}/{version}/{stage}` | the record holding a duplicate key |
 //! | `default` | [`NAP_OUTAGE`] | when the NAP was first seen failing |
@@ -15,6 +14,7 @@
 //! | `work` | [`work`] `{tenant}/{record}` | due time (Unix seconds) of a record that still needs work |
 //! | `vins` | [`vin_entry`] `{tenant}/{VIN}/{record}` | VIN search, earlier-stage lookup |
 //! | `failures` | [`failure`] `{date}/{tenant}/{record}` | the day's failures, for the digest |
+//! | `seen` | [`webhook_seen`] `{tenant}/{timestamp}/{sha256(signature)}` | a webhook signature already used (its `ecoc-timestamp`) |
 //! | `audit` | [`audit_pending`] `{tenant}/{at}/{what}` | an event or settings change not yet in the chain |
 //! | `default` | [`audit_entry`] `t/{id}/audit/e/{seq}`, [`audit_head`] `t/{id}/audit/head` | the tenant's audit chain and its last entry |
 //! | `default` | [`audit_chained`] `t/{id}/audit/done/{source}`, [`audit_checkpoints`] `t/{id}/audit/checkpoints` | pending keys already chained; signed checkpoints |
@@ -60,9 +60,19 @@ pub fn split_secrets(key: &str) -> Option<&str> {
         .filter(|t| !t.contains('/'))
 }
 
-/// `t/{tenant}/seen/{hash}`: a webhook signature (its SHA-256) already used.
-pub fn webhook_seen(tenant: &str, signature_hash: &str) -> String {
-    format!("t/{tenant}/seen/{signature_hash}")
+/// `{tenant}/{timestamp}/{hash}` (store `seen`): a used webhook signature whose SHA-256 is `hash`,
+/// sent with `ecoc-timestamp` `timestamp` (Unix seconds).
+pub fn webhook_seen(tenant: &str, timestamp: u64, signature_hash: &str) -> String {
+    format!("{tenant}/{timestamp}/{signature_hash}")
+}
+
+/// The tenant and timestamp of a [`webhook_seen`] key.
+pub fn split_webhook_seen(key: &str) -> Option<(&str, u64)> {
+    let mut parts = key.splitn(3, '/');
+    let tenant = parts.next()?;
+    let timestamp = parts.next()?.parse().ok()?;
+    parts.next()?;
+    Some((tenant, timestamp))
 }
 
 /// `t/{tenant}/r/{id}`: a record.

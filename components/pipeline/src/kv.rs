@@ -57,10 +57,15 @@ pub struct Stores<K> {
     /// `audit`: one key per record event or settings change not yet in the tenant's audit chain
     /// ([`crate::audit`]).
     pub audit: LazyStore<K>,
+    /// `seen`: one key per webhook signature already used, keyed by its timestamp so the
+    /// digest run prunes those past any replay window ([`crate::tenant::prune_webhook_marks`]).
+    pub seen: LazyStore<K>,
 }
 
 /// Label names, in [`Stores`] field order.
-pub const STORE_LABELS: [&str; 6] = ["default", "claims", "work", "vins", "failures", "audit"];
+pub const STORE_LABELS: [&str; 7] = [
+    "default", "claims", "work", "vins", "failures", "audit", "seen",
+];
 
 /// How a label is opened.
 pub type Opener<K> = fn(&str) -> Result<K>;
@@ -140,7 +145,7 @@ impl<K: KeyValue> KeyValue for LazyStore<K> {
 impl<K> Stores<K> {
     /// Every label, each opened with `open` when first used.
     pub fn lazy(open: Opener<K>) -> Self {
-        let [data, claims, work, vins, failures, audit] = STORE_LABELS;
+        let [data, claims, work, vins, failures, audit, seen] = STORE_LABELS;
         Self {
             data: LazyStore::new(data, open),
             claims: LazyStore::new(claims, open),
@@ -148,6 +153,7 @@ impl<K> Stores<K> {
             vins: LazyStore::new(vins, open),
             failures: LazyStore::new(failures, open),
             audit: LazyStore::new(audit, open),
+            seen: LazyStore::new(seen, open),
         }
     }
 }
@@ -196,7 +202,7 @@ impl KeyValue for MemoryKv {
 impl Stores<MemoryKv> {
     /// Empty in-memory stores, one per label.
     pub fn in_memory() -> Self {
-        let [data, claims, work, vins, failures, audit] =
+        let [data, claims, work, vins, failures, audit, seen] =
             STORE_LABELS.map(|label| LazyStore::opened(label, MemoryKv::default()));
         Self {
             data,
@@ -205,6 +211,7 @@ impl Stores<MemoryKv> {
             vins,
             failures,
             audit,
+            seen,
         }
     }
 }

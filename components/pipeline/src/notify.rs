@@ -154,7 +154,8 @@ fn line(r: &Record) -> String {
 }
 
 /// Sends each tenant's digest for `date` once (and prunes the `failures` index of days more than
-/// [`FAILURES_KEPT_DAYS`] before it): a marker is claimed before sending (so concurrent
+/// [`FAILURES_KEPT_DAYS`] before it, and the marks of webhook signatures no replay window takes
+/// any more): a marker is claimed before sending (so concurrent
 /// calls send one email) and given back when sending fails (so a later call retries).
 pub fn run<K: KeyValue>(
     stores: &Stores<K>,
@@ -183,6 +184,8 @@ pub fn run<K: KeyValue>(
     let day_start = clock::parse_date(date).unwrap_or(0);
     let oldest_kept = clock::date(day_start.saturating_sub(FAILURES_KEPT_DAYS * 86_400));
     report.pruned = repo.prune_failures(&oldest_kept)?;
+    // By the clock, not `date`: a run for a later day must not forget signatures still replayable.
+    report.webhooks_pruned = tenant::prune_webhook_marks(&stores.seen, clock::now_secs())?;
     for (tenant_id, failures) in by_tenant {
         let tenant = tenant::load_tenant(&stores.data, &tenant_id)?;
         let Some(email) = compose(&tenant, date, &failures) else {

@@ -124,6 +124,10 @@ fn default_replay_window() -> u64 {
     300
 }
 
+/// The longest replay window a tenant may set (a day): a used signature's mark is pruned once its
+/// timestamp is further in the past than this ([`prune_webhook_marks`]), when no window takes it.
+pub const MAX_REPLAY_WINDOW_SECS: u64 = 86_400;
+
 impl Tenant {
     /// A tenant with default settings.
     pub fn new(id: &str, name: &str) -> Self {
@@ -238,12 +242,14 @@ fn tenant_problems(p: &mut Problems, doc: &Value, at: &str) {
     {
         p.push(&format!("{at}/webhook_public_key"), e.to_string());
     }
-    if t.get("webhook_replay_window_secs")
-        .is_some_and(|w| !w.is_u64())
+    if let Some(window) = t.get("webhook_replay_window_secs")
+        && window.as_u64().is_none_or(|w| w > MAX_REPLAY_WINDOW_SECS)
     {
         p.push(
             &format!("{at}/webhook_replay_window_secs"),
-            "`webhook_replay_window_secs` must be a whole number of seconds",
+            format!(
+                "`webhook_replay_window_secs` must be a whole number of seconds, at most {MAX_REPLAY_WINDOW_SECS} (a day)"
+            ),
         );
     }
     if let Some(id) = p.text(t, "mapper", at, true)
@@ -671,11 +677,11 @@ pub const WEBHOOK_SIGNATURE_HEADER: &str = "ecoc-signature";
 
 /// Checks a signed upload when the tenant asks for signatures: a timestamp within the replay window,
 /// a valid Ed25519 signature over `"{timestamp}.{body}"`, and a signature not seen before (a replay is
-/// refused). Returns the key that marks the signature as used: the caller writes it with
-/// [`mark_webhook_used`] once the upload is accepted, so a refused upload changes nothing. `None` for
-/// tenants without a key.
+/// refused). Returns the key that marks the signature as used (in store `seen`): the caller writes
+/// it with [`mark_webhook_used`] once the upload is accepted, so a refused upload changes nothing.
+/// `None` for tenants without a key.
 pub fn check_webhook(
-    kv: &impl KeyValue,
+    seen: &impl KeyValue,
     tenant: &Tenant,
     timestamp: Option<&str>,
     signature: Option<&str>,
@@ -699,10 +705,12 @@ pub fn check_webhook(
     let ts_value: u64 = ts.trim().parse().map_err(|_| {
         Error::Unauthorized(format!("{WEBHOOK_TIMESTAMP_HEADER} must be Unix seconds"))
     })?;
-    if ts_value.abs_diff(now) > tenant.webhook_replay_window_secs {
+    let window = tenant
+        .webhook_replay_window_secs
+        .min(MAX_REPLAY_WINDOW_SECS);
+    if ts_value.abs_diff(now) > window {
         return Err(Error::Unauthorized(format!(
-            "{WEBHOOK_TIMESTAMP_HEADER} {ts_value} is outside the {} s window around now ({now})",
-            tenant.webhook_replay_window_secs
+            "{WEBHOOK_TIMESTAMP_HEADER} {ts_value} is outside the {window} s window around now ({now})"
         )));
     }
     let sig_bytes = base64ct::Base64::decode_vec(sig.trim())
@@ -719,21 +727,36 @@ pub fn check_webhook(
                 .into(),
         )
     })?;
-    let seen = keys::webhook_seen(&tenant.id, &ids::sha256_hex(&sig_bytes));
-    if kv.get(&seen)?.is_some() {
+    let mark = keys::webhook_seen(&tenant.id, ts_value, &ids::sha256_hex(&sig_bytes));
+    if seen.get(&mark)?.is_some() {
         return Err(Error::Unauthorized(
             "replayed webhook: this signature was already used".into(),
         ));
     }
-    Ok(Some(seen))
+    Ok(Some(mark))
 }
 
-/// Marks a webhook signature as used (see [`check_webhook`]).
-pub fn mark_webhook_used(kv: &impl KeyValue, marker: Option<&str>, now: u64) -> Result<()> {
+/// Marks a webhook signature as used (see [`check_webhook`]) in store `seen`.
+pub fn mark_webhook_used(seen: &impl KeyValue, marker: Option<&str>, now: u64) -> Result<()> {
     match marker {
-        Some(key) => kv.set(key, now.to_string().as_bytes()),
+        Some(key) => seen.set(key, now.to_string().as_bytes()),
         None => Ok(()),
     }
+}
+
+/// Deletes the marks of used webhook signatures whose timestamp is more than
+/// [`MAX_REPLAY_WINDOW_SECS`] before `now`: no tenant's window lets such a signature in again, so
+/// the timestamp check alone refuses its replay. Returns how many went.
+pub fn prune_webhook_marks(seen: &impl KeyValue, now: u64) -> Result<usize> {
+    let oldest_kept = now.saturating_sub(MAX_REPLAY_WINDOW_SECS);
+    let mut pruned = 0;
+    for key in seen.get_keys()? {
+        if keys::split_webhook_seen(&key).is_some_and(|(_, ts)| ts < oldest_kept) {
+            seen.delete(&key)?;
+            pruned += 1;
+        }
+    }
+    Ok(pruned)
 }
 
 #[cfg(test)]
@@ -809,5 +832,52 @@ mod tests {
         let forged = check_webhook(&kv, &tenant, Some("1795275791"), Some(&other), body, now);
         assert!(forged.unwrap_err().to_string().contains("does not verify"));
         assert!(check_webhook(&kv, &tenant, None, None, body, now).is_err());
+    }
+
+    #[test]
+    fn webhook_marks_go_once_no_window_takes_their_signature() {
+        let kv = MemoryKv::default();
+        let now = 1_795_275_797;
+        let day = MAX_REPLAY_WINDOW_SECS;
+        for (ts, hash) in [
+            (now - day - 1, "old"),
+            (now - day, "edge"),
+            (now - 5, "new"),
+        ] {
+            mark_webhook_used(&kv, Some(&keys::webhook_seen("acme", ts, hash)), ts).unwrap();
+        }
+        assert_eq!(prune_webhook_marks(&kv, now).unwrap(), 1);
+        let mut left = kv.get_keys().unwrap();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                keys::webhook_seen("acme", now - day, "edge"),
+                keys::webhook_seen("acme", now - 5, "new"),
+            ]
+        );
+        // A pruned signature's replay is refused by its timestamp, whatever the tenant's window.
+        let mut tenant = Tenant::new("acme", "Acme");
+        tenant.webhook_replay_window_secs = u64::MAX;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        tenant.webhook_public_key = Some(base64ct::Base64::encode_string(
+            signing.verifying_key().as_bytes(),
+        ));
+        let old = (now - day - 1).to_string();
+        let refused = check_webhook(&kv, &tenant, Some(&old), Some("AAAA"), b"{}", now);
+        assert!(refused.unwrap_err().to_string().contains("86400 s window"));
+    }
+
+    #[test]
+    fn a_replay_window_over_a_day_is_refused() {
+        let mut settings = serde_json::to_value(Tenant::new("acme", "Acme")).unwrap();
+        settings["webhook_replay_window_secs"] = serde_json::json!(MAX_REPLAY_WINDOW_SECS + 1);
+        let problems = <Tenant as Document>::problems(&settings);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "/webhook_replay_window_secs");
+        assert!(
+            problems[0].message.contains("at most 86400"),
+            "{problems:?}"
+        );
     }
 }

@@ -136,5 +136,5 @@ fn answer(
 }
 /// Uses up the upload's webhook signature once the upload was accepted.
 fn mark_used(stores: &SpinStores, marker: Option<&str>) -> Result<()> {
-    tenant::mark_webhook_used(&stores.data, marker, clock::now_secs())
+    tenant::mark_webhook_used(&stores.seen, marker, clock::now_secs())
 }

@@ -21,7 +21,7 @@ pub fn uploader(
     who.require(Action::Upload)?;
     let tenant = tenant::load_tenant(&stores.data, &who.tenant)?;
     let marker = tenant::check_webhook(
-        &stores.data,
+        &stores.seen,
         &tenant,
         header(req, tenant::WEBHOOK_TIMESTAMP_HEADER).as_deref(),
         header(req, tenant::WEBHOOK_SIGNATURE_HEADER).as_deref(),
