@@ -305,6 +305,47 @@ fn a_second_host_on_the_same_sqlite_file_is_refused() {
     drop(again);
 }
 
+/// Issue 17 item 5: `ecoc up --state-dir X` keeps every store under `X`, the runtime config's
+/// relative paths included, so two hosts started from one app folder with different state folders
+/// each have their own stores (and neither is refused for the other's).
+#[test]
+fn each_state_dir_keeps_its_own_stores() {
+    let app = app();
+    app.write_runtime_config(SQLITE_ONLY);
+    let cache = cache_dir();
+    let env = [("SPIN_VARIABLE_WHO", "ERP")];
+    let [a, b] = ["a", "b"].map(|name| app.path().join("state").join(name));
+    let start_in = |state: &PathBuf| {
+        let state = state.display().to_string();
+        let args = ["--state-dir", state.as_str(), "--cache-dir", cache.as_str()];
+        Host::start(&app.manifest(), &args, &env).unwrap_or_else(|f| panic!("{}", f.log))
+    };
+    let (first, second) = (start_in(&a), start_in(&b));
+    for (host, value) in [(&first, "first's"), (&second, "second's")] {
+        let url = host.url("/front/kv?label=shared&key=vin-1");
+        assert_eq!(put(&url, value.as_bytes()).body, "ok");
+    }
+    for (host, value) in [(&first, "first's"), (&second, "second's")] {
+        assert_eq!(
+            get(&host.url("/front/kv?label=shared&key=vin-1")).body,
+            value
+        );
+    }
+    for state in [&a, &b] {
+        for file in ["shared.db", "sqlite_key_value.db"] {
+            assert!(
+                state.join(file).exists(),
+                "{} is missing",
+                state.join(file).display()
+            );
+        }
+    }
+    assert!(
+        !app.path().join("shared.db").exists() && !app.path().join(".spin").exists(),
+        "a store outside the state folders"
+    );
+}
+
 /// Two labels on one Redis database would list and delete each other's keys: `ecoc up` refuses the
 /// configuration before it serves, naming both labels (no Redis server is needed to be refused).
 #[test]

@@ -3,8 +3,8 @@
 //!
 //! ```toml
 //! [key_value_store.default]
-//! type = "spin"                      # SQLite file
-//! path = ".spin/sqlite_key_value.db" # relative to this file's folder
+//! type = "spin"                 # SQLite file
+//! path = "sqlite_key_value.db"  # relative to the state folder (`--state-dir`)
 //!
 //! [key_value_store.shared]
 //! type = "redis"
@@ -13,6 +13,13 @@
 //!
 //! The `default` label always has a backend: without configuration it is the SQLite file
 //! `<state-dir>/sqlite_key_value.db`, the same place Spin uses.
+//!
+//! **State stays under the state folder.** A relative SQLite `path` is resolved against the state
+//! folder, so `ecoc up --state-dir X` keeps every store under `X` and two hosts started from one
+//! checkout with different `--state-dir` never share a file; only an absolute `path` puts a store
+//! elsewhere. (Spin resolves a relative `path` against the runtime config's folder instead: under
+//! `spin up` the shipped file's stores are `./sqlite_key_value.db`.) Files named by
+//! `[[client_tls]]` are read relative to the runtime config's folder, as in Spin.
 //!
 //! **Each label is its own key space.** Several labels may share one SQLite file (its table keys
 //! every entry by label, as Spin's does), but Redis keys are stored as given, by Spin as by this
@@ -72,7 +79,7 @@ struct Parsed {
 }
 
 impl RuntimeConfig {
-    /// Reads `path` if given; `state_dir` places the default SQLite file.
+    /// Reads `path` if given; `state_dir` places the default SQLite file and every relative one.
     pub fn load(path: Option<&Path>, state_dir: &Path) -> Result<Self> {
         let mut stores = BTreeMap::new();
         let mut client_tls = ClientTlsConfigs::default();
@@ -81,11 +88,12 @@ impl RuntimeConfig {
                 path: path.to_owned(),
                 source,
             })?;
-            let base = path.parent().unwrap_or(Path::new("."));
-            let parsed = Self::parse(&text, base).map_err(|message| Error::RuntimeConfig {
-                path: path.to_owned(),
-                message,
-            })?;
+            let folder = path.parent().unwrap_or(Path::new("."));
+            let parsed =
+                Self::parse(&text, folder, state_dir).map_err(|message| Error::RuntimeConfig {
+                    path: path.to_owned(),
+                    message,
+                })?;
             stores = parsed.stores;
             client_tls = parsed.client_tls;
         }
@@ -118,30 +126,31 @@ impl RuntimeConfig {
         Ok(())
     }
 
-    fn parse(text: &str, base: &Path) -> std::result::Result<Parsed, String> {
+    /// `folder` is the file's own (for `[[client_tls]]` files), `state_dir` the stores'.
+    fn parse(text: &str, folder: &Path, state_dir: &Path) -> std::result::Result<Parsed, String> {
         let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         for key in table.keys() {
             if key != "key_value_store" && key != "client_tls" {
                 tracing::warn!("runtime config: `{key}` is not used by this host; ignored");
             }
         }
-        let client_tls = ClientTlsConfigs::from_value(table.get("client_tls"), base)?;
+        let client_tls = ClientTlsConfigs::from_value(table.get("client_tls"), folder)?;
         let raw: RawRuntimeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
-        let stores =
-            raw.key_value_store
-                .into_iter()
-                .map(|(label, store)| {
-                    let config = match store {
-                        RawStore::Spin { path } => StoreConfig::Sqlite {
-                            path: base.join(path.unwrap_or_else(|| {
-                                PathBuf::from(".spin").join(DEFAULT_SQLITE_FILE)
-                            })),
-                        },
-                        RawStore::Redis { url } => StoreConfig::Redis { url },
-                    };
-                    Ok((label, config))
-                })
-                .collect::<std::result::Result<_, String>>()?;
+        let stores = raw
+            .key_value_store
+            .into_iter()
+            .map(|(label, store)| {
+                let config = match store {
+                    RawStore::Spin { path } => StoreConfig::Sqlite {
+                        // `join` keeps an absolute path as it is.
+                        path: state_dir
+                            .join(path.unwrap_or_else(|| PathBuf::from(DEFAULT_SQLITE_FILE))),
+                    },
+                    RawStore::Redis { url } => StoreConfig::Redis { url },
+                };
+                Ok((label, config))
+            })
+            .collect::<std::result::Result<_, String>>()?;
         Ok(Parsed { stores, client_tls })
     }
 }
@@ -183,25 +192,29 @@ mod tests {
     fn sqlite_and_redis_labels_with_default_fallback() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("runtime-config.toml");
+        let elsewhere = dir.path().join("elsewhere.db");
         std::fs::write(
             &file,
-            "[key_value_store.shared]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
-             [key_value_store.audit]\ntype = \"spin\"\npath = \"data/audit.db\"\n",
+            format!(
+                "[key_value_store.shared]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
+                 [key_value_store.audit]\ntype = \"spin\"\npath = \"data/audit.db\"\n\
+                 [key_value_store.work]\ntype = \"spin\"\n\
+                 [key_value_store.vins]\ntype = \"spin\"\npath = {:?}\n",
+                elsewhere.display().to_string()
+            ),
         )
         .unwrap();
         let rc = RuntimeConfig::load(Some(&file), Path::new("/state")).unwrap();
-        assert_eq!(
-            rc.key_value_stores["default"],
-            StoreConfig::Sqlite {
-                path: PathBuf::from("/state/sqlite_key_value.db")
-            }
-        );
-        assert_eq!(
-            rc.key_value_stores["audit"],
-            StoreConfig::Sqlite {
-                path: dir.path().join("data/audit.db")
-            }
-        );
+        let sqlite = |label: &str| match &rc.key_value_stores[label] {
+            StoreConfig::Sqlite { path } => path.clone(),
+            other => panic!("{label}: {other:?}"),
+        };
+        assert_eq!(sqlite("default"), Path::new("/state/sqlite_key_value.db"));
+        // Relative paths and a missing one are under the state folder, not the file's.
+        assert_eq!(sqlite("audit"), Path::new("/state/data/audit.db"));
+        assert_eq!(sqlite("work"), Path::new("/state/sqlite_key_value.db"));
+        // Only an absolute path leaves it.
+        assert_eq!(sqlite("vins"), elsewhere);
         assert!(matches!(
             rc.key_value_stores["shared"],
             StoreConfig::Redis { .. }
@@ -235,8 +248,12 @@ mod tests {
 
     #[test]
     fn unknown_store_type_is_refused() {
-        let err = RuntimeConfig::parse("[key_value_store.x]\ntype = \"azure\"\n", Path::new("."))
-            .unwrap_err();
+        let err = RuntimeConfig::parse(
+            "[key_value_store.x]\ntype = \"azure\"\n",
+            Path::new("."),
+            Path::new("."),
+        )
+        .unwrap_err();
         assert!(err.contains("azure"), "{err}");
     }
 }
