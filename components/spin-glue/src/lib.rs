@@ -169,7 +169,7 @@ pub fn tenant_mapper(
     };
     mapper::check_declared(&id, &optional_variable("mappers").unwrap_or_default())?;
     Ok(Some(Box::new(move |payload: &[u8]| {
-        let answer = SpinTransport
+        let answer = SpinTransport::INTERNAL
             .send(mapper::request(&id, payload)?)
             .map_err(|e| Error::Upstream {
                 service: pipeline::Service::Mapper,

@@ -9,7 +9,8 @@
 //!   no answer at all (connection refused, DNS, TLS, timeout, a method the transport cannot send);
 //! - [`request`] / [`json`] build requests without panicking, [`header`] reads an answer's header;
 //! - `UreqTransport` (feature `native`): blocking `ureq`, for the CLI, sandboxes and tests;
-//! - `SpinTransport` (feature `spin`): Spin's outbound HTTP, for the wasm functions.
+//! - `SpinTransport` (feature `spin`): `wasi:http` outbound with connect, first-byte and
+//!   between-bytes timeouts (`Timeouts`), for the wasm functions.
 //!
 //! Requests carry secrets (bearer tokens, client secrets, PINs in bodies): print one with
 //! [`Redacted`], never with `{:?}` (the `http` crate's `Debug` shows the body, and header values
@@ -63,9 +64,12 @@ mod native;
 mod spin;
 
 #[cfg(feature = "native")]
-pub use native::{MAX_RESPONSE_BODY, UreqTransport};
+pub use native::UreqTransport;
 #[cfg(feature = "spin")]
-pub use spin::SpinTransport;
+pub use spin::{SpinTransport, Timeouts};
+
+/// The largest answer body a transport reads (4 MiB); a longer one is an [`Error`].
+pub const MAX_RESPONSE_BODY: u64 = 4 * 1024 * 1024;
 
 /// An HTTP request with its whole body.
 pub type Request = http::Request<Vec<u8>>;

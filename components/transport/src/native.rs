@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{Error, Request, Response, Result, Transport};
-
-/// The largest answer body [`UreqTransport`] reads (4 MiB); a longer one is an [`Error`].
-pub const MAX_RESPONSE_BODY: u64 = 4 * 1024 * 1024;
+use crate::{Error, MAX_RESPONSE_BODY, Request, Response, Result, Transport};
 
 /// A blocking transport over a `ureq` agent (rustls), for native code: the CLI, the sandboxes,
 /// tests. Not for wasm functions (use `SpinTransport`).

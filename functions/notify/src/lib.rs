@@ -28,7 +28,7 @@ fn handle(req: Request, out: ResponseOutparam) {
 fn run(call: &Digest) -> Result<Reply> {
     let date = notify::day(call.date.as_deref(), clock::now_secs())?;
     let mail = MailApi {
-        transport: SpinTransport,
+        transport: SpinTransport::REMOTE,
         url: variable("mail_url")?,
         api_key: variable("mail_api_key")?,
         from: variable("mail_from")?,

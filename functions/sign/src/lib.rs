@@ -41,7 +41,7 @@ fn sign_and_deliver(call: RecordIds) -> Result<Reply> {
     };
     let anchors = dsig::parse_pem_certificates(&anchors)
         .map_err(|e| Error::Config(format!("{from}: {e}")))?;
-    let signing = CscSigning::for_signer(SpinTransport, &signer);
+    let signing = CscSigning::for_signer(SpinTransport::REMOTE, &signer);
     let ids: Vec<&str> = call.ids.iter().map(String::as_str).collect();
     let records = sign::sign_records(
         &stores,

@@ -47,7 +47,7 @@ fn handle(req: Request, out: ResponseOutparam) {
 /// shared account's credentials, or of none, is an answer too).
 fn probe() -> Result<VcaNap<SpinTransport>> {
     Ok(VcaNap::new(
-        SpinTransport,
+        SpinTransport::REMOTE,
         &variable("nap_url")?,
         &optional_variable("nap_client_id").unwrap_or_default(),
         &optional_variable("nap_client_secret").unwrap_or_default(),
@@ -68,13 +68,13 @@ impl TenantNaps {
                 .map(|a| {
                     let nap: Box<dyn Nap> = match a.adapter {
                         Adapter::Vca => Box::new(VcaNap::new(
-                            SpinTransport,
+                            SpinTransport::REMOTE,
                             &a.url,
                             &a.client_id,
                             a.client_secret.as_deref().unwrap_or_default(),
                         )),
                         // The client certificate is the runtime's ([[client_tls]]).
-                        Adapter::Eu => Box::new(EuNap::new(SpinTransport, &a.url)),
+                        Adapter::Eu => Box::new(EuNap::new(SpinTransport::REMOTE, &a.url)),
                     };
                     (a, nap)
                 })
@@ -111,8 +111,9 @@ fn deliver(call: &RecordIds) -> Result<Reply> {
     let stores = spin_glue::stores();
     let tenant = pipeline::tenant::load_tenant(&stores.data, &call.tenant)?;
     let secret = optional_variable("callback_secret");
-    let erp: Option<pipeline::callback::Erp<'_>> =
-        secret.as_deref().map(|s| (&SpinTransport as _, s));
+    let erp: Option<pipeline::callback::Erp<'_>> = secret
+        .as_deref()
+        .map(|s| (&SpinTransport::CALLBACK as _, s));
     let ids: Vec<&str> = call.ids.iter().map(String::as_str).collect();
     let results = submit::deliver_records(
         &stores,

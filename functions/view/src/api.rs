@@ -49,7 +49,7 @@ impl<'t> Api<'t> {
         };
         let request =
             transport::request(method.clone(), &url, &headers, bytes).map_err(unreachable)?;
-        let answer = transport::SpinTransport
+        let answer = transport::SpinTransport::INTERNAL
             .send(request)
             .map_err(unreachable)?;
         let status = answer.status().as_u16();
