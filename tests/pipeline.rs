@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ecoc_tests::{
     Answer, DevApp, Host, RedisServer, SandboxProcess, app_dir, body, build_component, demo,
     demo_json, ecoc, held_stage_two, request, request_with_headers, shared_ivi2, target_dir,
-    workspace_root,
+    try_request, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -107,6 +107,10 @@ impl Stack {
             ("MAIL_API_KEY", m["api_key"].as_str().unwrap().to_owned()),
             ("ADMIN_TOKEN", ADMIN.to_owned()),
             ("MAX_ATTEMPTS", max_attempts.to_owned()),
+            (
+                "CALLBACK_SECRET",
+                "test-callback-secret-0123456789".to_owned(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (format!("SPIN_VARIABLE_{k}"), v))
@@ -129,6 +133,14 @@ impl Stack {
 
     /// Starts (or restarts) `ecoc up` on the same state.
     fn boot(&mut self) {
+        let host = self.start_host("state");
+        self.host = Some(host);
+    }
+
+    /// Starts another `ecoc up` of the same app, stores and sandboxes, with its own state folder
+    /// `<root>/<state>` (its compile cache and locks; the stores are wherever the runtime config
+    /// puts them).
+    fn start_host(&self, state: &str) -> Host {
         let app = app_dir(self.root.path());
         if let Some(patch) = self.app_patch {
             patch(&app);
@@ -136,7 +148,7 @@ impl Stack {
         if let Some(config) = &self.runtime_config {
             std::fs::write(app.join("runtime-config.toml"), config).unwrap();
         }
-        let state = self.root.path().join("state");
+        let state = self.root.path().join(state);
         let cache = target_dir().join("ecoc-test-cache");
         let env: Vec<(&str, &str)> = self
             .env
@@ -149,10 +161,8 @@ impl Stack {
             "--cache-dir",
             cache.to_str().unwrap(),
         ];
-        self.host = Some(
-            Host::start(&app.join("spin.toml"), &args, &env)
-                .unwrap_or_else(|f| panic!("host did not start:\n{}", f.log)),
-        );
+        Host::start(&app.join("spin.toml"), &args, &env)
+            .unwrap_or_else(|f| panic!("host did not start:\n{}", f.log))
     }
 
     fn host(&self) -> &Host {
@@ -632,18 +642,7 @@ fn on_redis_each_label_keeps_to_its_own_keys() {
         .stdout(std::fs::File::create(&monitor_log).unwrap())
         .spawn()
         .unwrap();
-    let labels = ["default", "claims", "work", "vins", "failures", "audit"];
-    let config: String = labels
-        .iter()
-        .enumerate()
-        .map(|(db, l)| {
-            format!(
-                "[key_value_store.{l}]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{}/{db}\"\n",
-                redis.port
-            )
-        })
-        .collect();
-    let stack = Stack::start_on(config);
+    let stack = Stack::start_on(redis_runtime_config(redis.port));
     let t = stack.token.clone();
     let one = stack.post_vehicle(&t, &demo_json("records/m1.json"));
     assert_eq!(one.status, 202, "{}", one.body);
@@ -695,7 +694,7 @@ fn on_redis_each_label_keeps_to_its_own_keys() {
     // Each label's keys are in its own database: default's shapes only in 0.
     let keys = |db: usize| redis.cli(&["-n", &db.to_string(), "--scan"]);
     assert!(keys(0).lines().any(|k| k == "tenant/acme"), "{}", keys(0));
-    for (db, label) in labels.iter().enumerate().skip(1) {
+    for (db, label) in pipeline::kv::STORE_LABELS.iter().enumerate().skip(1) {
         for key in keys(db).lines() {
             assert!(
                 !key.starts_with("tenant/") && !key.starts_with("token/") && !key.starts_with("t/"),
@@ -867,6 +866,290 @@ fn a_nap_failure_is_in_that_days_digest_exactly_once() {
     );
 }
 
+/// A runtime config with every label on the Redis server at `port`, each in its own database.
+fn redis_runtime_config(port: u16) -> String {
+    pipeline::kv::STORE_LABELS
+        .iter()
+        .enumerate()
+        .map(|(db, l)| {
+            format!(
+                "[key_value_store.{l}]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}/{db}\"\n"
+            )
+        })
+        .collect()
+}
+
+/// A xorshift generator: the test's random choices, repeatable from the seed it prints.
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// The ERP's side of one record: POSTs it to a random host (to two at once when `twice`) until one
+/// accepts it or says it already has it. A refusal as a concurrent submission (both of a double
+/// send may get one), a 5xx (Redis restarting) or no answer (a host killed) is sent again, to a
+/// host picked anew. Anything else is a failure of the test.
+fn erp_send(
+    urls: &std::sync::Mutex<Vec<String>>,
+    token: &str,
+    record: &Value,
+    twice: bool,
+    random: &mut Xorshift,
+) {
+    let payload = serde_json::to_vec(record).unwrap();
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let send = |base: &str| try_request("POST", &format!("{base}/v1/vehicles"), &headers, &payload);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let targets: Vec<String> = {
+            let urls = urls.lock().unwrap();
+            let first = random.below(urls.len() as u64) as usize;
+            let second = (first + 1 + random.below(urls.len() as u64 - 1) as usize) % urls.len();
+            let mut picked = vec![urls[first].clone()];
+            if twice {
+                picked.push(urls[second].clone());
+            }
+            picked
+        };
+        let answers: Vec<Result<Answer, String>> = std::thread::scope(|scope| {
+            let sent: Vec<_> = targets
+                .iter()
+                .map(|base| scope.spawn(|| send(base)))
+                .collect();
+            sent.into_iter().map(|s| s.join().unwrap()).collect()
+        });
+        let delivered = answers
+            .iter()
+            .flatten()
+            .any(|a| a.status == 202 || (a.status == 409 && a.body.contains("already submitted")));
+        if delivered {
+            return;
+        }
+        for a in answers.iter().flatten() {
+            assert!(
+                a.status == 409 || a.status >= 500,
+                "{}: {} {}",
+                record["vin"],
+                a.status,
+                a.body
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never accepted: {answers:?}",
+            record["vin"]
+        );
+        std::thread::sleep(Duration::from_millis(300 + random.below(500)));
+    }
+}
+
+/// Every record of the tenant of `token`, through the host at `base`, rejected ones left out.
+fn all_records(base: &str, token: &str) -> Vec<Value> {
+    let auth = format!("Bearer {token}");
+    let mut items = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let url = format!("{base}/v1/submissions?limit=500{cursor}");
+        let page = body(&request("GET", &url, &[("authorization", &auth)], b""));
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    items.retain(|r| r["status"] != "rejected");
+    items
+}
+
+/// Issue 17 items 2 and 3: `hosts` `ecoc up` on one Redis (durable, as the README tells operators
+/// to run it), two tenants, an ERP that sends each of `total` records to a random host and one in
+/// ten to two hosts at the same moment, while `kills` times a random host is SIGKILLed and
+/// restarted and once Redis itself is SIGKILLed and restarted. Every record ends Succeeded, the NAP
+/// has each file once, and a digest run on every host at once mails each tenant once.
+fn hosts_on_one_redis(hosts: usize, total: usize, kills: usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    warm_compile_cache();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut redis) = RedisServer::required_durable(dir.path()) else {
+        return;
+    };
+    let mut stack = Stack::start_on(redis_runtime_config(redis.port));
+    let tokens = Arc::new([stack.token.clone(), stack.tenant("beta")]);
+    let mut running: Vec<Host> = vec![stack.host.take().unwrap()];
+    for i in 1..hosts {
+        running.push(stack.start_host(&format!("state-{i}")));
+    }
+    let urls = Arc::new(Mutex::new(
+        running.iter().map(|h| h.url("")).collect::<Vec<_>>(),
+    ));
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    eprintln!("scale-out: {hosts} hosts, {total} records, {kills} host kills, seed {seed}");
+    let template = demo_json("records/m1.json");
+    let base_vin = template["vin"].as_str().unwrap()[..10].to_owned();
+    let next = Arc::new(AtomicUsize::new(0));
+    let doubled = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..6u64)
+        .map(|w| {
+            let (urls, tokens, next, doubled) =
+                (urls.clone(), tokens.clone(), next.clone(), doubled.clone());
+            let (template, base_vin) = (template.clone(), base_vin.clone());
+            std::thread::spawn(move || {
+                let mut random = Xorshift(seed.wrapping_mul(w + 7) | 1);
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= total {
+                        break;
+                    }
+                    let mut record = template.clone();
+                    record["vin"] = json!(format!("{base_vin}{:07}", 7_000 + i));
+                    let twice = random.below(10) == 0;
+                    doubled.fetch_add(usize::from(twice), Ordering::SeqCst);
+                    erp_send(&urls, &tokens[i % 2], &record, twice, &mut random);
+                }
+            })
+        })
+        .collect();
+    // The faults, at random points while the ERP sends: host kills, then one Redis crash.
+    let mut random = Xorshift(seed);
+    for kill in 0..kills {
+        std::thread::sleep(Duration::from_millis(1_000 + random.below(3_000)));
+        let victim = random.below(hosts as u64) as usize;
+        eprintln!("scale-out: kill {} of host {victim}", kill + 1);
+        running.remove(victim).kill();
+        std::thread::sleep(Duration::from_millis(500));
+        let restarted = stack.start_host(&format!("state-{victim}"));
+        urls.lock().unwrap()[victim] = restarted.url("");
+        running.insert(victim, restarted);
+    }
+    std::thread::sleep(Duration::from_millis(500 + random.below(2_000)));
+    eprintln!(
+        "scale-out: Redis SIGKILLed and restarted after {} of {total} records were taken",
+        next.load(Ordering::SeqCst).min(total)
+    );
+    redis.crash_and_restart(Duration::from_secs(2));
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    // Each tenant also has one refused upload, so each has a digest to send.
+    for token in tokens.iter() {
+        let mut unreadable = demo_json("records/l3e.json");
+        unreadable["vin"] = json!("WVWZZZ1JZXW00000I");
+        let refused = request(
+            "POST",
+            &running[0].url("/v1/vehicles"),
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+            &serde_json::to_vec(&unreadable).unwrap(),
+        );
+        assert_eq!(refused.status, 422, "{}", refused.body);
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let records: Vec<Value> = loop {
+        let records: Vec<Value> = tokens
+            .iter()
+            .flat_map(|t| all_records(&running[0].url(""), t))
+            .collect();
+        let open = records
+            .iter()
+            .filter(|r| r["status"] != "succeeded")
+            .count();
+        if records.len() >= total && open == 0 {
+            break records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} records, {open} not Succeeded: {:#}",
+            records.len(),
+            json!(
+                records
+                    .iter()
+                    .filter(|r| r["status"] != "succeeded")
+                    .take(3)
+                    .collect::<Vec<_>>()
+            )
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let mut vins: Vec<&str> = records.iter().map(|r| r["vin"].as_str().unwrap()).collect();
+    vins.sort();
+    vins.dedup();
+    assert_eq!(
+        (records.len(), vins.len()),
+        (total, total),
+        "one record per vehicle: nothing lost, nothing doubled"
+    );
+    let inbox = stack.nap_inbox();
+    let mut nap_vins: Vec<&str> = inbox.iter().map(|f| f["vin"].as_str().unwrap()).collect();
+    nap_vins.sort();
+    nap_vins.dedup();
+    assert_eq!(
+        (inbox.len(), nap_vins.len()),
+        (total, total),
+        "the NAP received each file exactly once"
+    );
+
+    // The day's digest asked of every host at the same moment: one email per tenant.
+    let reports: Vec<Value> = std::thread::scope(|scope| {
+        let asked: Vec<_> = running
+            .iter()
+            .map(|h| {
+                let url = h.url("/v1/admin/digest");
+                scope.spawn(move || {
+                    let auth = format!("Bearer {ADMIN}");
+                    let answer = request("POST", &url, &[("authorization", &auth)], b"{}");
+                    assert_eq!(answer.status, 200, "{}", answer.body);
+                    body(&answer)
+                })
+            })
+            .collect();
+        asked.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    for tenant in ["acme", "beta"] {
+        let sent = reports
+            .iter()
+            .filter(|r| r["tenants"][tenant] == "sent")
+            .count();
+        assert_eq!(sent, 1, "{tenant}: {reports:#?}");
+    }
+    let outbox = stack.mail.state_dir.join("outbox");
+    let emails = std::fs::read_dir(&outbox)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(emails, 2, "one digest per tenant");
+    eprintln!(
+        "scale-out: {total} Succeeded ({} sent to two hosts at once), {} NAP files, {emails} digests",
+        doubled.load(Ordering::SeqCst),
+        inbox.len()
+    );
+}
+
+#[test]
+fn three_hosts_on_one_redis_deliver_every_record_once() {
+    hosts_on_one_redis(3, 300, 3);
+}
+
 /// CSV of `n` M1 cars with distinct VINs, from the demo CSV's columns.
 fn m1_batch(n: usize) -> Vec<u8> {
     let text = std::fs::read_to_string(demo("records.csv")).unwrap();
@@ -1036,14 +1319,11 @@ fn dev_mode_runs_the_readme_example() {
     assert!(dev.host.stop(), "ecoc up --dev stops cleanly on SIGTERM");
 }
 
-/// A hash of every row of the key-value file (read with Python's sqlite3, not with ecoc's code)
-/// except those of rejected records, and how many rejected records there are: a refused upload
-/// (422, 409) is kept as a rejected record, and nothing else changes. The audit trail is left out
-/// (its chainer moves queued entries into the chain on its own clock); [`audit_entries_after`]
-/// checks what it gained.
-/// The key-value store as one row per entry (`store key sha256(value)`), leaving out the audit
-/// trail and the background runs' locks (they run on the host's clock) and the refused uploads
-/// kept as rejected records, with the number of those records.
+/// The key-value file as one row per entry (`store key sha256(value)`, read with Python's sqlite3,
+/// not with ecoc's code), and how many rejected records there are: a refused upload (422, 409) is
+/// kept as a rejected record, and nothing else changes. Left out: those records, the audit trail
+/// ([`audit_entries_after`] checks what it gained) and the background runs' locks (the chainer and
+/// the sweep run on the host's clock).
 fn kv_fingerprint(db: &Path) -> (Vec<String>, usize) {
     let script = r#"
 import sqlite3, hashlib, sys, json, re
@@ -1163,11 +1443,177 @@ fn ed25519_sign(key: &ed25519_dalek::SigningKey, ts: &str, body: &[u8]) -> Strin
     base64ct::Base64::encode_string(&key.sign(&message).to_bytes())
 }
 
+/// Makes the tenant of `token` require uploads signed by `signer`.
+fn require_signed_uploads(stack: &Stack, token: &str, signer: &ed25519_dalek::SigningKey) {
+    use base64ct::Encoding;
+    let mut settings = body(&stack.get(token, "/v1/tenant"));
+    settings["webhook_public_key"] = json!(base64ct::Base64::encode_string(
+        signer.verifying_key().as_bytes()
+    ));
+    let answer = stack.call(token, "PUT", "/v1/tenant", &settings);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+/// The keys of one store label in the host's SQLite file.
+fn label_keys(db: &Path, label: &str) -> Vec<String> {
+    let script = "import sqlite3, sys\n\
+        for (k,) in sqlite3.connect(sys.argv[1]).execute(\n\
+            'select key from spin_key_value where store = ? order by key', (sys.argv[2],)):\n\
+            print(k)";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(db)
+        .arg(label)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An ERP endpoint that takes every connection and its request, then never answers; counts them.
+fn hanging_erp() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/erp/ecoc", listener.local_addr().unwrap());
+    let taken = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = taken.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                // Read whatever comes, answer nothing, hold the connection until the client goes.
+                while conn.read(&mut buf).is_ok_and(|n| n > 0) {}
+            });
+        }
+    });
+    (url, taken)
+}
+
+/// Issue 17 item 3: a callback URL that hangs does not hold a worker. The write-back gives up on
+/// its own timeout (well before the host's 30 s limit would kill the step), says so on the record,
+/// is retried later, and the pipeline goes on delivering.
+#[test]
+fn a_hanging_callback_url_times_out_and_holds_nothing() {
+    let stack = Stack::start(&[]);
+    let (url, connections) = hanging_erp();
+    let mut settings = body(&stack.get(&stack.token, "/v1/tenant"));
+    settings["callback_url"] = json!(url);
+    let put = stack.call(&stack.token, "PUT", "/v1/tenant", &settings);
+    assert_eq!(put.status, 200, "{}", put.body);
+    let posted = stack.post_vehicle(&stack.token, &demo_json("records/m1.json"));
+    assert_eq!(posted.status, 202, "{}", posted.body);
+    let id = body(&posted)["id"].as_str().unwrap().to_owned();
+    stack.wait_for(&stack.token, &id, &["succeeded"]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let record = loop {
+        let record = body(&stack.get(&stack.token, &format!("/v1/submissions/{id}")));
+        if record["callback"]["last_error"].is_string() {
+            break record;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write-back attempt recorded: {record:#}\n{}",
+            stack.host().log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let error = record["callback"]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("timed out waiting for the answer (5000 ms)"),
+        "the write-back's own timeout: {error}"
+    );
+    assert_eq!(
+        record["callback"]["done"], false,
+        "retried later: {record:#}"
+    );
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    // Nothing waited for the host's limit, and the next record still goes through.
+    let log = stack.host().log_text();
+    assert!(
+        !log.contains("did not answer in time"),
+        "a step ran into the host's request timeout:\n{log}"
+    );
+    let next = stack.post_vehicle(&stack.token, &demo_json("records/l3e.json"));
+    assert_eq!(next.status, 202, "{}", next.body);
+    let next_id = body(&next)["id"].as_str().unwrap().to_owned();
+    stack.wait_for(&stack.token, &next_id, &["succeeded"]);
+}
+
+/// Issue 17: a used webhook signature is remembered (store `seen`) while a replay window could
+/// take it, and the digest run forgets those older than any window.
+#[test]
+fn used_webhook_signatures_are_pruned_once_out_of_their_window() {
+    let stack = Stack::start(&[]);
+    let signer = ed25519_dalek::SigningKey::from_bytes(&[43u8; 32]);
+    let token = stack.tenant("signed");
+    require_signed_uploads(&stack, &token, &signer);
+    let record = serde_json::to_vec(&demo_json("records/l3e.json")).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ts = now.to_string();
+    let signature = ed25519_sign(&signer, &ts, &record);
+    let auth = format!("Bearer {token}");
+    let upload = || {
+        request(
+            "POST",
+            &stack.host().url("/v1/vehicles"),
+            &[
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+                ("ecoc-timestamp", ts.as_str()),
+                ("ecoc-signature", signature.as_str()),
+            ],
+            &record,
+        )
+    };
+    let accepted = upload();
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let db = stack.root.path().join("state/ecoc.db");
+    let fresh = label_keys(&db, "seen");
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    assert!(fresh[0].starts_with(&format!("signed/{ts}/")), "{fresh:?}");
+
+    // The mark of a signature used two days ago, as the store holds it since then.
+    let two_days_ago = format!("signed/{}/{}", now - 2 * 86_400, "ab".repeat(32));
+    let insert = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=30)\n\
+             c.execute('insert into spin_key_value (store, key, value) values (?, ?, ?)', \
+             ('seen', sys.argv[2], b'0'))\nc.commit()",
+        ])
+        .arg(&db)
+        .arg(&two_days_ago)
+        .status()
+        .unwrap();
+    assert!(insert.success());
+
+    let digest = stack.call(ADMIN, "POST", "/v1/admin/digest", &json!({}));
+    assert_eq!(digest.status, 200, "{}", digest.body);
+    assert_eq!(body(&digest)["webhooks_pruned"], 1, "{}", digest.body);
+    assert_eq!(label_keys(&db, "seen"), fresh, "the fresh mark stays");
+    let replay = upload();
+    assert_eq!(replay.status, 401, "{}", replay.body);
+    assert!(replay.body.contains("replayed"), "{}", replay.body);
+    assert_eq!(label_keys(&db, "seen"), fresh);
+}
+
 /// The hostile corpus: every case gets a 4xx with a reason, the host keeps serving, and the
 /// key-value store is byte for byte what it was. No secret appears in an answer or the log.
 #[test]
 fn hostile_inputs_get_a_reason_and_change_nothing() {
-    use base64ct::Encoding;
     warm_compile_cache();
     let stack = Stack::start(&[]);
     let primary = stack.token.clone();
@@ -1184,16 +1630,7 @@ fn hostile_inputs_get_a_reason_and_change_nothing() {
     // A tenant that requires signed uploads, with one accepted signed upload (replayed below).
     let signer = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
     let signed_token = stack.tenant("signed");
-    let mut settings = body(&stack.get(&signed_token, "/v1/tenant"));
-    settings["webhook_public_key"] = json!(base64ct::Base64::encode_string(
-        signer.verifying_key().as_bytes()
-    ));
-    assert_eq!(
-        stack
-            .call(&signed_token, "PUT", "/v1/tenant", &settings)
-            .status,
-        200
-    );
+    require_signed_uploads(&stack, &signed_token, &signer);
     let record = serde_json::to_vec(&demo_json("records/l3e.json")).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -335,12 +335,25 @@ pub fn delete(url: &str) -> Answer {
 
 /// Any request, with headers.
 pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    try_request(method, url, headers, body).unwrap_or_else(|e| panic!("HTTP request failed: {e}"))
+}
+
+/// [`request`], or why no answer came (connection refused or closed, timeout).
+pub fn try_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Answer, String> {
     let mut builder = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
     let req = builder.body(body.to_vec()).expect("request");
-    answer(agent().run(req))
+    match agent().run(req) {
+        Ok(resp) => Ok(answer(Ok(resp))),
+        Err(e) => Err(format!("{method} {url}: {e}")),
+    }
 }
 
 /// One exchange, as a browser's first request sees it: a redirect is answered as it is (status,
@@ -394,27 +407,74 @@ fn run_with_headers(
 pub struct RedisServer {
     child: Child,
     pub port: u16,
+    dir: PathBuf,
+    durable: bool,
 }
 
 impl RedisServer {
-    /// Starts one with its files in `dir`; `None` when `redis-server` is not installed (a test
-    /// then says it is skipped, and fails in CI: see [`RedisServer::required`]).
+    /// Starts one with its files in `dir`, keeping nothing on disk; `None` when `redis-server` is
+    /// not installed (a test then says it is skipped, and fails in CI: see
+    /// [`RedisServer::required`]).
     pub fn start(dir: &Path) -> Option<Self> {
+        Self::launch(dir, false)
+    }
+
+    /// As operators are told to run it for ecoc (README.md): every write in the append-only file
+    /// and fsynced before Redis answers (`appendonly yes`, `appendfsync always`), so a restart,
+    /// even after SIGKILL, loses nothing it acknowledged.
+    pub fn start_durable(dir: &Path) -> Option<Self> {
+        Self::launch(dir, true)
+    }
+
+    fn launch(dir: &Path, durable: bool) -> Option<Self> {
         let port = free_port();
+        let child = Self::spawn(dir, port, durable)?;
+        Some(Self {
+            child,
+            port,
+            dir: dir.to_owned(),
+            durable,
+        })
+    }
+
+    /// `redis-server` on `port`, once it accepts connections.
+    fn spawn(dir: &Path, port: u16, durable: bool) -> Option<Child> {
+        let persistence: &[&str] = if durable {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""])
+            .args(persistence)
             .current_dir(dir)
             .stdout(Stdio::null())
             .spawn()
             .ok()?;
-        let server = Self { child, port };
-        wait_for_port(port, Duration::from_secs(10)).then_some(server)
+        wait_for_port(port, Duration::from_secs(10)).then_some(child)
+    }
+
+    /// Kills the server with SIGKILL, waits `down`, and starts it again on the same port and files.
+    pub fn crash_and_restart(&mut self, down: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child =
+            Self::spawn(&self.dir, self.port, self.durable).expect("redis-server restarts");
     }
 
     /// [`RedisServer::start`], or `None` after saying the test is skipped; panics in CI.
     pub fn required(dir: &Path) -> Option<Self> {
-        let server = Self::start(dir);
+        Self::or_skip(Self::start(dir))
+    }
+
+    /// [`RedisServer::start_durable`], or `None` after saying the test is skipped; panics in CI.
+    pub fn required_durable(dir: &Path) -> Option<Self> {
+        Self::or_skip(Self::start_durable(dir))
+    }
+
+    fn or_skip(server: Option<Self>) -> Option<Self> {
         if server.is_none() {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -548,10 +608,9 @@ pub fn app_dir(root: &Path) -> PathBuf {
     for (name, wasm) in built {
         std::fs::copy(wasm, wasm_dir.join(format!("{name}.wasm"))).expect("copy wasm");
     }
-    let labels = ["default", "claims", "work", "vins", "failures", "audit"];
-    let config: String = labels
+    let config: String = pipeline::kv::STORE_LABELS
         .iter()
-        .map(|l| format!("[key_value_store.{l}]\ntype = \"spin\"\npath = \"../state/ecoc.db\"\n"))
+        .map(|l| format!("[key_value_store.{l}]\ntype = \"spin\"\npath = \"ecoc.db\"\n"))
         .collect();
     std::fs::write(app.join("runtime-config.toml"), config).expect("runtime config");
     app
