@@ -892,16 +892,16 @@ impl Xorshift {
 }
 
 /// The ERP's side of one record: POSTs it to a random host (to two at once when `twice`) until one
-/// accepts it or says it already has it. A refusal as a concurrent submission (both of a double
+/// accepts it or says it already has it (a 409 naming the record, `duplicate_of`). A refusal as a concurrent submission (both of a double
 /// send may get one), a 5xx (Redis restarting) or no answer (a host killed) is sent again, to a
-/// host picked anew. Anything else is a failure of the test.
+/// host picked anew. Anything else is a failure of the test. Returns the answer that settled it.
 fn erp_send(
     urls: &std::sync::Mutex<Vec<String>>,
     token: &str,
     record: &Value,
     twice: bool,
     random: &mut Xorshift,
-) {
+) -> String {
     let payload = serde_json::to_vec(record).unwrap();
     let auth = format!("Bearer {token}");
     let headers = [
@@ -928,12 +928,15 @@ fn erp_send(
                 .collect();
             sent.into_iter().map(|s| s.join().unwrap()).collect()
         });
-        let delivered = answers
-            .iter()
-            .flatten()
-            .any(|a| a.status == 202 || (a.status == 409 && a.body.contains("already submitted")));
-        if delivered {
-            return;
+        let delivered = answers.iter().flatten().find(|a| {
+            a.status == 202 || (a.status == 409 && a.body.contains("\"duplicate_of\":\"r"))
+        });
+        if let Some(a) = delivered {
+            return format!(
+                "{} {}",
+                a.status,
+                a.body.chars().take(300).collect::<String>()
+            );
         }
         for a in answers.iter().flatten() {
             assert!(
@@ -1003,10 +1006,16 @@ fn hosts_on_one_redis(hosts: usize, total: usize, kills: usize) {
     let base_vin = template["vin"].as_str().unwrap()[..10].to_owned();
     let next = Arc::new(AtomicUsize::new(0));
     let doubled = Arc::new(AtomicUsize::new(0));
+    let settled = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
     let workers: Vec<_> = (0..6u64)
         .map(|w| {
-            let (urls, tokens, next, doubled) =
-                (urls.clone(), tokens.clone(), next.clone(), doubled.clone());
+            let (urls, tokens, next, doubled, settled) = (
+                urls.clone(),
+                tokens.clone(),
+                next.clone(),
+                doubled.clone(),
+                settled.clone(),
+            );
             let (template, base_vin) = (template.clone(), base_vin.clone());
             std::thread::spawn(move || {
                 let mut random = Xorshift(seed.wrapping_mul(w + 7) | 1);
@@ -1019,29 +1028,41 @@ fn hosts_on_one_redis(hosts: usize, total: usize, kills: usize) {
                     record["vin"] = json!(format!("{base_vin}{:07}", 7_000 + i));
                     let twice = random.below(10) == 0;
                     doubled.fetch_add(usize::from(twice), Ordering::SeqCst);
-                    erp_send(&urls, &tokens[i % 2], &record, twice, &mut random);
+                    let answer = erp_send(&urls, &tokens[i % 2], &record, twice, &mut random);
+                    settled
+                        .lock()
+                        .unwrap()
+                        .insert(record["vin"].to_string(), answer);
                 }
             })
         })
         .collect();
-    // The faults, at random points while the ERP sends: host kills, then one Redis crash.
+    // The faults, at random points while the ERP sends: host kills, and after the first of them
+    // one Redis crash.
     let mut random = Xorshift(seed);
+    let taken = || next.load(Ordering::SeqCst).min(total);
     for kill in 0..kills {
-        std::thread::sleep(Duration::from_millis(1_000 + random.below(3_000)));
+        std::thread::sleep(Duration::from_millis(500 + random.below(1_500)));
         let victim = random.below(hosts as u64) as usize;
-        eprintln!("scale-out: kill {} of host {victim}", kill + 1);
+        eprintln!(
+            "scale-out: kill {} of host {victim} after {} records taken",
+            kill + 1,
+            taken()
+        );
         running.remove(victim).kill();
         std::thread::sleep(Duration::from_millis(500));
         let restarted = stack.start_host(&format!("state-{victim}"));
         urls.lock().unwrap()[victim] = restarted.url("");
         running.insert(victim, restarted);
+        if kill == 0 {
+            std::thread::sleep(Duration::from_millis(random.below(1_000)));
+            eprintln!(
+                "scale-out: Redis SIGKILLed after {} records taken, back 2 s later",
+                taken()
+            );
+            redis.crash_and_restart(Duration::from_secs(2));
+        }
     }
-    std::thread::sleep(Duration::from_millis(500 + random.below(2_000)));
-    eprintln!(
-        "scale-out: Redis SIGKILLed and restarted after {} of {total} records were taken",
-        next.load(Ordering::SeqCst).min(total)
-    );
-    redis.crash_and_restart(Duration::from_secs(2));
     for worker in workers {
         worker.join().unwrap();
     }
@@ -1049,11 +1070,12 @@ fn hosts_on_one_redis(hosts: usize, total: usize, kills: usize) {
     for token in tokens.iter() {
         let mut unreadable = demo_json("records/l3e.json");
         unreadable["vin"] = json!("WVWZZZ1JZXW00000I");
+        let auth = format!("Bearer {token}");
         let refused = request(
             "POST",
             &running[0].url("/v1/vehicles"),
             &[
-                ("authorization", &format!("Bearer {token}")),
+                ("authorization", &auth),
                 ("content-type", "application/json"),
             ],
             &serde_json::to_vec(&unreadable).unwrap(),
@@ -1062,6 +1084,7 @@ fn hosts_on_one_redis(hosts: usize, total: usize, kills: usize) {
     }
 
     let deadline = Instant::now() + Duration::from_secs(600);
+    let mut settled_since: Option<Instant> = None;
     let records: Vec<Value> = loop {
         let records: Vec<Value> = tokens
             .iter()
@@ -1073,6 +1096,21 @@ fn hosts_on_one_redis(hosts: usize, total: usize, kills: usize) {
             .count();
         if records.len() >= total && open == 0 {
             break records;
+        }
+        // Everything there is final: a missing record will not come any more.
+        let since = *settled_since.get_or_insert_with(Instant::now);
+        if open > 0 {
+            settled_since = None;
+        } else if since.elapsed() > Duration::from_secs(60) {
+            let have: Vec<String> = records.iter().map(|r| r["vin"].to_string()).collect();
+            let lost: Vec<String> = settled
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(vin, _)| !have.contains(vin))
+                .map(|(vin, answer)| format!("{vin}: the ERP was told {answer}"))
+                .collect();
+            panic!("{} of {total} records, lost: {lost:#?}", records.len());
         }
         assert!(
             Instant::now() < deadline,
@@ -1114,7 +1152,11 @@ fn hosts_on_one_redis(hosts: usize, total: usize, kills: usize) {
                 let url = h.url("/v1/admin/digest");
                 scope.spawn(move || {
                     let auth = format!("Bearer {ADMIN}");
-                    let answer = request("POST", &url, &[("authorization", &auth)], b"{}");
+                    let headers = [
+                        ("authorization", auth.as_str()),
+                        ("content-type", "application/json"),
+                    ];
+                    let answer = request("POST", &url, &headers, b"{}");
                     assert_eq!(answer.status, 200, "{}", answer.body);
                     body(&answer)
                 })
@@ -1456,10 +1498,12 @@ fn require_signed_uploads(stack: &Stack, token: &str, signer: &ed25519_dalek::Si
 
 /// The keys of one store label in the host's SQLite file.
 fn label_keys(db: &Path, label: &str) -> Vec<String> {
-    let script = "import sqlite3, sys\n\
-        for (k,) in sqlite3.connect(sys.argv[1]).execute(\n\
-            'select key from spin_key_value where store = ? order by key', (sys.argv[2],)):\n\
-            print(k)";
+    let script = r#"
+import sqlite3, sys
+query = 'select key from spin_key_value where store = ? order by key'
+for (k,) in sqlite3.connect(sys.argv[1]).execute(query, (sys.argv[2],)):
+    print(k)
+"#;
     let out = Command::new("python3")
         .args(["-c", script])
         .arg(db)

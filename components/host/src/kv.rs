@@ -320,52 +320,46 @@ impl RedisBackend {
         Ok(Self { display_url, conn })
     }
 
+    /// Runs `cmd`; when the connection was lost under it (Redis restarted, the network dropped),
+    /// once more on the connection the manager makes anew. Every command here is idempotent (GET,
+    /// SET of one value, DEL, EXISTS, a SCAN step), so running one twice changes nothing.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> KvResult<T> {
+        match cmd.query_async(&mut self.conn.clone()).await {
+            Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+                tracing::warn!(redis = %self.display_url, error = %e, "Redis connection lost; trying again");
+                cmd.query_async(&mut self.conn.clone())
+                    .await
+                    .map_err(|e| KvError::Other(format!("Redis {}: {e}", self.display_url)))
+            }
+            result => result.map_err(other),
+        }
+    }
+
     async fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
-        redis::cmd("GET")
-            .arg(key)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(other)
+        self.query(redis::cmd("GET").arg(key)).await
     }
 
     async fn set(&self, key: &str, value: Vec<u8>) -> KvResult<()> {
-        redis::cmd("SET")
-            .arg(key)
-            .arg(value)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(other)
+        self.query(redis::cmd("SET").arg(key).arg(value)).await
     }
 
     async fn delete(&self, key: &str) -> KvResult<()> {
-        redis::cmd("DEL")
-            .arg(key)
-            .query_async::<i64>(&mut self.conn.clone())
+        self.query::<i64>(redis::cmd("DEL").arg(key))
             .await
             .map(|_| ())
-            .map_err(other)
     }
 
     async fn exists(&self, key: &str) -> KvResult<bool> {
-        redis::cmd("EXISTS")
-            .arg(key)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(other)
+        self.query(redis::cmd("EXISTS").arg(key)).await
     }
 
     async fn keys(&self) -> KvResult<Vec<String>> {
-        let mut conn = self.conn.clone();
         let mut cursor: u64 = 0;
         let mut keys = Vec::new();
         loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(other)?;
+            let (next, batch): (u64, Vec<String>) = self
+                .query(redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(1000))
+                .await?;
             keys.extend(batch);
             if next == 0 {
                 break;
@@ -373,6 +367,7 @@ impl RedisBackend {
             cursor = next;
         }
         keys.sort();
+        keys.dedup();
         Ok(keys)
     }
 }

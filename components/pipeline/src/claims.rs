@@ -48,6 +48,13 @@ fn duplicate(key: &str, existing: String) -> Error {
     }
 }
 
+/// The refusal of a key claimed by an admission still in flight: "being submitted by a concurrent
+/// request", which tells the sender to try again, never "already submitted" (that admission may
+/// yet fail, and a sender told "already submitted" would never send the record again).
+pub fn in_flight(key: &str) -> Error {
+    duplicate(key, String::new())
+}
+
 /// Claims `key` for `id` (a record, a run), or says who holds it. Holders and claims count as long
 /// as their id is younger than [`STALE_CLAIM_MS`] when it is time-ordered
 /// ([`crate::ids::record_id`]), forever otherwise.

@@ -710,7 +710,17 @@ pub fn admit_to_destinations<K: KeyValue>(
         };
         if let Err(e) = claims::claim_with(stores, candidate.tenant, &dup, &id, &live) {
             give_back(&claimed);
-            return Err(e);
+            // A young holder without its record is an admission in flight, or one that died (a
+            // killed host, a store that failed under it): not "already submitted", since that
+            // record may never exist. The sender is told to send it again.
+            return Err(match e {
+                Error::Duplicate { existing, .. }
+                    if !existing.is_empty() && !repo.exists(candidate.tenant, &existing)? =>
+                {
+                    claims::in_flight(&dup)
+                }
+                e => e,
+            });
         }
         claimed.push((dup, id.clone()));
         records.push(admitted_record(
