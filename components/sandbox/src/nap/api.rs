@@ -61,6 +61,7 @@ pub(crate) struct Stats {
     tokens_issued: u64,
     accepted: u64,
     duplicates_refused: u64,
+    lost: u64,
     refused: HashMap<String, u64>,
 }
 
@@ -597,6 +598,13 @@ async fn accept(
     let now = rfc3339(SystemTime::now());
     let candidate = Submission::received(id, client_id, envelope, body.len(), now);
     let submission = match state.store.reserve(candidate) {
+        Reserve::Reserved(s) if take_loss(state) => {
+            // Answered as taken, then forgotten.
+            state.store.release(&s.submission_id);
+            lock(&state.stats).lost += 1;
+            tracing::warn!(id = %s.submission_id, vin = %s.vin, "submission lost (fault lose_next)");
+            return Ok(s);
+        }
         Reserve::Reserved(s) => s,
         Reserve::Duplicate(earlier) => {
             lock(&state.stats).duplicates_refused += 1;
@@ -641,6 +649,16 @@ async fn accept(
     );
     spawn_processing(Arc::clone(state), submission.submission_id.clone());
     Ok(submission)
+}
+
+/// Whether the `lose_next` fault takes this submission (and spends one of its count).
+fn take_loss(state: &State) -> bool {
+    let mut faults = lock(&state.faults);
+    if faults.faults.lose_next == 0 {
+        return false;
+    }
+    faults.faults.lose_next -= 1;
+    true
 }
 
 fn internal_refusal(reason: &str) -> NotAccepted {
@@ -1057,6 +1075,7 @@ fn stats(state: &State) -> Response {
         &json!({
             "accepted": stats.accepted,
             "duplicates_refused": stats.duplicates_refused,
+            "lost": stats.lost,
             "refused": stats.refused,
             "statuses": statuses,
             "tokens_issued": stats.tokens_issued,

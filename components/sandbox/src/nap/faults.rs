@@ -26,12 +26,16 @@ pub struct Faults {
     /// Percentage (0-100) of submissions that end Failed (with a reason) instead of Succeeded.
     /// With `seed` set, the outcome of a given VIN + version + stage is always the same.
     pub failure_rate_percent: u8,
+    /// The next this-many submissions are answered 202 with an id, then lost: never stored, so
+    /// their status answers 404 and they are not in the inbox (a NAP that loses what it took).
+    pub lose_next: u32,
 }
 
 const NAP_FIELDS: &[&str] = &[
     "token_lifetime_secs",
     "processing_ms",
     "failure_rate_percent",
+    "lose_next",
 ];
 
 impl Default for Faults {
@@ -41,6 +45,7 @@ impl Default for Faults {
             token_lifetime_secs: 3600,
             processing_ms: DEFAULT_PROCESSING_MS,
             failure_rate_percent: 0,
+            lose_next: 0,
         }
     }
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::faults::{FaultState, Faults};
+use super::faults::{FaultState, Faults, Lie};
 use super::pki::{self, Credential, HashAlg, TestPki};
 use crate::http::{self, Request, Response};
 
@@ -535,14 +535,38 @@ fn describe(
         "valid"
     };
     let mut cert = json!({ "status": cert_status });
+    let lie = lock(&state.faults).faults.lie;
+    let leaf = match lie {
+        // Another account's credential of the same key type when there is one (`rsa-signer-b`).
+        Some(Lie::OtherCertificate) => {
+            let others = || {
+                state
+                    .pki
+                    .credentials()
+                    .iter()
+                    .filter(|c| c.id() != credential.id() && !c.entry().expired)
+            };
+            others()
+                .find(|c| c.key_type() == credential.key_type())
+                .or_else(|| others().next())
+                .map_or(credential.certificate_der(), Credential::certificate_der)
+        }
+        Some(Lie::ExpiredCertificate) => state
+            .pki
+            .credentials()
+            .iter()
+            .find(|c| c.entry().expired)
+            .map_or(credential.certificate_der(), Credential::certificate_der),
+        _ => credential.certificate_der(),
+    };
+    let issuing = match lie {
+        Some(Lie::ChangedChain) => state.pki.root_der(),
+        _ => state.pki.issuing_der(),
+    };
     let chain: Vec<&[u8]> = match certificates {
         Certificates::None => vec![],
-        Certificates::Single => vec![credential.certificate_der()],
-        Certificates::Chain => vec![
-            credential.certificate_der(),
-            state.pki.issuing_der(),
-            state.pki.root_der(),
-        ],
+        Certificates::Single => vec![leaf],
+        Certificates::Chain => vec![leaf, issuing, state.pki.root_der()],
     };
     if certificates != Certificates::None {
         cert["certificates"] = chain.iter().map(|der| Base64::encode_string(der)).collect();
@@ -787,9 +811,13 @@ fn sign_hash(state: &State, client: &str, body: SignHashRequest) -> Result<Value
         )));
     }
     let hashes = decode_hashes(&body.hashes, Some(hash_alg))?;
-    let (reject_sad, ecdsa_format) = {
+    let (reject_sad, ecdsa_format, lie) = {
         let faults = lock(&state.faults);
-        (faults.faults.reject_sad, faults.faults.ecdsa_format)
+        (
+            faults.faults.reject_sad,
+            faults.faults.ecdsa_format,
+            faults.faults.lie,
+        )
     };
 
     // The SAD: present, known, fresh, this client's, this credential's, covering these hashes.
@@ -852,7 +880,11 @@ fn sign_hash(state: &State, client: &str, body: SignHashRequest) -> Result<Value
 
     let mut signatures = Vec::with_capacity(hashes.len());
     for hash in &hashes {
-        match credential.sign_hash(hash, &body.sign_algo, Some(hash_alg.oid()), ecdsa_format) {
+        let mut hash = hash.clone();
+        if lie == Some(Lie::OtherHashes) {
+            hash[0] ^= 0xff;
+        }
+        match credential.sign_hash(&hash, &body.sign_algo, Some(hash_alg.oid()), ecdsa_format) {
             Ok(signature) => signatures.push(Base64::encode_string(&signature)),
             Err(e) => return Err(internal_refusal(&e.to_string())),
         }

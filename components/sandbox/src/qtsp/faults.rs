@@ -14,6 +14,22 @@ use crate::{Error, Result};
 
 pub use crate::support::FAULTS_JSON;
 
+/// A QTSP that lies: every answer is well-formed and 200, and wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lie {
+    /// `signatures/signHash` signs other hashes than those it was given (each with its first
+    /// byte flipped): valid signatures, over something else.
+    OtherHashes,
+    /// `credentials/info` names another credential's certificate (another key, as another
+    /// manufacturer's account would have) in place of the one that signs.
+    OtherCertificate,
+    /// `credentials/info` names the expired credential's certificate.
+    ExpiredCertificate,
+    /// `credentials/info` returns a changed chain: the root CA where the issuing CA should be.
+    ChangedChain,
+}
+
 /// The switchable failure modes. Every field has a harmless default, so `{}` means "behave".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -45,6 +61,9 @@ pub struct Faults {
     /// How `signatures/signHash` encodes ECDSA values: `der` (what many QTSPs return) or `raw`
     /// (`r || s`, what XML-DSig wants).
     pub ecdsa_format: EcdsaFormat,
+    /// Answers that look right and are not, for a client that must verify what it gets back
+    /// (`null`: none). See [`Lie`].
+    pub lie: Option<Lie>,
     /// Paths (or path suffixes such as `signatures/signHash`) the latency, error and hang faults
     /// apply to; empty means every CSC and OAuth2 endpoint. `/sandbox/...` is never affected.
     pub endpoints: Vec<String>,
@@ -67,6 +86,7 @@ impl Default for Faults {
             sad_lifetime_secs: 300,
             reject_sad: false,
             ecdsa_format: EcdsaFormat::Der,
+            lie: None,
             endpoints: Vec::new(),
             seed: None,
         }

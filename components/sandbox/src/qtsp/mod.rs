@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use faults::Faults;
+pub use faults::{Faults, Lie};
 pub use pki::{Credential, CredentialEntry, KeyType, SandboxDescription, TestPki};
 
 use crate::Result;
