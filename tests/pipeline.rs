@@ -2325,6 +2325,121 @@ fn set_faults(base: &str, faults: Value) {
     assert_eq!(a.status, 200, "{}", a.body);
 }
 
+/// Issue 17 item 3: a QTSP that answers 200 and lies (signatures over other hashes, another
+/// account's certificate, an expired certificate, a changed chain) is caught by the sign step: the
+/// record keeps the reason and waits for a retry (or fails with it, when the lie cannot be signed
+/// with at all: the sandbox's expired certificate holds a P-256 key, the credential an RSA one), no
+/// file reaches the NAP, and once the QTSP tells the truth again every record is delivered (a
+/// failed one after `POST /v1/submissions/{id}/retry`) with a signature xmlsec1 verifies.
+#[test]
+fn a_lying_qtsp_is_caught_and_nothing_unverified_reaches_the_nap() {
+    warm_compile_cache();
+    let stack = Stack::start_with(&[], "8");
+    let t = stack.token.clone();
+    let template = demo_json("records/m1.json");
+    let base_vin = template["vin"].as_str().unwrap()[..10].to_owned();
+    let lies = [
+        "other_hashes",
+        "other_certificate",
+        "expired_certificate",
+        "changed_chain",
+    ];
+    let mut ids = Vec::new();
+    for (i, lie) in lies.iter().enumerate() {
+        set_faults(&stack.qtsp.base, json!({ "lie": lie }));
+        let mut record = template.clone();
+        record["vin"] = json!(format!("{base_vin}{:07}", 8_100 + i));
+        let posted = stack.post_vehicle(&t, &record);
+        assert_eq!(posted.status, 202, "{lie}: {}", posted.body);
+        let id = body(&posted)["id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let refused = loop {
+            let r = body(&stack.get(&t, &format!("/v1/submissions/{id}")));
+            assert!(
+                ["validated", "failed"].contains(&r["status"].as_str().unwrap()),
+                "{lie}: a lying QTSP's signature went on: {r:#}"
+            );
+            let sign_refused = r["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["code"] == "SIGN-FAILED");
+            if sign_refused {
+                break r;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{lie}: no refusal recorded: {r:#}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        };
+        eprintln!("{lie}: {}", refused["errors"]);
+        assert!(
+            stack.nap_inbox().is_empty(),
+            "{lie}: a file reached the NAP"
+        );
+        ids.push(id);
+    }
+    set_faults(&stack.qtsp.base, json!({}));
+    for id in &ids {
+        let now = body(&stack.get(&t, &format!("/v1/submissions/{id}")));
+        if now["status"] == "failed" {
+            let retried = stack.call(
+                &t,
+                "POST",
+                &format!("/v1/submissions/{id}/retry"),
+                &json!({}),
+            );
+            assert_eq!(retried.status, 202, "{}", retried.body);
+        }
+        let record = stack.wait_for(&t, id, &["succeeded"]);
+        xmlsec_verifies(&stack.qtsp.state_dir, &inbox_file(&stack, &record))
+            .unwrap_or_else(|e| panic!("{id}: xmlsec1: {e}"));
+    }
+    assert_eq!(stack.nap_inbox().len(), ids.len(), "each file once");
+}
+
+/// Issue 17 item 3: a NAP that accepts a file and then loses it (its status lookups answer 404)
+/// gets the same signed file again, under the same version; the record ends Succeeded and the NAP
+/// holds the file once.
+#[test]
+fn a_file_the_nap_lost_is_delivered_again_under_the_same_version() {
+    warm_compile_cache();
+    let stack = Stack::start(&[]);
+    let t = stack.token.clone();
+    set_faults(
+        &stack.nap.base,
+        json!({"lose_next": 1, "processing_ms": 200}),
+    );
+    let posted = stack.post_vehicle(&t, &demo_json("records/m1.json"));
+    assert_eq!(posted.status, 202, "{}", posted.body);
+    let id = body(&posted)["id"].as_str().unwrap().to_owned();
+    let record = stack.wait_for(&t, &id, &["succeeded", "failed"]);
+    assert_eq!(record["status"], "succeeded", "{record:#}");
+    assert!(
+        record["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("the NAP lost submission"))),
+        "the timeline says the file went again: {record:#}"
+    );
+    let stats = body(&request(
+        "GET",
+        &format!("{}/sandbox/stats", stack.nap.base),
+        &[],
+        b"",
+    ));
+    assert_eq!(stats["lost"], 1, "{stats:#}");
+    let inbox = stack.nap_inbox();
+    assert_eq!(inbox.len(), 1, "{inbox:#?}");
+    let signed = stack.get(&t, &format!("/v1/submissions/{id}/xml"));
+    let delivered = std::fs::read_to_string(inbox_file(&stack, &record)).unwrap();
+    assert_eq!(delivered, signed.body, "the same signed file, same version");
+}
+
 /// QTSP failing 30 % of calls (5xx and hangs past the client's timeout), the NAP down for a stretch,
 /// the mail API down: every record still ends Succeeded, each file reaches the NAP once, and the
 /// digest goes out once the mail API is back.

@@ -15,7 +15,8 @@ pub trait Nap {
     /// Delivers one signed file. A file the NAP already holds (same VIN + version + stage) comes back
     /// as that earlier submission's receipt, so a retried delivery never sends twice.
     fn submit(&self, signed_xml: &[u8]) -> Result<Submitted>;
-    /// The NAP's current status of a submission.
+    /// The NAP's current status of a submission; [`Error::NotFound`] when the NAP does not know it
+    /// (it lost a file it had accepted: the caller delivers it again).
     fn status(&self, submission_id: &str) -> Result<Receipt>;
     /// Whether the NAP answers again after an outage (a cheap call, no file sent).
     fn reachable(&self) -> bool {
@@ -86,6 +87,14 @@ fn reason(resp: &Response) -> String {
         .ok()
         .and_then(|r| r.message.or(r.error_description))
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned())
+}
+
+/// A status lookup answered 404: the NAP does not know a submission it accepted.
+fn lost(submission_id: &str, resp: &Response) -> Error {
+    Error::NotFound(format!(
+        "status of {submission_id} answered 404: {}",
+        reason(resp)
+    ))
 }
 
 fn retryable_status(status: u16) -> bool {
@@ -277,6 +286,9 @@ impl<T: Transport> Nap for VcaNap<T> {
             self.base_url
         ))?;
         let status = resp.status().as_u16();
+        if status == 404 {
+            return Err(lost(submission_id, &resp));
+        }
         if status != 200 {
             return Err(upstream(
                 format!(
@@ -435,6 +447,7 @@ impl<T: Transport> Nap for EuNap<T> {
         let status = resp.status().as_u16();
         match (status, EuAnswer::read(&resp)) {
             (200, Some(a)) => a.receipt(),
+            (404, _) => Err(lost(submission_id, &resp)),
             (s, _) => Err(upstream(
                 format!("status of {submission_id} answered {s}: {}", reason(&resp)),
                 retryable_status(s),

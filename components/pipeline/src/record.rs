@@ -328,6 +328,25 @@ impl Record {
         Ok(())
     }
 
+    /// The NAP answered that it does not know the submission it accepted (it lost it): the same
+    /// signed file goes again, under the same version, at the next delivery. The NAP's own
+    /// duplicate refusal still catches a file it did keep after all.
+    pub fn redeliver(&mut self, why: &str, now: u64) {
+        let lost = self
+            .receipt
+            .take()
+            .map_or_else(String::new, |r| r.submission_id);
+        self.status = Status::Signed;
+        self.not_before = 0;
+        self.touch(
+            "nap",
+            Some(format!(
+                "the NAP lost submission {lost} ({why}): delivering the same file again, same version"
+            )),
+            now,
+        );
+    }
+
     /// Records an event that does not change the status (a retry, a NAP status seen again).
     pub fn note(&mut self, actor: &str, note: String, now: u64) {
         self.touch(actor, Some(note), now);
@@ -483,6 +502,39 @@ mod tests {
     }
 
     /// The VCA's names only once the NAP holds the file; ours before, and for a file it never got.
+    #[test]
+    fn a_lost_submission_goes_back_to_signed_for_the_same_file() {
+        let mut r = sample("r1", "WVWZZZ1JZXW000001");
+        for (to, at) in [
+            (Status::Mapped, 1),
+            (Status::Validated, 2),
+            (Status::Signed, 3),
+        ] {
+            r.advance(to, "step", None, at).unwrap();
+        }
+        r.advance(Status::Submitted, "submit", None, 4).unwrap();
+        r.receipt = Some(Receipt {
+            submission_id: "s-1".into(),
+            status: "Received".into(),
+            reason: None,
+            account: None,
+        });
+        r.not_before = 99;
+        r.redeliver("status of s-1 answered 404", 5);
+        assert_eq!(
+            (r.status, r.receipt.is_none(), r.not_before),
+            (Status::Signed, true, 0)
+        );
+        assert!(r.needs_work());
+        let note = r.events.last().unwrap().note.clone().unwrap();
+        assert!(
+            note.contains("lost submission s-1") && note.contains("same version"),
+            "{note}"
+        );
+        // Delivered again, it goes on as before.
+        assert!(r.advance(Status::Submitted, "submit", None, 6).unwrap());
+    }
+
     #[test]
     fn statuses_are_named_honestly() {
         let mut r = sample("r1", "WVWZZZ1JZXW000001");

@@ -131,6 +131,7 @@ fn step<K: KeyValue>(
                         record.not_before = now + POLL_SECS;
                     }
                 }
+                Err(Error::NotFound(why)) => record.redeliver(&why, now),
                 Err(e) => fail_or_retry(record, "submit", &e, policy, now)?,
             }
         }
