@@ -25,8 +25,16 @@ impl std::fmt::Debug for SpinKv {
     }
 }
 
-fn kv_error(e: impl std::fmt::Display) -> Error {
-    Error::Store(e.to_string())
+/// The store's refusal in words (the SDK's `Display` spells the variant, `Error::Other("...")`):
+/// a full disk reads "database or disk is full", a 503 with that reason.
+fn kv_error(e: spin_sdk::key_value::Error) -> Error {
+    use spin_sdk::key_value::Error as Kv;
+    Error::Store(match e {
+        Kv::Other(message) => message,
+        Kv::StoreTableFull => "too many stores open".into(),
+        Kv::NoSuchStore => "no such store".into(),
+        Kv::AccessDenied => "access to the store denied".into(),
+    })
 }
 
 impl KeyValue for SpinKv {
