@@ -1411,18 +1411,7 @@ for s, k, v in rows:
         continue
     print(s, k, hashlib.sha256(v if isinstance(v, bytes) else str(v).encode()).hexdigest())
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = python(script, &[db.as_os_str()]);
     let mut lines = text.lines();
     let rejected = lines.next().unwrap().parse().unwrap();
     (lines.map(str::to_owned).collect(), rejected)
@@ -1530,10 +1519,17 @@ query = 'select key from spin_key_value where store = ? order by key'
 for (k,) in sqlite3.connect(sys.argv[1]).execute(query, (sys.argv[2],)):
     print(k)
 "#;
+    python(script, &[db.as_os_str(), label.as_ref()])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs a Python script (the tests' independent reader of SQLite) with `args`; its output.
+fn python(script: &str, args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new("python3")
         .args(["-c", script])
-        .arg(db)
-        .arg(label)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -1541,11 +1537,7 @@ for (k,) in sqlite3.connect(sys.argv[1]).execute(query, (sys.argv[2],)):
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// An ERP endpoint that takes every connection and its request, then never answers; counts them.
@@ -1657,18 +1649,13 @@ fn used_webhook_signatures_are_pruned_once_out_of_their_window() {
 
     // The mark of a signature used two days ago, as the store holds it since then.
     let two_days_ago = format!("signed/{}/{}", now - 2 * 86_400, "ab".repeat(32));
-    let insert = Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=30)\n\
-             c.execute('insert into spin_key_value (store, key, value) values (?, ?, ?)', \
-             ('seen', sys.argv[2], b'0'))\nc.commit()",
-        ])
-        .arg(&db)
-        .arg(&two_days_ago)
-        .status()
-        .unwrap();
-    assert!(insert.success());
+    let insert = r#"
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+c.execute('insert into spin_key_value (store, key, value) values (?, ?, ?)', ('seen', sys.argv[2], b'0'))
+c.commit()
+"#;
+    python(insert, &[db.as_os_str(), two_days_ago.as_ref()]);
 
     let digest = stack.call(ADMIN, "POST", "/v1/admin/digest", &json!({}));
     assert_eq!(digest.status, 200, "{}", digest.body);
