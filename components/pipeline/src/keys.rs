@@ -66,13 +66,13 @@ pub fn webhook_seen(tenant: &str, timestamp: u64, signature_hash: &str) -> Strin
     format!("{tenant}/{timestamp}/{signature_hash}")
 }
 
-/// The tenant and timestamp of a [`webhook_seen`] key.
-pub fn split_webhook_seen(key: &str) -> Option<(&str, u64)> {
+/// The timestamp of a [`webhook_seen`] key.
+pub fn webhook_seen_timestamp(key: &str) -> Option<u64> {
     let mut parts = key.splitn(3, '/');
-    let tenant = parts.next()?;
+    parts.next()?;
     let timestamp = parts.next()?.parse().ok()?;
     parts.next()?;
-    Some((tenant, timestamp))
+    Some(timestamp)
 }
 
 /// `t/{tenant}/r/{id}`: a record.

@@ -501,7 +501,6 @@ mod tests {
         assert_eq!("FAILED".parse::<Status>().unwrap(), Status::Failed);
     }
 
-    /// The VCA's names only once the NAP holds the file; ours before, and for a file it never got.
     #[test]
     fn a_lost_submission_goes_back_to_signed_for_the_same_file() {
         let mut r = sample("r1", "WVWZZZ1JZXW000001");
@@ -535,6 +534,7 @@ mod tests {
         assert!(r.advance(Status::Submitted, "submit", None, 6).unwrap());
     }
 
+    /// The VCA's names only once the NAP holds the file; ours before, and for a file it never got.
     #[test]
     fn statuses_are_named_honestly() {
         let mut r = sample("r1", "WVWZZZ1JZXW000001");

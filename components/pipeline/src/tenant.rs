@@ -751,7 +751,7 @@ pub fn prune_webhook_marks(seen: &impl KeyValue, now: u64) -> Result<usize> {
     let oldest_kept = now.saturating_sub(MAX_REPLAY_WINDOW_SECS);
     let mut pruned = 0;
     for key in seen.get_keys()? {
-        if keys::split_webhook_seen(&key).is_some_and(|(_, ts)| ts < oldest_kept) {
+        if keys::webhook_seen_timestamp(&key).is_some_and(|ts| ts < oldest_kept) {
             seen.delete(&key)?;
             pruned += 1;
         }

@@ -513,6 +513,41 @@ fn credentials_info(state: &State, client: &str, body: InfoRequest) -> Result<Va
     ))
 }
 
+/// The leaf and issuing CA certificates `credentials/info` shows for `credential`: its own, or
+/// those a [`Lie`] puts in their place.
+fn shown_chain<'a>(
+    state: &'a State,
+    credential: &'a Credential,
+    lie: Option<Lie>,
+) -> (&'a [u8], &'a [u8]) {
+    let credentials = state.pki.credentials();
+    let own = credential.certificate_der();
+    let leaf = match lie {
+        // Another account's credential of the same key type when there is one (`rsa-signer-b`).
+        Some(Lie::OtherCertificate) => {
+            let others = || {
+                credentials
+                    .iter()
+                    .filter(|c| c.id() != credential.id() && !c.entry().expired)
+            };
+            others()
+                .find(|c| c.key_type() == credential.key_type())
+                .or_else(|| others().next())
+                .map_or(own, Credential::certificate_der)
+        }
+        Some(Lie::ExpiredCertificate) => credentials
+            .iter()
+            .find(|c| c.entry().expired)
+            .map_or(own, Credential::certificate_der),
+        _ => own,
+    };
+    let issuing = match lie {
+        Some(Lie::ChangedChain) => state.pki.root_der(),
+        _ => state.pki.issuing_der(),
+    };
+    (leaf, issuing)
+}
+
 /// The `credentials/info` answer for one credential.
 fn describe(
     state: &State,
@@ -535,34 +570,7 @@ fn describe(
         "valid"
     };
     let mut cert = json!({ "status": cert_status });
-    let lie = lock(&state.faults).faults.lie;
-    let leaf = match lie {
-        // Another account's credential of the same key type when there is one (`rsa-signer-b`).
-        Some(Lie::OtherCertificate) => {
-            let others = || {
-                state
-                    .pki
-                    .credentials()
-                    .iter()
-                    .filter(|c| c.id() != credential.id() && !c.entry().expired)
-            };
-            others()
-                .find(|c| c.key_type() == credential.key_type())
-                .or_else(|| others().next())
-                .map_or(credential.certificate_der(), Credential::certificate_der)
-        }
-        Some(Lie::ExpiredCertificate) => state
-            .pki
-            .credentials()
-            .iter()
-            .find(|c| c.entry().expired)
-            .map_or(credential.certificate_der(), Credential::certificate_der),
-        _ => credential.certificate_der(),
-    };
-    let issuing = match lie {
-        Some(Lie::ChangedChain) => state.pki.root_der(),
-        _ => state.pki.issuing_der(),
-    };
+    let (leaf, issuing) = shown_chain(state, credential, lock(&state.faults).faults.lie);
     let chain: Vec<&[u8]> = match certificates {
         Certificates::None => vec![],
         Certificates::Single => vec![leaf],
