@@ -234,10 +234,12 @@ async fn serve_tls_connection(
     acceptor: tokio_rustls::TlsAcceptor,
     stopped: watch::Receiver<bool>,
 ) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+    let accept = acceptor.accept(stream).into_fallible();
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
         Ok(Ok(tls)) => tls,
-        Ok(Err(error)) => {
+        Ok(Err((error, stream))) => {
             tracing::info!(%peer, %error, "TLS handshake refused");
+            linger(stream).await;
             return;
         }
         Err(_) => {
@@ -259,6 +261,27 @@ async fn serve_tls_connection(
         handler(request)
     });
     serve_connection(tls, peer, marked, stopped).await;
+}
+
+/// How long a refused handshake's connection is kept open to read what the client still sends.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Closes a connection whose handshake was refused the way careful servers do: the alert is
+/// already written, so send FIN, then read and drop what the client still sends for up to
+/// [`LINGER`]. With TLS 1.3 a client whose certificate is refused has already finished its side
+/// of the handshake and sent its request; closing with that request unread makes the kernel
+/// answer with a reset, which can destroy the alert before the client reads it, and the client
+/// then sees a bare protocol error instead of `certificate_required`.
+async fn linger(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(LINGER, async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 async fn accept_loop(

@@ -112,9 +112,23 @@ async fn mtls_server(server: &Pem, client_ca: &Pem) -> SocketAddr {
             };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                // A refused client certificate ends here, with the alert sent to the client.
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
+                // A refused client certificate ends here, with the alert sent to the client. The
+                // connection stays open a moment (FIN, then what the client still sends is read):
+                // closed with the client's request unread it would be reset, and a reset can
+                // destroy the alert before the client reads it.
+                let tls = match acceptor.accept(tcp).into_fallible().await {
+                    Ok(tls) => tls,
+                    Err((_, mut tcp)) => {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        if tcp.shutdown().await.is_ok() {
+                            let mut sink = [0u8; 4096];
+                            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                                while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+                            })
+                            .await;
+                        }
+                        return;
+                    }
                 };
                 let cn = tls
                     .get_ref()
