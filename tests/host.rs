@@ -439,6 +439,29 @@ fn oversized_bodies_get_413() {
     let refused = post(&host.url("/front/echo"), &big);
     assert_eq!(refused.status, 413);
     assert!(refused.body.contains("1024"), "{}", refused.body);
+    // A client that writes its whole body before it reads (as most do) still gets the reason:
+    // the host reads and drops the rest instead of closing on unread bytes, whose reset would
+    // destroy the 413 on its way.
+    let addr = host.base.trim_start_matches("http://").to_string();
+    let huge = vec![b'a'; 8 * 1024 * 1024];
+    for attempt in 0..5 {
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        let head = format!(
+            "POST /front/echo HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\n\r\n",
+            huge.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+            .write_all(&huge)
+            .unwrap_or_else(|e| panic!("attempt {attempt}: the host broke off the upload: {e}"));
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "attempt {attempt}: {answer}"
+        );
+        assert!(answer.contains("1024"), "attempt {attempt}: {answer}");
+    }
     assert_eq!(get(&host.url("/front/hello")).body, "hello");
 }
 

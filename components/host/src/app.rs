@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
@@ -327,24 +327,11 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let limit = self.options.max_body_bytes;
-        let declared = req
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return too_large(limit);
-        }
         let (parts, body) = req.into_parts();
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e)
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                return too_large(limit);
-            }
-            Err(e) => {
+        let body = match read_capped(body, limit).await {
+            Ok(bytes) => bytes,
+            Err(BodyRead::TooLarge) => return too_large(limit),
+            Err(BodyRead::Broken(e)) => {
                 return plain(
                     StatusCode::BAD_REQUEST,
                     format!("cannot read the request body: {e}"),
@@ -518,10 +505,68 @@ impl Drop for AbortOnDrop {
 }
 
 fn too_large(limit: usize) -> Response<WasiBody> {
-    plain(
+    let mut resp = plain(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("request body exceeds the limit of {limit} bytes"),
-    )
+    );
+    resp.headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// What the client still sends after its body went over the limit is read and dropped, up to
+/// this many bytes...
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+/// ...and for at most this long.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+enum BodyRead {
+    TooLarge,
+    Broken(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Reads a request body of at most `limit` bytes.
+///
+/// A body over the limit (declared or counted) is not kept, but what the client still sends is
+/// read and dropped (within [`DRAIN_BYTES`] and [`DRAIN_TIME`]) before the 413 goes out. A server
+/// that closes the connection with the client's bytes unread makes the kernel answer them with a
+/// reset, and the reset can destroy the 413 before the client has read it: the client then sees
+/// only a broken connection and never learns why.
+async fn read_capped<B>(body: B, limit: usize) -> std::result::Result<Bytes, BodyRead>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = std::pin::pin!(body);
+    let declared = body.size_hint().exact();
+    if declared.is_none_or(|n| n <= limit as u64) {
+        let mut kept = bytes::BytesMut::new();
+        loop {
+            let Some(frame) = body.frame().await else {
+                return Ok(kept.freeze());
+            };
+            let frame = frame.map_err(|e| BodyRead::Broken(e.into()))?;
+            if let Ok(data) = frame.into_data() {
+                if kept.len() + data.len() > limit {
+                    break;
+                }
+                kept.extend_from_slice(&data);
+            }
+        }
+    }
+    let drain = async {
+        let mut dropped: u64 = 0;
+        while dropped <= DRAIN_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    dropped += frame.data_ref().map_or(0, |d| d.len() as u64);
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    Err(BodyRead::TooLarge)
 }
 
 /// Adds the headers Spin gives a component about its route and caller.
