@@ -7,6 +7,7 @@
     bench/ecoc_bench.py search [--sizes 1000,10000,100000]     VIN wildcard search over stored records
     bench/ecoc_bench.py footprint                              RSS, .wasm sizes, first request
     bench/ecoc_bench.py mapping [--rounds 200]                 per-record cost of the mapping, native and wasm
+    bench/ecoc_bench.py spin [--records 1000 --rate 50]        the same app under `spin up` beside `ecoc up`
     bench/ecoc_bench.py all                                    each of the above with its defaults
 
 Every command prints a short table and writes bench/results/<command>.json (machine, git revision,
@@ -96,17 +97,33 @@ def wait_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (`spin up` serves from a child process of its own)."""
+    tree, i = [pid], 0
+    while i < len(tree):
+        for task in Path(f"/proc/{tree[i]}/task").glob("*/children"):
+            tree += [int(c) for c in task.read_text().split()]
+        i += 1
+    return tree
+
+
 def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of process `pid` and its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """CPU seconds (user + system) of process `pid`, its threads and its descendants."""
+    total = 0
+    for p in process_tree(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
 
 
 def proc_rss_mb(pid: int, field: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """`field` of /proc/PID/status summed over the process and its descendants, in MB."""
+    total = 0
+    for p in process_tree(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -248,11 +265,22 @@ class Sandbox(Process):
         return json.loads((self.state / name).read_text())
 
 
-class Stack:
-    """Sandboxes as processes, `ecoc up` (release) on a fresh SQLite file, one seeded tenant."""
+def spin_binary() -> str | None:
+    """The real `spin` CLI (../shared/tools/build-spin.sh builds it), or SPIN_BIN."""
+    return os.environ.get("SPIN_BIN") or shutil.which("spin")
 
-    def __init__(self, root: Path, nap_processing_ms: int = 200, cache_dir: Path | None = None, compile_cache: bool = True):
+
+class Stack:
+    """Sandboxes as processes, `ecoc up` (release) on a fresh SQLite file, one seeded tenant.
+
+    With `runtime="spin"` the real `spin up` serves the same spin.toml, .wasm files and runtime
+    config instead; Spin has no timers, so a thread makes the sweep timer's call
+    (`POST /v1/admin/sweep`, as README.md tells schedulers to) at the same period."""
+
+    def __init__(self, root: Path, nap_processing_ms: int = 200, cache_dir: Path | None = None,
+                 compile_cache: bool = True, runtime: str = "ecoc"):
         self.root = root
+        self.runtime = runtime
         self.processes: list[Process] = []
         sandboxes = root / "sandboxes"
         self.qtsp = self._keep(Sandbox("qtsp", sandboxes))
@@ -290,7 +318,10 @@ class Stack:
         (self.app / "runtime-config.toml").write_text(
             "".join(f'[key_value_store.{l}]\ntype = "spin"\npath = "ecoc.db"\n' for l in labels)
         )
-        self.db = root / "state" / "ecoc.db"
+        # `ecoc up` resolves the runtime config's paths against its state folder, Spin against the
+        # runtime config's own folder.
+        self.db = (self.app if runtime == "spin" else root / "state") / "ecoc.db"
+        self.sweeping = threading.Event()
         self.cache_dir = cache_dir or root / "cache"
         self.compile_cache = compile_cache
         self.host: Process | None = None
@@ -304,6 +335,35 @@ class Stack:
         return p
 
     def boot(self) -> float:
+        """Starts the host; returns seconds until it serves."""
+        return self.boot_spin() if self.runtime == "spin" else self.boot_ecoc()
+
+    def boot_spin(self) -> float:
+        spin = spin_binary()
+        if not spin:
+            raise RuntimeError("no `spin` CLI: ../shared/tools/build-spin.sh builds it (or set SPIN_BIN)")
+        port = free_port()
+        args = [spin, "up", "--from", str(self.app / "spin.toml"), "--listen", f"127.0.0.1:{port}",
+                "--runtime-config-file", str(self.app / "runtime-config.toml")]
+        started = time.monotonic()
+        self.host = Process(args, self.root / f"spin-{len(self.processes)}.log", self.env, cwd=self.app)
+        self.processes.append(self.host)
+        threading.Thread(target=self.host.popen.stdout.read, daemon=True).start()
+        wait_port(port, timeout=300)
+        took = time.monotonic() - started
+        self.base = f"http://127.0.0.1:{port}"
+        threading.Thread(target=self._sweep, daemon=True).start()
+        return took
+
+    def _sweep(self) -> None:
+        http = Http(self.base)
+        while not self.sweeping.wait(2.0):
+            try:
+                http.request("POST", "/v1/admin/sweep", b"", {"authorization": f"Bearer {ADMIN}"})
+            except OSError:
+                http = Http(self.base)
+
+    def boot_ecoc(self) -> float:
         """Starts `ecoc up`; returns seconds until it printed that it serves."""
         args = [str(ECOC), "up", "--manifest", str(self.app / "spin.toml"), "--listen", "127.0.0.1:0",
                 "--state-dir", str(self.root / "state")]
@@ -387,6 +447,7 @@ class Stack:
         return {k: proc_cpu(p.pid) for k, p in procs.items()}
 
     def stop(self) -> None:
+        self.sweeping.set()
         for p in reversed(self.processes):
             p.stop()
 
@@ -935,6 +996,66 @@ def cmd_mapping(args) -> dict:
     return {"figures": figures}
 
 
+# ---------------------------------------------------------------- 7. spin beside ecoc
+
+
+def runtime_once(runtime: str, workdir: Path, records: int, rate: float, seconds: float) -> dict:
+    """One host on its own stack: the ERP's answer under open-loop load, then
+    `records` CSV rows to Succeeded at the NAP with the host's CPU per eCoC."""
+    log(f"{runtime}: start, {rate:g} req/s for {seconds:g} s, then {records} records end to end")
+    stack = Stack(workdir / runtime, runtime=runtime)
+    try:
+        erp = open_loop(stack.base, stack.token, rate, seconds, first_serial=5_000_000)
+        wait_until(lambda: kv_count(stack.db, "work") == 0, timeout=120, poll=0.2,
+                   what="the latency run's records final")
+        delivered_before = nap_succeeded(stack)
+        rows = m1_rows(records, first_serial=6_000_000)
+        cpu0, t0 = stack.cpu(), time.monotonic()
+        accepted, refused = stack.post_csv(rows)
+        if refused:
+            raise RuntimeError(f"{runtime}: {refused} of {records} rows refused")
+        wait_until(lambda: nap_succeeded(stack) >= delivered_before + accepted,
+                   timeout=120 + records * 0.5, poll=0.1, what=f"{runtime}: Succeeded at the NAP")
+        e2e_s = time.monotonic() - t0
+        cpu = cpu_delta(cpu0, stack.cpu())
+        rss = proc_rss_mb(stack.host.pid)
+    finally:
+        stack.stop()
+    return {
+        "runtime": runtime,
+        "erp_answer": erp,
+        "end_to_end": {"records": records, "seconds": round(e2e_s, 2), "ecoc_per_s": round(records / e2e_s, 1),
+                       "host_cpu_ms_per_ecoc": round(1000 * cpu["ecoc"] / records, 3),
+                       "stack_cpu_ms_per_ecoc": round(1000 * sum(cpu.values()) / records, 3)},
+        "host_rss_mb_after": round(rss, 1),
+    }
+
+
+def cmd_spin(args) -> dict:
+    spin = spin_binary()
+    if not spin:
+        log("no `spin` CLI: ../shared/tools/build-spin.sh builds it (or set SPIN_BIN); spin skipped")
+        return {}
+    version = subprocess.run([spin, "--version"], capture_output=True, text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="ecoc-bench-") as tmp:
+        runs = [runtime_once(r, Path(tmp), args.records, args.rate, args.seconds) for r in ("ecoc", "spin")]
+    table(["host", "ERP p50 ms", "ERP p99 ms", "202", "eCoC/s", "host cpu ms/eCoC", "stack cpu ms/eCoC", "RSS MB"],
+          [[r["runtime"], r["erp_answer"]["p50_ms"], r["erp_answer"]["p99_ms"], r["erp_answer"]["accepted"],
+            r["end_to_end"]["ecoc_per_s"], r["end_to_end"]["host_cpu_ms_per_ecoc"],
+            r["end_to_end"]["stack_cpu_ms_per_ecoc"], r["host_rss_mb_after"]] for r in runs])
+    ecoc, spin_run = runs
+    ratios = {
+        "throughput_ecoc_over_spin": round(ecoc["end_to_end"]["ecoc_per_s"] / spin_run["end_to_end"]["ecoc_per_s"], 2),
+        "host_cpu_ecoc_over_spin": round(ecoc["end_to_end"]["host_cpu_ms_per_ecoc"]
+                                         / spin_run["end_to_end"]["host_cpu_ms_per_ecoc"], 2),
+        "erp_p99_ecoc_over_spin": round(ecoc["erp_answer"]["p99_ms"] / spin_run["erp_answer"]["p99_ms"], 2),
+    }
+    print("ratios:", json.dumps(ratios))
+    save("spin", {"spin": version, "records": args.records, "rate": args.rate, "seconds": args.seconds},
+         {"runs": runs, "ratios": ratios})
+    return {"spin": runs}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-build", action="store_true", help="use the release builds as they are")
@@ -955,6 +1076,10 @@ def main() -> int:
     p.add_argument("--records", type=int, default=500)
     p = sub.add_parser("mapping", help="per-record cost of the mapping language, native and wasm")
     p.add_argument("--rounds", type=int, default=200)
+    p = sub.add_parser("spin", help="the same app under the real `spin up` beside `ecoc up`")
+    p.add_argument("--records", type=int, default=1000)
+    p.add_argument("--rate", type=float, default=50)
+    p.add_argument("--seconds", type=float, default=10)
     sub.add_parser("all", help="every benchmark with its defaults")
     args = parser.parse_args()
     if official_xsd() is None:
@@ -963,7 +1088,8 @@ def main() -> int:
     if not args.no_build and args.command != "mapping":
         build()
     commands = {"throughput": cmd_throughput, "latency": cmd_latency, "backlog": cmd_backlog,
-                "search": cmd_search, "footprint": cmd_footprint, "mapping": cmd_mapping}
+                "search": cmd_search, "footprint": cmd_footprint, "mapping": cmd_mapping,
+                "spin": cmd_spin}
     if args.command == "all":
         for name, fn in commands.items():
             defaults = parser.parse_args(["--no-build", name])

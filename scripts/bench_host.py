@@ -4,7 +4,9 @@ hyper server answering the same requests in the same run (components/host/exampl
 native_reference.rs), measured with wrk (Debian package) as the load generator.
 
 Cases: `hello` (a component answers a constant) and `kv` (one durable SQLite `set` and a
-`get` per request). Prints a table and writes bench/results/host.json. Asserts nothing.
+`get` per request). Where the real `spin` CLI is installed (`../shared/tools/build-spin.sh`, or
+SPIN_BIN names it), `spin up` serves the same manifest, component and runtime config in the same
+run as a third column. Prints a table and writes bench/results/host.json. Asserts nothing.
 
 Usage: scripts/bench_host.py [--duration 10] [--connections 16]
 Needs: release builds of ecoc, the native reference and the probe component (the Makefile's
@@ -16,6 +18,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +45,16 @@ def start(cmd, env=None, cwd=None):
             return proc, m.group(1)
     proc.kill()
     sys.exit(f"server did not start: {' '.join(map(str, cmd))}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spin_binary() -> str | None:
+    return os.environ.get("SPIN_BIN") or shutil.which("spin")
 
 
 def to_ms(value: str) -> float:
@@ -86,32 +99,48 @@ def main():
         host, host_url = start([ecoc, "up", "--manifest", app / "spin.toml", "--listen",
                                 "127.0.0.1:0", "--state-dir", app / ".spin"], env=env)
         ref, ref_url = start([native, "127.0.0.1:0", tmp])
+        servers = {"native": (ref, ref_url), "ecoc": (host, host_url)}
+        spin = spin_binary()
+        if spin:
+            # Spin resolves the runtime config's paths against its folder: its own SQLite file.
+            spin_dir = Path(tmp) / "spin-app"
+            shutil.copytree(app, spin_dir, ignore=shutil.ignore_patterns(".spin"))
+            port = free_port()
+            servers["spin"] = start([spin, "up", "--from", spin_dir / "spin.toml", "--listen",
+                                     f"127.0.0.1:{port}", "--runtime-config-file",
+                                     spin_dir / "runtime-config.toml"], env=env, cwd=spin_dir)
+        else:
+            print("no `spin` CLI (../shared/tools/build-spin.sh builds it): spin column skipped")
         try:
             results = {}
             for case, path in (("hello", "/front/hello"), ("kv", "/front/kv-bench")):
-                results[case] = {
-                    "native": wrk(ref_url + path, args.duration, args.connections),
-                    "ecoc": wrk(host_url + path, args.duration, args.connections),
-                }
+                results[case] = {name: wrk(url + path, args.duration, args.connections)
+                                 for name, (_, url) in servers.items()}
         finally:
-            host.terminate()
-            ref.terminate()
-            host.wait(timeout=30)
-            ref.wait(timeout=30)
+            for proc, _ in servers.values():
+                proc.terminate()
+            for proc, _ in servers.values():
+                proc.wait(timeout=30)
 
     print(f"\nHost benchmark: wrk -t2 -c{args.connections} -d{args.duration}s, {os.cpu_count()} cores\n")
     print(f"{'case':<7}{'server':<9}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     for case, pair in results.items():
-        for server in ("native", "ecoc"):
-            r = pair[server]
+        for server, r in pair.items():
             print(f"{case:<7}{server:<9}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9}")
         ratio = pair["ecoc"]["rps"] / pair["native"]["rps"]
         pair["throughput_ratio_ecoc_over_native"] = ratio
-        print(f"{'':<7}ecoc/native throughput: {ratio:.2f}\n")
+        print(f"{'':<7}ecoc/native throughput: {ratio:.2f}")
+        if "spin" in pair:
+            ratio = pair["ecoc"]["rps"] / pair["spin"]["rps"]
+            pair["throughput_ratio_ecoc_over_spin"] = ratio
+            print(f"{'':<7}ecoc/spin throughput: {ratio:.2f}")
+        print()
     out = ROOT / "bench" / "results" / "host.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
+        "spin": (subprocess.run([spin_binary(), "--version"], capture_output=True, text=True).stdout.strip()
+                 if spin_binary() else None),
         "wrk": {"threads": 2, "connections": args.connections, "duration_s": args.duration},
         "results": results,
     }, indent=2) + "\n")
