@@ -462,6 +462,16 @@ fn oversized_bodies_get_413() {
         );
         assert!(answer.contains("1024"), "attempt {attempt}: {answer}");
     }
+    // A client that asks first (`expect: 100-continue`) is told at once, before it sends a byte.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /front/echo HTTP/1.1\r\nhost: {addr}\r\nexpect: 100-continue\r\ncontent-length: {}\r\n\r\n",
+        huge.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert_eq!(get(&host.url("/front/hello")).body, "hello");
 }
 

@@ -328,7 +328,11 @@ impl App {
     {
         let limit = self.options.max_body_bytes;
         let (parts, body) = req.into_parts();
-        let body = match read_capped(body, limit).await {
+        let awaits_continue = parts
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let body = match read_capped(body, limit, awaits_continue).await {
             Ok(bytes) => bytes,
             Err(BodyRead::TooLarge) => return too_large(limit),
             Err(BodyRead::Broken(e)) => {
@@ -531,15 +535,23 @@ enum BodyRead {
 /// read and dropped (within [`DRAIN_BYTES`] and [`DRAIN_TIME`]) before the 413 goes out. A server
 /// that closes the connection with the client's bytes unread makes the kernel answer them with a
 /// reset, and the reset can destroy the 413 before the client has read it: the client then sees
-/// only a broken connection and never learns why.
-async fn read_capped<B>(body: B, limit: usize) -> std::result::Result<Bytes, BodyRead>
+/// only a broken connection and never learns why. A client that declared too much and waits for
+/// `100 Continue` has sent nothing yet: it gets its 413 at once (reading would invite the upload).
+async fn read_capped<B>(
+    body: B,
+    limit: usize,
+    awaits_continue: bool,
+) -> std::result::Result<Bytes, BodyRead>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut body = std::pin::pin!(body);
-    let declared = body.size_hint().exact();
-    if declared.is_none_or(|n| n <= limit as u64) {
+    let declared_over = body.size_hint().exact().is_some_and(|n| n > limit as u64);
+    if declared_over && awaits_continue {
+        return Err(BodyRead::TooLarge);
+    }
+    if !declared_over {
         let mut kept = bytes::BytesMut::new();
         loop {
             let Some(frame) = body.frame().await else {
