@@ -18,7 +18,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from ecoc_bench import free_port, spin_binary  # noqa: E402
+
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 if not TARGET.is_absolute():
     TARGET = ROOT / TARGET
@@ -45,16 +47,6 @@ def start(cmd, env=None, cwd=None):
             return proc, m.group(1)
     proc.kill()
     sys.exit(f"server did not start: {' '.join(map(str, cmd))}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spin_binary() -> str | None:
-    return os.environ.get("SPIN_BIN") or shutil.which("spin")
 
 
 def to_ms(value: str) -> float:
@@ -139,8 +131,8 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
-        "spin": (subprocess.run([spin_binary(), "--version"], capture_output=True, text=True).stdout.strip()
-                 if spin_binary() else None),
+        "spin": (subprocess.run([spin, "--version"], capture_output=True, text=True).stdout.strip()
+                 if spin else None),
         "wrk": {"threads": 2, "connections": args.connections, "duration_s": args.duration},
         "results": results,
     }, indent=2) + "\n")
