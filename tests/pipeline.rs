@@ -443,6 +443,24 @@ fn every_category_reaches_the_nap_signed_valid_and_once() {
         assert_eq!(r["status"], "succeeded", "{r:#}");
     }
 
+    // The sweep's tick folds new records' VIN entries into the VIN index: the searches below
+    // read the index, not the entries.
+    let db = stack.root.path().join("state/ecoc.db");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !label_keys(&db, "vins").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the sweep did not fold the VIN entries"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        label_keys(&db, "default")
+            .iter()
+            .any(|k| k.ends_with("/ix/vin/0") || k.ends_with("/ix/vin")),
+        "the VIN index is in `default`"
+    );
+
     // Search: VIN wildcard, status, paging.
     let page = body(&stack.get(&t, "/v1/submissions?vin=WEX1M1*&status=succeeded"));
     assert_eq!(page["items"].as_array().unwrap().len(), 5, "{page:#}");

@@ -272,6 +272,9 @@ pub struct SweepReport {
     /// What the same tick did to the audit trail ([`crate::audit::chain`]).
     #[serde(default)]
     pub audit: crate::audit::ChainReport,
+    /// What the same tick folded into the VIN index ([`crate::vin_index::fold`]).
+    #[serde(default)]
+    pub index: crate::vin_index::FoldReport,
 }
 
 /// `notify` `POST /digest`: sends each tenant's digest of `date`'s failures once.

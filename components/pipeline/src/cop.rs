@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::kv::{KeyValue, Stores};
 use crate::record::Record;
 use crate::repo::{Repo, percent_decode, query_pairs};
-use crate::{Error, Result, clock, ids, keys};
+use crate::{Error, Result, clock, ids, vin_index};
 
 /// `GET /v1/cop` parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,13 +152,8 @@ pub fn report<K: KeyValue>(
     query: &CopQuery,
 ) -> Result<CopReport> {
     let mut by_vin: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for key in stores.vins.get_keys()? {
-        if let Some((vin, id)) = keys::split_vin_entry(&key, tenant) {
-            by_vin
-                .entry(vin.to_owned())
-                .or_default()
-                .push(id.to_owned());
-        }
+    for (vin, id) in vin_index::by_vin_prefix(stores, tenant, "")? {
+        by_vin.entry(vin).or_default().push(id);
     }
     let made_in_period = |id: &String| {
         ids::record_millis(id).is_some_and(|ms| query.in_period(&clock::date(ms / 1000)))

@@ -27,6 +27,12 @@ pub fn record_id(now_millis: u64) -> Result<String> {
     ))
 }
 
+/// The lowest [`record_id`] made at `secs` (Unix seconds) or later: ids sort by creation time, so
+/// a day's records lie between two of these.
+pub fn first_id_at(secs: u64) -> String {
+    format!("r{:012x}", secs.saturating_mul(1000) & 0xffff_ffff_ffff)
+}
+
 /// When a [`record_id`] was made (Unix milliseconds, modulo 2^48), if `id` is one.
 pub fn record_millis(id: &str) -> Option<u64> {
     if !is_record_id(id) {

@@ -12,7 +12,8 @@
 //! | `default` | [`HEALTH_PROBE`] | read by the health check, never written |
 //! | `claims` | [`claim`] `{tenant}/{key}/{holder}` | in-flight claims (duplicate keys, digest markers, the sweep lock) |
 //! | `work` | [`work`] `{tenant}/{record}` | due time (Unix seconds) of a record that still needs work |
-//! | `vins` | [`vin_entry`] `{tenant}/{VIN}/{record}` | VIN search, earlier-stage lookup |
+//! | `vins` | [`vin_entry`] `{tenant}/{VIN}/{record}` | a new record's VIN, until the sweep folds it into the index |
+//! | `default` | [`index_directory`] `t/{id}/ix/{vin,new}`, [`index_bucket`] `t/{id}/ix/{vin,new}/{n}` | the VIN index by VIN and by creation ([`crate::vin_index`]) |
 //! | `failures` | [`failure`] `{date}/{tenant}/{record}` | the day's failures, for the digest |
 //! | `seen` | [`webhook_seen`] `{tenant}/{timestamp}/{sha256(signature)}` | a webhook signature already used (its `ecoc-timestamp`) |
 //! | `audit` | [`audit_pending`] `{tenant}/{at}/{what}` | an event or settings change not yet in the chain |
@@ -126,6 +127,9 @@ pub fn digest_marker(date: &str) -> String {
 /// The owner and claim key of the sweep's single-flight lock (a claim like any other).
 pub const SWEEP_LOCK: (&str, &str) = ("_ecoc", "sweep");
 
+/// The owner and claim key of the VIN index's fold lock ([`crate::vin_index::fold`]): one writer.
+pub const VIN_INDEX_LOCK: (&str, &str) = ("_ecoc", "vin-index");
+
 /// The owner and claim key of the audit chainer's lock: one writer of every chain at a time.
 pub const AUDIT_LOCK: (&str, &str) = ("_ecoc", "audit");
 
@@ -193,7 +197,19 @@ pub fn split_work(key: &str) -> Option<(&str, &str)> {
     key.split_once('/')
 }
 
-/// `{tenant}/{VIN}/{id}`: a record's VIN index entry (store `vins`).
+/// `t/{tenant}/ix/{name}`: the directory of one of the tenant's sorted indexes
+/// ([`crate::vin_index::SortedIndex`]).
+pub fn index_directory(tenant: &str, name: &str) -> String {
+    format!("t/{tenant}/ix/{name}")
+}
+
+/// `t/{tenant}/ix/{name}/{bucket}`: one bucket of a sorted index, its entries one per line.
+pub fn index_bucket(tenant: &str, name: &str, bucket: u64) -> String {
+    format!("t/{tenant}/ix/{name}/{bucket}")
+}
+
+/// `{tenant}/{VIN}/{id}`: a record's VIN entry not yet folded into the VIN index (store `vins`,
+/// [`crate::vin_index`]).
 pub fn vin_entry(tenant: &str, vin: &str, id: &str) -> String {
     format!("{tenant}/{vin}/{id}")
 }

@@ -63,6 +63,7 @@ pub mod summary;
 pub mod sweep;
 pub mod tenant;
 pub mod validate;
+pub mod vin_index;
 
 pub use error::{Error, ErrorBody, Result, Service};
 

@@ -1,20 +1,26 @@
 //! Where records live, and the indexes that keep reads from scanning every key.
 //!
 //! The record itself and its XML live in `default` (kept apart so listings stay small); the index
-//! stores (see [`crate::kv::Stores`]) are `vins` (every record by VIN), `work` (records that still
-//! need work, with their due time) and `failures` (records that failed or were rejected, by day).
-//! The keys are built in [`crate::keys`].
+//! stores (see [`crate::kv::Stores`]) are `vins` (new records by VIN, until the sweep folds them
+//! into the VIN index: [`crate::vin_index`]), `work` (records that still need work, with their due
+//! time) and `failures` (records that failed or were rejected, by day). The keys are built in
+//! [`crate::keys`].
 //!
 //! Each index entry is its own key, written by whoever changes the record: no read-modify-write of a
-//! shared document, so concurrent writers cannot lose entries without compare-and-swap.
+//! shared document, so concurrent writers cannot lose entries without compare-and-swap (the VIN
+//! index's buckets have one writer, the fold).
 
 use crate::kv::{KeyValue, Stores};
 use crate::record::{Record, Status};
-use crate::{Error, Result, clock, ids, keys};
+use std::ops::ControlFlow;
+
+use crate::{Error, Result, clock, ids, keys, vin_index};
 
 /// Days the `failures` index keeps a day's entries: longer than any summary window (90 days)
 /// and any digest a scheduler sends late. The records themselves stay.
 pub const FAILURES_KEPT_DAYS: u64 = 100;
+
+const DAY_SECS: u64 = 86_400;
 
 /// Which XML of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,16 +180,7 @@ impl<'s, K: KeyValue> Repo<'s, K> {
 
     /// Ids of `tenant`'s records with exactly this VIN, oldest first.
     pub fn ids_for_vin(&self, tenant: &str, vin: &str) -> Result<Vec<String>> {
-        let prefix = keys::vin_prefix(tenant, vin);
-        let mut ids: Vec<String> = self
-            .stores
-            .vins
-            .get_keys()?
-            .into_iter()
-            .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned))
-            .collect();
-        ids.sort();
-        Ok(ids)
+        vin_index::ids_for_vin(self.stores, tenant, vin)
     }
 
     /// When the record of a `work` key is due (Unix seconds; 0, at once, when unreadable).
@@ -244,44 +241,76 @@ impl<'s, K: KeyValue> Repo<'s, K> {
         Ok(pruned)
     }
 
-    /// Searches `tenant`'s records.
+    /// Searches `tenant`'s records, newest first. A VIN pattern that starts with letters reads
+    /// the VIN index from there; otherwise the walk goes back in time from the cursor (or the
+    /// `to` day) and stops at the page's end (or the `from` day).
     pub fn search(&self, tenant: &str, query: &Query) -> Result<Page> {
-        let mut hits: Vec<(String, String)> = self
-            .stores
-            .vins
-            .get_keys()?
-            .into_iter()
-            .filter_map(|k| {
-                let (vin, id) = keys::split_vin_entry(&k, tenant)?;
-                let matches = query.vin.as_deref().is_none_or(|p| glob_match(p, vin));
-                matches.then(|| (id.to_owned(), vin.to_owned()))
-            })
-            .collect();
-        // Newest first: ids sort by creation time.
-        hits.sort_by(|a, b| b.0.cmp(&a.0));
-        let mut items = Vec::new();
-        let mut next = None;
-        for (id, _) in hits {
-            if let Some(after) = &query.cursor
-                && id >= *after
-            {
-                continue;
-            }
-            let record = match self.load(tenant, &id) {
+        let mut page = Page {
+            items: Vec::new(),
+            next: None,
+        };
+        let mut take = |id: &str| -> Result<ControlFlow<()>> {
+            let record = match self.load(tenant, id) {
                 Ok(r) => r,
-                Err(Error::NotFound(_)) => continue,
+                Err(Error::NotFound(_)) => return Ok(ControlFlow::Continue(())),
                 Err(e) => return Err(e),
             };
             if !query.matches(&record) {
-                continue;
+                return Ok(ControlFlow::Continue(()));
             }
-            if items.len() == query.limit {
-                next = items.last().map(|r: &Record| r.id.clone());
-                break;
+            if page.items.len() == query.limit {
+                page.next = page.items.last().map(|r| r.id.clone());
+                return Ok(ControlFlow::Break(()));
             }
-            items.push(record);
+            page.items.push(record);
+            Ok(ControlFlow::Continue(()))
+        };
+        // Ids sort by creation time: the day bounds are id bounds (a day wider each way, for a
+        // record made across midnight: `matches` has the last word).
+        let day = |text: &str| clock::parse_date(text);
+        let after_to = query
+            .to
+            .as_deref()
+            .and_then(day)
+            .map(|secs| ids::first_id_at(secs + 2 * DAY_SECS));
+        let below = match (query.cursor.clone(), after_to) {
+            (Some(c), Some(t)) => Some(c.min(t)),
+            (c, t) => c.or(t),
+        };
+        let lowest = query
+            .from
+            .as_deref()
+            .and_then(day)
+            .map(|secs| ids::first_id_at(secs.saturating_sub(DAY_SECS)));
+        let too_old = |id: &str| lowest.as_deref().is_some_and(|l| id < l);
+        let glob_ok = |vin: &str| query.vin.as_deref().is_none_or(|p| glob_match(p, vin));
+        match query.vin_literal_prefix() {
+            Some(prefix) => {
+                let mut hits: Vec<String> = vin_index::by_vin_prefix(self.stores, tenant, prefix)?
+                    .into_iter()
+                    .filter(|(vin, id)| {
+                        glob_ok(vin) && below.as_deref().is_none_or(|b| id.as_str() < b)
+                    })
+                    .map(|(_, id)| id)
+                    .collect();
+                hits.sort_unstable_by(|a, b| b.cmp(a));
+                for id in hits.iter().filter(|id| !too_old(id)) {
+                    if take(id)?.is_break() {
+                        break;
+                    }
+                }
+            }
+            None => vin_index::newest_first(self.stores, tenant, below.as_deref(), |id, vin| {
+                if too_old(id) {
+                    return Ok(ControlFlow::Break(()));
+                }
+                if !glob_ok(vin) {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                take(id)
+            })?,
         }
-        Ok(Page { items, next })
+        Ok(page)
     }
 }
 
@@ -379,6 +408,13 @@ impl Query {
             }
         }
         Ok(q)
+    }
+
+    /// The letters a VIN pattern starts with, before any wildcard; `None` for none.
+    fn vin_literal_prefix(&self) -> Option<&str> {
+        let pattern = self.vin.as_deref()?;
+        let prefix = &pattern[..pattern.find(['*', '?']).unwrap_or(pattern.len())];
+        (!prefix.is_empty()).then_some(prefix)
     }
 
     fn matches(&self, r: &Record) -> bool {
@@ -543,32 +579,47 @@ mod tests {
         other.tenant = "other".into();
         repo.create(&mut other, b"<x/>").unwrap();
 
-        let q = Query::parse("vin=wvw*").unwrap();
-        let page = repo.search("acme", &q).unwrap();
-        assert_eq!(
-            page.items.len(),
-            2,
-            "the other tenant's WVW record stays out"
-        );
-        assert_eq!(page.items[0].id, ids[1], "newest first");
-        let failed = repo
-            .search("acme", &Query::parse("status=Failed").unwrap())
-            .unwrap();
-        assert_eq!(failed.items.len(), 1);
-        let paged = repo
-            .search("acme", &Query::parse("limit=1").unwrap())
-            .unwrap();
-        assert_eq!(
-            (paged.items.len(), paged.next.as_deref()),
-            (1, Some(ids[2].as_str()))
-        );
-        let rest = repo
-            .search(
-                "acme",
-                &Query::parse(&format!("limit=5&cursor={}", ids[2])).unwrap(),
-            )
-            .unwrap();
-        assert_eq!(rest.items.len(), 2);
+        // The same answers from new records' own keys and, once folded, from the VIN index.
+        for folded in [false, true] {
+            if folded {
+                assert_eq!(vin_index::fold(&stores).unwrap().folded, 4);
+                assert!(stores.vins.is_empty());
+            }
+            let q = Query::parse("vin=wvw*").unwrap();
+            let page = repo.search("acme", &q).unwrap();
+            assert_eq!(
+                page.items.len(),
+                2,
+                "the other tenant's WVW record stays out"
+            );
+            assert_eq!(page.items[0].id, ids[1], "newest first");
+            let failed = repo
+                .search("acme", &Query::parse("status=Failed").unwrap())
+                .unwrap();
+            assert_eq!(failed.items.len(), 1);
+            let paged = repo
+                .search("acme", &Query::parse("limit=1").unwrap())
+                .unwrap();
+            assert_eq!(
+                (paged.items.len(), paged.next.as_deref()),
+                (1, Some(ids[2].as_str()))
+            );
+            let rest = repo
+                .search(
+                    "acme",
+                    &Query::parse(&format!("limit=5&cursor={}", ids[2])).unwrap(),
+                )
+                .unwrap();
+            assert_eq!(rest.items.len(), 2);
+            let exact = repo
+                .search("acme", &Query::parse("vin=VF1AAAAA000000003").unwrap())
+                .unwrap();
+            assert_eq!(exact.items.len(), 1, "folded: {folded}");
+            let dated = Query::parse("from=2026-01-01").unwrap();
+            assert!(repo.search("acme", &dated).unwrap().items.is_empty());
+            let dated = Query::parse("to=1970-01-02&vin=*01").unwrap();
+            assert_eq!(repo.search("acme", &dated).unwrap().items.len(), 1);
+        }
         assert_eq!(
             repo.failures_on("2026-11-21").unwrap(),
             vec![("acme".into(), ids[1].clone())]

@@ -24,12 +24,13 @@
 //! | `today_failed` | `failed` today: the authority answered Failed, or ecoc gave up on an outage | Failed, Not delivered |
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 
 use crate::kv::{KeyValue, Stores};
 use crate::record::{Record, RecordView, Status};
 use crate::repo::Repo;
 use crate::tenant::{Action, Principal, Role, Tenant};
-use crate::{Error, Result, clock, keys};
+use crate::{Error, Result, clock, ids, keys, vin_index};
 
 /// Days a summary covers when the query does not say.
 pub const DEFAULT_DAYS: u32 = 30;
@@ -154,12 +155,6 @@ fn reached(record: &Record) -> &str {
         .map_or(record.updated_at.as_str(), |e| e.at.as_str())
 }
 
-/// The smallest record id created at or after `secs` (ids are `r` + 12 hex digits of
-/// milliseconds + 12 random: see [`crate::ids::record_id`]).
-fn first_id_at(secs: u64) -> String {
-    format!("r{:012x}", secs.saturating_mul(1000) & 0xffff_ffff_ffff)
-}
-
 /// `tenant`'s summary over the `days` calendar days ending on the day of `now` (Unix seconds).
 pub fn summary<K: KeyValue>(
     stores: &Stores<K>,
@@ -174,17 +169,17 @@ pub fn summary<K: KeyValue>(
         .map(|i| clock::date(start + i * DAY_SECS))
         .collect();
     let today = clock::date(now);
-    let (first_date, lowest_id) = (dates[0].clone(), first_id_at(start));
+    let (first_date, lowest_id) = (dates[0].clone(), ids::first_id_at(start));
 
     // Created in the window: selected by id from the VIN index, before anything is read.
-    let created: BTreeSet<String> = stores
-        .vins
-        .get_keys()?
-        .iter()
-        .filter_map(|k| keys::split_vin_entry(k, tenant).map(|(_, id)| id))
-        .filter(|id| *id >= lowest_id.as_str())
-        .map(str::to_owned)
-        .collect();
+    let mut created = BTreeSet::new();
+    vin_index::newest_first(stores, tenant, None, |id, _| {
+        if id < lowest_id.as_str() {
+            return Ok(ControlFlow::Break(()));
+        }
+        created.insert(id.to_owned());
+        Ok(ControlFlow::Continue(()))
+    })?;
     // Failed or rejected on a day of the window, whenever created.
     let mut failed_in_window = BTreeSet::new();
     for key in stores.failures.get_keys()? {

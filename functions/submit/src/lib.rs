@@ -12,7 +12,8 @@
 //!   component only supplies the parallel dispatch of its batches to `sign` and `submit` instances.
 //!   The host's interval timer calls it; on Spin, any scheduler can (`POST /v1/admin/sweep`).
 //!   The same tick chains the audit trail ([`pipeline::audit::chain`]) and, once a day, signs
-//!   its checkpoints with `audit_signing_key`.
+//!   its checkpoints with `audit_signing_key`, and folds new records into the VIN index
+//!   ([`pipeline::vin_index::fold`]).
 
 #![allow(
     unsafe_code,
@@ -24,7 +25,7 @@ use pipeline::identity::{self, Account, Adapter};
 use pipeline::nap::{EuNap, Nap, Naps, VcaNap};
 use pipeline::retry::RetryPolicy;
 use pipeline::sweep::{self, Batch, Dispatch, Step};
-use pipeline::{Error, Result, audit, clock, retrieval, submit};
+use pipeline::{Error, Result, audit, clock, retrieval, submit, vin_index};
 use spin_glue::{Pending, Reply, SpinTransport, optional_variable, reply, variable};
 use spin_sdk::http::{Request, ResponseOutparam};
 use spin_sdk::http_component;
@@ -177,6 +178,11 @@ impl Dispatch for Parallel {
 fn run_sweep() -> Result<Reply> {
     let stores = spin_glue::stores();
     let mut report = sweep::run(&stores, &probe()?, &mut Parallel, &clock::now_millis)?;
+    // The same tick folds new records into the VIN index; what it leaves, the next tick takes.
+    match vin_index::fold(&stores) {
+        Ok(index) => report.index = index,
+        Err(e) => eprintln!("submit: VIN index not folded ({e}); the next tick tries again"),
+    }
     // The same tick chains the audit trail's queue (and signs the day's checkpoints); a failure
     // there leaves the queue for the next tick and does not fail the sweep.
     match spin_glue::audit_key()
