@@ -132,21 +132,37 @@ impl Prepared {
     /// A DER ECDSA value is converted to raw r||s. The value is verified against the signing
     /// certificate's key first: a value that does not verify is never embedded.
     pub fn finish(self, value: &[u8]) -> Result<Vec<u8>> {
-        let value = match self.algorithm {
-            SignatureAlgorithm::EcdsaP256Sha256 => ecdsa_der_to_raw(value)?,
-            SignatureAlgorithm::RsaSha256 => value.to_vec(),
-        };
+        let value = self.raw_value(value)?;
         self.key.verify_xmldsig(&self.digest, &value).map_err(|e| {
             Error::Signer(format!(
                 "the returned signature value does not verify with the signing certificate ({e})"
             ))
         })?;
-        let b64 = Base64::encode_string(&value);
+        Ok(self.embed(&value))
+    }
+
+    /// Embeds the signature value without checking it, for a caller that verifies the signed
+    /// document whole next ([`crate::verify`] checks the same value against the same key, and the
+    /// references and the chain besides): one public-key operation instead of two per document.
+    pub fn finish_unchecked(self, value: &[u8]) -> Result<Vec<u8>> {
+        let value = self.raw_value(value)?;
+        Ok(self.embed(&value))
+    }
+
+    fn raw_value(&self, value: &[u8]) -> Result<Vec<u8>> {
+        match self.algorithm {
+            SignatureAlgorithm::EcdsaP256Sha256 => ecdsa_der_to_raw(value),
+            SignatureAlgorithm::RsaSha256 => Ok(value.to_vec()),
+        }
+    }
+
+    fn embed(self, value: &[u8]) -> Vec<u8> {
+        let b64 = Base64::encode_string(value);
         let mut out = String::with_capacity(self.head.len() + b64.len() + self.tail.len());
         out.push_str(&self.head);
         out.push_str(&b64);
         out.push_str(&self.tail);
-        Ok(out.into_bytes())
+        out.into_bytes()
     }
 }
 

@@ -242,6 +242,18 @@ fn finish_converts_a_der_ecdsa_value_and_refuses_a_wrong_one() {
     let wrong = dsig::Signer::sign_digest(&p.p256_leaf.key.signer(), &[7u8; 32]).expect("sign");
     let err = prepared.finish(&wrong).expect_err("wrong value");
     assert!(err.to_string().contains("does not verify"), "{err}");
+    // Unchecked, the wrong value is embedded; the whole-document check after it refuses it.
+    let prepared = dsig::prepare(
+        IVI_LIKE.as_bytes(),
+        &SignOptions::new(
+            Profile::Xades,
+            vec![p.p256_leaf.der.clone(), p.issuing.der.clone()],
+        ),
+    )
+    .expect("prepare");
+    let embedded = prepared.finish_unchecked(&wrong).expect("embedded");
+    let err = dsig::verify(&embedded, &opts()).expect_err("wrong value embedded");
+    assert!(matches!(err, Error::SignatureValue(_)), "{err}");
 }
 
 #[test]

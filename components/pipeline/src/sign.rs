@@ -68,7 +68,8 @@ impl<T: Transport> CscSigning<T> {
         )
     }
 
-    /// Signs `xml` (replacing its placeholder signature) with `profile`.
+    /// Signs `xml` (replacing its placeholder signature) with `profile`; not verified, as
+    /// [`CscSigning::sign_many`].
     pub fn sign(&self, xml: &[u8], profile: dsig::Profile) -> Result<Vec<u8>> {
         self.sign_many(&[xml], profile)
             .pop()
@@ -78,6 +79,9 @@ impl<T: Transport> CscSigning<T> {
     /// Signs several documents: one token and `credentials/info` for all, then one
     /// `credentials/authorize` + `signatures/signHash` per [`MAX_HASHES_PER_CALL`] hashes (fewer
     /// when the credential's `multisign` says so). One answer per document, in order.
+    ///
+    /// The values are embedded as the QTSP returned them: the caller verifies each signed
+    /// document whole before it keeps it ([`sign_records`] does, with [`dsig::verify`]).
     pub fn sign_many(&self, xmls: &[&[u8]], profile: dsig::Profile) -> Vec<Result<Vec<u8>>> {
         let auth = AuthData {
             pin: Some(self.pin.clone()),
@@ -137,7 +141,7 @@ impl<T: Transport> CscSigning<T> {
             match values {
                 Ok(values) => {
                     for ((at, p), value) in chunk.into_iter().zip(values) {
-                        answers[at] = p.finish(&value).map_err(qtsp_error);
+                        answers[at] = p.finish_unchecked(&value).map_err(qtsp_error);
                     }
                 }
                 Err(e) => {
