@@ -2,14 +2,14 @@
 //! request path that gives each request a fresh store.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -17,6 +17,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiBody, WasiHttpView};
 
 use crate::chaining::{InProcess, InProcessFuture, OutboundHooks};
+use crate::compiled;
 use crate::component::{CHAIN_DEPTH_HEADER, ComponentInfo};
 pub use crate::component::{MAX_CHAIN_DEPTH, Origin};
 use crate::error::{Error, Result};
@@ -178,7 +179,8 @@ impl App {
                 message,
             };
             let started = std::time::Instant::now();
-            let component = compile(&engine, &path).map_err(fail)?;
+            let component =
+                compiled::load(&engine, &path, cache_dir(&options).as_deref()).map_err(fail)?;
             let pre = linker
                 .instantiate_pre(&component)
                 .and_then(ProxyPre::new)
@@ -206,6 +208,13 @@ impl App {
                 },
             );
         }
+        if let Some(dir) = cache_dir(&options) {
+            let pruned = compiled::prune(&dir);
+            if pruned > 0 {
+                tracing::info!(dir = %dir.display(), pruned, "compiled artifacts unused for {} days deleted", compiled::UNUSED_DAYS);
+            }
+        }
+        compiled::release_compile_memory();
         Ok(Arc::new(Self {
             name: manifest.application.name.clone(),
             settings: manifest.ecoc_settings(),
@@ -666,30 +675,18 @@ fn build_engine(options: &HostOptions) -> Result<Engine> {
         .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
         .table_keep_resident(KEEP_RESIDENT_BYTES / 16);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
-    if options.compile_cache {
+    Engine::new(&config).map_err(|e| Error::wasmtime("creating the wasmtime engine", e))
+}
+
+/// Where compiled components are kept, if they are ([`crate::compiled`]).
+fn cache_dir(options: &HostOptions) -> Option<PathBuf> {
+    options.compile_cache.then(|| {
         let dir = options
             .cache_dir
             .clone()
             .unwrap_or_else(|| options.state_dir.join("cache"));
-        // wasmtime's cache wants an absolute folder; `--state-dir .spin` is relative.
-        let dir = std::path::absolute(&dir).unwrap_or(dir);
-        let mut cache_config = wasmtime::CacheConfig::new();
-        cache_config.with_directory(&dir);
-        match wasmtime::Cache::new(cache_config) {
-            Ok(cache) => {
-                config.cache(Some(cache));
-            }
-            Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "compile cache disabled"),
-        }
-    }
-    Engine::new(&config).map_err(|e| Error::wasmtime("creating the wasmtime engine", e))
-}
-
-fn compile(engine: &Engine, path: &Path) -> std::result::Result<Component, String> {
-    if !path.exists() {
-        return Err("file not found (run `ecoc build` first?)".into());
-    }
-    Component::from_file(engine, path).map_err(|e| format!("cannot compile: {e:#}"))
+        std::path::absolute(&dir).unwrap_or(dir)
+    })
 }
 
 /// Advances the engine's epoch so deadlines fire; stops when the engine is gone.

@@ -27,6 +27,7 @@ pub mod app;
 pub mod build;
 mod chaining;
 pub mod client_tls;
+pub mod compiled;
 mod component;
 pub mod error;
 pub mod kv;
