@@ -1422,12 +1422,24 @@ for s, k, v in rows:
 audit = re.compile(r't/[^/]+/audit/.*|audit/(tenants|daily)')
 # The single-flight locks of the background sweep and audit chainer (keys::SWEEP_LOCK, AUDIT_LOCK):
 # held for the length of a run, whenever the host's clock starts one.
-lock = re.compile(r't/_ecoc/dup/(sweep|audit)|_ecoc/(sweep|audit)/.*')
+lock = re.compile(r't/_ecoc/dup/(sweep|audit|vin-index)|_ecoc/(sweep|audit|vin-index)/.*')
+# The VIN index (pipeline::vin_index): the sweep folds entries into it whenever its tick comes, so
+# what counts is the set of entries of each index, not how they lie in buckets and directory.
+index = re.compile(r'(t/[^/]+/ix/[^/]+)(/[0-9]+)?')
+entries = {}
 print(len(rej))
 for s, k, v in rows:
     if s == 'audit' or audit.fullmatch(k) or lock.fullmatch(k) or any(i in k for i in rej):
         continue
+    m = index.fullmatch(k) if s == 'default' else None
+    if m:
+        if m.group(2):
+            lines = bytes(v).decode().split('\n')
+            entries.setdefault(m.group(1), set()).update(l for l in lines if not any(i in l for i in rej))
+        continue
     print(s, k, hashlib.sha256(v if isinstance(v, bytes) else str(v).encode()).hexdigest())
+for name, es in sorted((n, e) for n, e in entries.items() if e):
+    print('default', name, hashlib.sha256('\n'.join(sorted(es)).encode()).hexdigest())
 "#;
     let text = python(script, &[db.as_os_str()]);
     let mut lines = text.lines();

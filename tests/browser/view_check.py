@@ -28,7 +28,6 @@ try:
     from selenium import webdriver
     from selenium.common.exceptions import (
         NoSuchElementException,
-        StaleElementReferenceException,
         WebDriverException,
     )
     from selenium.webdriver.chrome.options import Options
@@ -304,7 +303,9 @@ def check(args):
             driver.get(f"{base}/view/submissions/{args.held}")
             try:
                 status = one(driver, "#status-name").text
-            except StaleElementReferenceException:
+            except WebDriverException:
+                # The page was still being replaced (a stale element, or Chromium's "node does not
+                # belong to the document"): read it again on the next round.
                 continue
         if "token:" not in one(driver, "table#timeline").text:
             raise Failed("the sign-off is not in the timeline")
