@@ -344,16 +344,7 @@ fn locked<K: KeyValue, T>(
     stores: &Stores<K>,
     work: impl FnOnce(&Stores<K>) -> Result<T>,
 ) -> Result<Option<T>> {
-    let run_id = ids::record_id(clock::now_millis())?;
-    let (owner, lock) = keys::AUDIT_LOCK;
-    match claims::claim(stores, owner, lock, &run_id) {
-        Ok(()) => {}
-        Err(Error::Duplicate { .. }) => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let done = work(stores);
-    claims::release(stores, owner, lock, &run_id)?;
-    done.map(Some)
+    claims::locked(stores, keys::AUDIT_LOCK, work)
 }
 
 /// Runs `work` holding the chainer's lock, waiting up to ~5 s for another run to finish.

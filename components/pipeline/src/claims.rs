@@ -151,6 +151,24 @@ pub fn keep<K: KeyValue>(
     Ok(())
 }
 
+/// Runs `work` holding `lock` (an owner and claim key, such as [`keys::SWEEP_LOCK`]) under a
+/// fresh run id; `None`, without running it, when another run holds the lock.
+pub fn locked<K: KeyValue, T>(
+    stores: &Stores<K>,
+    (owner, lock): (&str, &str),
+    work: impl FnOnce(&Stores<K>) -> Result<T>,
+) -> Result<Option<T>> {
+    let run_id = crate::ids::record_id(crate::clock::now_millis())?;
+    match claim(stores, owner, lock, &run_id) {
+        Ok(()) => {}
+        Err(Error::Duplicate { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let done = work(stores);
+    release(stores, owner, lock, &run_id)?;
+    done.map(Some)
+}
+
 /// Frees a key held by `record_id` (used when creating the record failed after the claim).
 pub fn release<K: KeyValue>(
     stores: &Stores<K>,

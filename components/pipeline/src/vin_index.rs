@@ -26,7 +26,7 @@ use std::ops::ControlFlow;
 use serde::{Deserialize, Serialize};
 
 use crate::kv::{KeyValue, Stores};
-use crate::{Error, Result, claims, clock, ids, keys};
+use crate::{Error, Result, claims, keys};
 
 /// Most entries of one bucket document (about 45 bytes each: ~90 KB).
 pub const BUCKET_MAX: usize = 2_000;
@@ -346,19 +346,7 @@ pub fn fold<K: KeyValue>(stores: &Stores<K>) -> Result<FoldReport> {
     if waiting.is_empty() {
         return Ok(FoldReport::default());
     }
-    let run_id = ids::record_id(clock::now_millis())?;
-    let (owner, lock) = keys::VIN_INDEX_LOCK;
-    match claims::claim(stores, owner, lock, &run_id) {
-        Ok(()) => {}
-        Err(Error::Duplicate { .. }) => {
-            return Ok(FoldReport {
-                busy: true,
-                ..FoldReport::default()
-            });
-        }
-        Err(e) => return Err(e),
-    }
-    let folded = (|| {
+    let folded = claims::locked(stores, keys::VIN_INDEX_LOCK, |stores| {
         waiting.sort();
         let left = waiting.len().saturating_sub(FOLD_LIMIT);
         waiting.truncate(FOLD_LIMIT);
@@ -386,9 +374,11 @@ pub fn fold<K: KeyValue>(stores: &Stores<K>) -> Result<FoldReport> {
             folded: waiting.len(),
             left,
         })
-    })();
-    claims::release(stores, owner, lock, &run_id)?;
-    folded
+    })?;
+    Ok(folded.unwrap_or(FoldReport {
+        busy: true,
+        ..FoldReport::default()
+    }))
 }
 
 #[cfg(test)]
@@ -396,6 +386,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
     use crate::kv::MemoryKv;
+    use crate::{clock, ids};
 
     fn entries(range: std::ops::Range<usize>) -> BTreeSet<String> {
         range.map(|n| format!("E{n:06}")).collect()
