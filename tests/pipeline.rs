@@ -9,7 +9,7 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ecoc_tests::{
@@ -719,6 +719,138 @@ fn on_redis_each_label_keeps_to_its_own_keys() {
                 "{key} of `default` in the database of `{label}`"
             );
         }
+    }
+}
+
+/// Issue 17 item 4 on a real Redis: a store that is full (`maxmemory` reached, `noeviction`) and
+/// one that is read-only (a replica) refuse a new vehicle with a 503 that names the store's own
+/// reason; reads go on; the vehicle accepted before keeps its place and, once the store takes
+/// writes again, it and the refused one (sent again, as the 503 asks) both end Succeeded, once.
+#[test]
+fn a_full_or_read_only_redis_answers_503_and_loses_nothing_accepted() {
+    warm_compile_cache();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(redis) = RedisServer::required(dir.path()) else {
+        return;
+    };
+    let stack = Stack::start_on(redis_runtime_config(redis.port));
+    let accepted = stack.post_vehicle(&stack.token, &demo_json("records/m1.json"));
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let redis_ok = |args: &[&str]| assert_eq!(redis.cli(args).trim(), "OK", "{args:?}");
+
+    redis_ok(&["CONFIG", "SET", "maxmemory", "1"]);
+    store_refuses_a_vehicle(&stack, "OOM");
+    redis_ok(&["CONFIG", "SET", "maxmemory", "0"]);
+    // A replica of a master that is not there: it keeps its data, serves reads, refuses writes.
+    redis_ok(&["REPLICAOF", "127.0.0.1", "1"]);
+    store_refuses_a_vehicle(&stack, "read only");
+    redis_ok(&["REPLICAOF", "NO", "ONE"]);
+    both_vehicles_end_succeeded_once(&stack, &accepted);
+}
+
+/// The same on the SQLite file of `ecoc up`, on a 16 MiB tmpfs filled to the last byte. Mounting
+/// needs root (CAP_SYS_ADMIN); where it is refused the test says it is skipped. (A file system
+/// cannot be remounted read-only while the host holds its file open for writing, so the
+/// read-only case is Redis's, above.)
+#[test]
+fn a_full_disk_answers_503_and_loses_nothing_accepted() {
+    warm_compile_cache();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&dir.path().join("disk"), "16m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let file = disk.path.join("kv.db");
+    let config: String = pipeline::kv::STORE_LABELS
+        .iter()
+        .map(|l| format!("[key_value_store.{l}]\ntype = \"spin\"\npath = {file:?}\n"))
+        .collect();
+    let stack = Stack::start_on(config);
+    let accepted = stack.post_vehicle(&stack.token, &demo_json("records/m1.json"));
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+
+    let filler = disk.fill();
+    store_refuses_a_vehicle(&stack, "database or disk is full");
+    std::fs::remove_file(filler).unwrap();
+    both_vehicles_end_succeeded_once(&stack, &accepted);
+}
+
+/// The vehicle [`store_refuses_a_vehicle`] sends: the demo car under another VIN.
+fn second_vehicle() -> Value {
+    let mut vehicle = demo_json("records/m1.json");
+    vehicle["vin"] = json!("WEX1M1AB2C3456790");
+    vehicle
+}
+
+/// With the store refusing writes: a new vehicle gets 503 `store_unavailable` whose message names
+/// `reason`, and reads still answer. The sweep's tick then runs into the refusal for a while.
+fn store_refuses_a_vehicle(stack: &Stack, reason: &str) {
+    let answer = stack.post_vehicle(&stack.token, &second_vehicle());
+    assert_eq!(answer.status, 503, "{reason}: {}", answer.body);
+    let error = body(&answer);
+    assert_eq!(error["error"], "store_unavailable", "{error}");
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains(reason), "{reason}: {message}");
+    assert_eq!(
+        stack.get(&stack.token, "/v1/tenant").status,
+        200,
+        "reads go on"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+}
+
+/// With the store taking writes again: the refused vehicle sent again is accepted, and it and
+/// `accepted` (taken before the store went bad) both end Succeeded with one file each at the NAP.
+fn both_vehicles_end_succeeded_once(stack: &Stack, accepted: &Answer) {
+    let again = stack.post_vehicle(&stack.token, &second_vehicle());
+    assert_eq!(again.status, 202, "{}", again.body);
+    let ids = [accepted, &again].map(|a| body(a)["id"].as_str().unwrap().to_owned());
+    for record in wait_all_final(stack, &stack.token, &ids) {
+        assert_eq!(record["status"], "succeeded", "{record:#}");
+    }
+    let inbox = stack.nap_inbox();
+    assert_eq!(
+        inbox.len(),
+        2,
+        "one file per vehicle at the NAP: {inbox:#?}"
+    );
+}
+
+/// A tmpfs mounted at `path` for a test, unmounted when dropped.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// `None` where mounting is refused (not root).
+    fn mount(path: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(path).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| Self {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Fills what is left with one file; its path.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while file.write_all(&block).is_ok() {}
+        let _ = file.write_all(&[0]);
+        filler
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
 
