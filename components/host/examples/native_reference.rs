@@ -1,6 +1,7 @@
 //! The benchmark's reference: a plain native hyper server answering the same requests as the
-//! probe component behind `ecoc up` — `GET /front/hello` and `GET /front/kv-bench` (one
-//! durable `set` then a `get` on the same SQLite backend the host uses) — with no wasm.
+//! probe component behind `ecoc up` — `GET /front/hello` and `GET /front/kv-bench` (one `set`,
+//! made durable as the host does before it answers, then a `get`, on the same SQLite backend the
+//! host uses) — with no wasm.
 //!
 //! `cargo run --release -p ecoc-host --example native_reference -- 127.0.0.1:0 STATE_DIR`
 //! prints `listening on http://ADDR` and serves until killed.
@@ -41,7 +42,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn answer(kv: &Backend, path: &str) -> Response<Full<Bytes>> {
     let body = match path {
         "/front/hello" => Ok(Bytes::from_static(b"hello")),
-        "/front/kv-bench" => match kv.set("default", "bench", b"value".to_vec()).await {
+        "/front/kv-bench" => match kv
+            .set("default", "bench", b"value".to_vec())
+            .await
+            .and(kv.make_durable().await)
+        {
             Ok(()) => kv
                 .get("default", "bench")
                 .await

@@ -21,7 +21,7 @@ use crate::compiled;
 use crate::component::{CHAIN_DEPTH_HEADER, ComponentInfo};
 pub use crate::component::{MAX_CHAIN_DEPTH, Origin};
 use crate::error::{Error, Result};
-use crate::kv::{Backend, RedisBackend, SqliteBackend};
+use crate::kv::{Backend, Durability, RedisBackend, SqliteBackend};
 use crate::manifest::{Manifest, RouteDecl};
 use crate::outbound::AllowList;
 use crate::platform;
@@ -222,7 +222,11 @@ impl App {
             engine,
             router,
             components,
-            shared: Arc::new(Shared { stores, variables }),
+            shared: Arc::new(Shared {
+                durability: Durability::over(stores.values()),
+                stores,
+                variables,
+            }),
             options,
         }))
     }
@@ -287,6 +291,28 @@ impl App {
             return plain(StatusCode::NOT_FOUND, format!("no route matches {path}"));
         };
         self.serve(req, matched, origin).await
+    }
+
+    /// Holds `answer` until every write made before it is on disk (see [`Durability`]): the
+    /// last step before an answer leaves for a client. The head waits here; each piece of the
+    /// body waits again as it goes (a streamed answer, one line per batch row, acknowledges
+    /// writes made after the head). When the disk refuses, the client gets a 503 instead (or the
+    /// body breaks off) and sends again; the writes stay, and the steps that made them are
+    /// idempotent.
+    pub async fn durable(&self, answer: Response<WasiBody>) -> Response<WasiBody> {
+        let durability = self.shared.durability.clone();
+        match durability.wait().await {
+            Ok(()) => answer.map(|body| DurableBody::new(body, durability).boxed_unsync()),
+            Err(e) => {
+                tracing::error!(error = %e, "writes could not be made durable; answer withheld");
+                plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "the key-value store could not make this request's writes durable ({e}); send it again"
+                    ),
+                )
+            }
+        }
     }
 
     /// Serves a service-chaining request to `component`.
@@ -431,7 +457,12 @@ impl App {
             .envs(&component.info.environment);
         let state = RequestState::new(
             wasi.build(),
-            OutboundHooks::new(self.clone(), component.info.clone(), origin),
+            OutboundHooks::new(
+                self.clone(),
+                component.info.clone(),
+                origin,
+                self.shared.durability.clone(),
+            ),
             StoreLimitsBuilder::new()
                 .memory_size(self.options.max_memory_bytes)
                 .instances(16)
@@ -503,6 +534,80 @@ impl InProcess for App {
                 None => self.handle_external(request, origin).await,
             }
         })
+    }
+}
+
+/// A response body whose every frame waits for the durability barrier before it goes out.
+struct DurableBody {
+    inner: WasiBody,
+    durability: Durability,
+    /// A frame taken from `inner`, held until its barrier completes.
+    held: Option<(http_body::Frame<Bytes>, DurableFuture)>,
+}
+
+type DurableFuture =
+    std::pin::Pin<Box<dyn Future<Output = std::result::Result<(), crate::kv::KvError>> + Send>>;
+
+impl DurableBody {
+    fn new(inner: WasiBody, durability: Durability) -> Self {
+        Self {
+            inner,
+            durability,
+            held: None,
+        }
+    }
+}
+
+impl http_body::Body for DurableBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<http_body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        loop {
+            if let Some((_, barrier)) = &mut this.held {
+                let done = std::task::ready!(barrier.as_mut().poll(cx));
+                let (frame, _) = this.held.take().expect("held frame");
+                return Poll::Ready(Some(match done {
+                    Ok(()) => Ok(frame),
+                    Err(e) => Err(wasmtime_wasi_http::Error::InternalError(Some(format!(
+                        "answer broken off: the key-value store could not make its writes durable ({e})"
+                    )))),
+                }));
+            }
+            match std::task::ready!(http_body::Body::poll_frame(
+                std::pin::Pin::new(&mut this.inner),
+                cx
+            )) {
+                Some(Ok(frame)) => {
+                    let durability = this.durability.clone();
+                    this.held = Some((frame, Box::pin(async move { durability.wait().await })));
+                }
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.held.is_none() && http_body::Body::is_end_stream(&self.inner)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let mut hint = http_body::Body::size_hint(&self.inner);
+        let held = self
+            .held
+            .as_ref()
+            .and_then(|(frame, _)| frame.data_ref())
+            .map_or(0, |data| data.len() as u64);
+        if let Some(upper) = hint.upper() {
+            hint.set_upper(upper + held);
+        }
+        hint.set_lower(hint.lower() + held);
+        hint
     }
 }
 
@@ -758,4 +863,37 @@ async fn open_stores(
         stores.insert(label.to_string(), backend);
     }
     Ok(stores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write made after the answer's head (as a streamed batch answer makes them) is on disk
+    /// before the body that follows it goes out.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn each_piece_of_an_answer_waits_for_the_writes_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = SqliteBackend::open(&dir.path().join("kv.db")).unwrap();
+        let backend = Arc::new(Backend::Sqlite(sqlite));
+        let body: WasiBody = Full::new(Bytes::from_static(b"row 1 accepted\n"))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let durable = DurableBody::new(body, Durability::over([&backend]));
+        backend
+            .set("default", "row-1", b"x".to_vec())
+            .await
+            .unwrap();
+        let Backend::Sqlite(sqlite) = &*backend else {
+            unreachable!()
+        };
+        assert_eq!(sqlite.fsyncs(), 0);
+        let sent = durable.collect().await.unwrap().to_bytes();
+        assert_eq!(&sent[..], b"row 1 accepted\n");
+        assert_eq!(
+            sqlite.fsyncs(),
+            1,
+            "the write was synced before the piece went out"
+        );
+    }
 }

@@ -11,6 +11,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use crate::client_tls::{self, IoFuture};
 use crate::component::{ComponentInfo, MAX_CHAIN_DEPTH, Origin, chain_depth};
+use crate::kv::Durability;
 use crate::outbound::Destination;
 
 type SendFuture =
@@ -38,6 +39,9 @@ pub struct OutboundHooks {
     app: Arc<dyn InProcess>,
     component: Arc<ComponentInfo>,
     origin: Origin,
+    /// Waited for before a request leaves the process: a remote service acts on what it is
+    /// sent, so what the component wrote before sending it must be on disk first.
+    durability: Durability,
 }
 
 impl OutboundHooks {
@@ -45,11 +49,13 @@ impl OutboundHooks {
         app: Arc<dyn InProcess>,
         component: Arc<ComponentInfo>,
         origin: Origin,
+        durability: Durability,
     ) -> Self {
         Self {
             app,
             component,
             origin,
+            durability,
         }
     }
 }
@@ -115,7 +121,16 @@ impl WasiHttpHooks for OutboundHooks {
                 "outbound HTTPS through [[client_tls]]"
             );
         }
-        Box::new(async move { client_tls::send_outside(request, options, tls.as_deref()).await })
+        let durability = self.durability.clone();
+        Box::new(async move {
+            if let Err(e) = durability.wait().await {
+                tracing::error!(component = %caller, destination = %dest, error = %e, "writes could not be made durable; request not sent");
+                return Err(HttpError::InternalError(Some(format!(
+                    "not sent: the key-value store could not make the writes before it durable ({e})"
+                ))));
+            }
+            client_tls::send_outside(request, options, tls.as_deref()).await
+        })
     }
 }
 
@@ -160,7 +175,12 @@ mod tests {
             client_addr: "127.0.0.1:1".parse().unwrap(),
             depth: 0,
         };
-        OutboundHooks::new(Arc::new(NoApp), Arc::new(info), origin)
+        OutboundHooks::new(
+            Arc::new(NoApp),
+            Arc::new(info),
+            origin,
+            Durability::default(),
+        )
     }
 
     async fn send(hooks: &mut OutboundHooks, url: &str) -> Result<String, HttpError> {

@@ -13,15 +13,16 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::chaining::OutboundHooks;
 use crate::component::ComponentInfo;
-use crate::kv::Backend;
+use crate::kv::{Backend, Durability};
 use crate::platform::{OpenStore, Platform, key_value, variables};
 use crate::variables::{GetError, Resolved};
 
-/// What every request of an app reads beyond its component: the key-value stores by label and
-/// the resolved variables.
+/// What every request of an app reads beyond its component: the key-value stores by label,
+/// their durability barrier and the resolved variables.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) stores: BTreeMap<String, Arc<Backend>>,
+    pub(crate) durability: Durability,
     pub(crate) variables: Resolved,
 }
 

@@ -61,7 +61,8 @@ impl Server {
                         let app = app.clone();
                         async move {
                             let origin = Origin { client_addr, depth: 0 };
-                            Ok::<_, std::convert::Infallible>(app.handle_external(req, origin).await)
+                            let answer = app.handle_external(req, origin).await;
+                            Ok::<_, std::convert::Infallible>(app.durable(answer).await)
                         }
                     });
                     let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
