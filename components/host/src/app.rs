@@ -179,8 +179,13 @@ impl App {
                 message,
             };
             let started = std::time::Instant::now();
-            let component =
-                compiled::load(&engine, &path, cache_dir(&options).as_deref()).map_err(fail)?;
+            let code_in = if profiling() {
+                compiled::CodeIn::Memory
+            } else {
+                compiled::CodeIn::File
+            };
+            let component = compiled::load(&engine, &path, cache_dir(&options).as_deref(), code_in)
+                .map_err(fail)?;
             let pre = linker
                 .instantiate_pre(&component)
                 .and_then(ProxyPre::new)
@@ -760,11 +765,16 @@ fn with_spin_headers(
     req
 }
 
+/// Whether `ECOC_PERFMAP` asks for a host `perf` can profile (see [`build_engine`]).
+fn profiling() -> bool {
+    std::env::var_os("ECOC_PERFMAP").is_some()
+}
+
 fn build_engine(options: &HostOptions) -> Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    if std::env::var_os("ECOC_PERFMAP").is_some() {
+    if profiling() {
         // Names JIT code in `perf report` (/tmp/perf-<pid>.map); for profiling runs only.
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }

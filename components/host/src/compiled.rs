@@ -25,9 +25,24 @@ pub const UNUSED_DAYS: u64 = 30;
 
 const EXTENSION: &str = "cwasm";
 
-/// Compiles the component at `path`, or maps its artifact from `cache` when one was kept; without
-/// a cache it compiles in memory.
-pub fn load(engine: &Engine, path: &Path, cache: Option<&Path>) -> Result<Component, String> {
+/// Where a loaded component's machine code lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeIn {
+    /// Mapped from its artifact file (file-backed pages, resident once they run).
+    File,
+    /// Copied into anonymous memory: `perf` names JIT code through wasmtime's perf map only
+    /// there (for a file-backed mapping it looks for symbols in the file, which has none).
+    Memory,
+}
+
+/// Compiles the component at `path`, or loads its artifact from `cache` when one was kept (its
+/// code in `code_in`); without a cache it compiles in memory.
+pub fn load(
+    engine: &Engine,
+    path: &Path,
+    cache: Option<&Path>,
+    code_in: CodeIn,
+) -> Result<Component, String> {
     let wasm = std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => "file not found (run `ecoc build` first?)".to_owned(),
         _ => format!("cannot read: {e}"),
@@ -37,7 +52,7 @@ pub fn load(engine: &Engine, path: &Path, cache: Option<&Path>) -> Result<Compon
     };
     let artifact = artifact_path(engine, dir, &wasm);
     if artifact.exists() {
-        match map(engine, &artifact) {
+        match open(engine, &artifact, code_in) {
             Ok(component) => {
                 mark_used(&artifact);
                 return Ok(component);
@@ -56,8 +71,12 @@ pub fn load(engine: &Engine, path: &Path, cache: Option<&Path>) -> Result<Compon
         tracing::warn!(dir = %dir.display(), error = %e, "compiled artifact not kept");
         return deserialize(engine, &compiled);
     }
+    if code_in == CodeIn::Memory {
+        return deserialize(engine, &compiled);
+    }
     drop(compiled);
-    map(engine, &artifact).map_err(|e| format!("cannot load the artifact just compiled: {e:#}"))
+    open(engine, &artifact, code_in)
+        .map_err(|e| format!("cannot load the artifact just compiled: {e:#}"))
 }
 
 /// Deletes the artifacts in `dir` that no start has used for [`UNUSED_DAYS`]; how many.
@@ -103,18 +122,26 @@ fn artifact_path(engine: &Engine, dir: &Path, wasm: &[u8]) -> PathBuf {
     dir.join(format!("{name}-{:016x}.{EXTENSION}", settings.finish()))
 }
 
-/// Maps an artifact this module wrote.
+/// Maps an artifact this module wrote, or reads it into memory.
 #[allow(
     unsafe_code,
-    reason = "wasmtime maps a compiled artifact only through its unsafe loader"
+    reason = "wasmtime loads a compiled artifact only through its unsafe loaders"
 )]
-fn map(engine: &Engine, artifact: &Path) -> wasmtime::Result<Component> {
-    // SAFETY: `deserialize_file` needs a file made by `precompile_component` of a compatible
-    // wasmtime that nobody changes while it is mapped. The host's own cache folder holds only
-    // artifacts this module wrote (to a temporary name, renamed into place when complete, never
-    // rewritten: a rebuilt component gets another name), and wasmtime checks the header and the
-    // engine settings before it uses one.
-    unsafe { Component::deserialize_file(engine, artifact) }
+fn open(engine: &Engine, artifact: &Path, code_in: CodeIn) -> wasmtime::Result<Component> {
+    match code_in {
+        // SAFETY: `deserialize_file` needs a file made by `precompile_component` of a compatible
+        // wasmtime that nobody changes while it is mapped. The host's own cache folder holds
+        // only artifacts this module wrote (to a temporary name, renamed into place when
+        // complete, never rewritten: a rebuilt component gets another name), and wasmtime
+        // checks the header and the engine settings before it uses one.
+        CodeIn::File => unsafe { Component::deserialize_file(engine, artifact) },
+        CodeIn::Memory => {
+            let bytes = std::fs::read(artifact)?;
+            // SAFETY: as above: an artifact this module wrote, checked by wasmtime on load;
+            // here a copy in memory, so later changes to the file could not reach it anyway.
+            unsafe { Component::deserialize(engine, &bytes) }
+        }
+    }
 }
 
 /// Loads an artifact still in memory (its file could not be written).
@@ -173,7 +200,7 @@ mod tests {
         std::fs::write(&wasm, COMPONENT).unwrap();
         let cache = dir.path().join("cache");
         let engine = engine();
-        load(&engine, &wasm, Some(&cache)).unwrap();
+        load(&engine, &wasm, Some(&cache), CodeIn::File).unwrap();
         let artifacts: Vec<PathBuf> = std::fs::read_dir(&cache)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -184,7 +211,7 @@ mod tests {
             .unwrap()
             .modified()
             .unwrap();
-        load(&engine, &wasm, Some(&cache)).unwrap();
+        load(&engine, &wasm, Some(&cache), CodeIn::File).unwrap();
         assert_eq!(
             std::fs::metadata(&artifacts[0])
                 .unwrap()
@@ -195,11 +222,11 @@ mod tests {
         );
         // A damaged artifact is compiled again, not trusted.
         std::fs::write(&artifacts[0], b"not an artifact").unwrap();
-        load(&engine, &wasm, Some(&cache)).unwrap();
+        load(&engine, &wasm, Some(&cache), CodeIn::File).unwrap();
         assert!(std::fs::read(&artifacts[0]).unwrap().len() > 100);
         // Another component build gets an artifact of its own.
         std::fs::write(&wasm, ANOTHER).unwrap();
-        load(&engine, &wasm, Some(&cache)).unwrap();
+        load(&engine, &wasm, Some(&cache), CodeIn::File).unwrap();
         assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
         assert_eq!(prune(&cache), 0, "both are fresh");
         let old = SystemTime::now() - Duration::from_secs((UNUSED_DAYS + 1) * 86_400);
@@ -216,7 +243,13 @@ mod tests {
     #[test]
     fn a_missing_component_says_how_to_make_it() {
         let dir = tempfile::tempdir().unwrap();
-        let err = load(&engine(), &dir.path().join("none.wasm"), Some(dir.path())).unwrap_err();
+        let err = load(
+            &engine(),
+            &dir.path().join("none.wasm"),
+            Some(dir.path()),
+            CodeIn::File,
+        )
+        .unwrap_err();
         assert!(err.contains("run `ecoc build` first"), "{err}");
     }
 }
