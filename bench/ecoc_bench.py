@@ -600,6 +600,9 @@ def throughput_once(n: int, workdir: Path, hand_sample: int) -> dict:
     hand_rate = hand["files"] / hand["wall_s"]
     floor_rate = n / floor["wall_s"]
     stack_cpu = sum(cpu.values())
+    # The floor's own work, as ecoc's CPU figure counts it: without the QTSP's signing (in the
+    # end-to-end run that is the QTSP sandbox's process, counted in the stack's figure only).
+    floor_own_s = floor["cpu_s"] - floor["qtsp_sign_s"]
     return {
         "records": n,
         "answered_s": round(t_answered, 3),
@@ -612,9 +615,12 @@ def throughput_once(n: int, workdir: Path, hand_sample: int) -> dict:
         "kv_bytes_per_record": round(sum(v["bytes"] for v in kv.values()) / n),
         "kv_by_label": kv,
         "sqlite_file_bytes_per_record": round(db_file / n),
-        "floor": {"per_s": round(floor_rate, 1), "cpu_ms_per_ecoc": round(1000 * floor["cpu_s"] / n, 3),
+        "floor": {"per_s": round(floor_rate, 1), "credential": floor["credential"],
+                  "cpu_ms_per_ecoc": round(1000 * floor_own_s / n, 3),
+                  "cpu_ms_with_qtsp_signing": round(1000 * floor["cpu_s"] / n, 3),
                   "map_ms": round(1000 * floor["map_s"] / n, 3), "admit_ms": round(1000 * floor["admit_s"] / n, 3),
-                  "sign_ms": round(1000 * floor["sign_s"] / n, 3)},
+                  "sign_ms": round(1000 * floor["sign_s"] / n, 3),
+                  "qtsp_sign_ms": round(1000 * floor["qtsp_sign_s"] / n, 3)},
         "hand_scripted": {"files_timed": hand["files"], "per_s": round(hand_rate, 2),
                           "cpu_ms_per_ecoc": round(1000 * hand["cpu_s"] / hand["files"], 3)},
         "libxml_in_process": libxml and {
@@ -625,7 +631,7 @@ def throughput_once(n: int, workdir: Path, hand_sample: int) -> dict:
         "ratio_vs_hand_scripted": round(e2e_rate / hand_rate, 2),
         "ratio_vs_floor_rate": round(e2e_rate / floor_rate, 4),
         "cpu_ratio_vs_floor": {
-            "ecoc": round(cpu["ecoc"] / max(floor["cpu_s"], 1e-9), 2),
+            "ecoc": round(cpu["ecoc"] / max(floor_own_s, 1e-9), 2),
             "stack": round(stack_cpu / max(floor["cpu_s"], 1e-9), 2),
         },
     }
