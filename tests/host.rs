@@ -427,6 +427,41 @@ fn a_component_that_never_answers_gets_504() {
     assert_eq!(get(&host.url("/front/hello")).body, "hello");
 }
 
+/// With every instance slot taken, a request is refused 503 `busy` with `Retry-After`, in the
+/// pipeline's error shape, instead of a 500; once the slot is free the host serves again.
+#[test]
+fn a_request_beyond_the_instance_limit_gets_503_busy() {
+    let app = app();
+    let host = start(
+        &app,
+        &["--max-instances", "1", "--request-timeout", "3s"],
+        &[],
+    );
+    let spinning_url = host.url("/front/spin");
+    let spinning = std::thread::spawn(move || get(&spinning_url));
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let refused = get(&host.url("/front/hello"));
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(refused.header("retry-after").as_deref(), Some("1"));
+    let body: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(body["error"], "busy", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("`front`"),
+        "{body}"
+    );
+    assert_eq!(spinning.join().unwrap().status, 504);
+    // The slot comes back once the timed-out instance is torn down (its next epoch check).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let served = loop {
+        let answer = get(&host.url("/front/hello"));
+        if answer.status != 503 || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(served.body, "hello");
+}
+
 #[test]
 fn oversized_bodies_get_413() {
     let app = app();

@@ -1650,7 +1650,11 @@ fn curl(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8], dir: &Pa
         .unwrap_or(0);
     let body = std::fs::read_to_string(&out_file).unwrap_or_default();
     let _ = std::fs::remove_file(&out_file);
-    Answer { status, body }
+    Answer {
+        status,
+        body,
+        headers: Vec::new(),
+    }
 }
 
 fn ed25519_sign(key: &ed25519_dalek::SigningKey, ts: &str, body: &[u8]) -> String {

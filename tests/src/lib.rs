@@ -289,6 +289,18 @@ pub fn ecoc(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
 pub struct Answer {
     pub status: u16,
     pub body: String,
+    /// The answer's headers, names in lowercase.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
 }
 
 fn agent() -> ureq::Agent {
@@ -308,13 +320,27 @@ fn agent_following(redirects: u32) -> ureq::Agent {
 fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
     let mut resp = result.expect("HTTP request failed");
     let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
     let body = resp
         .body_mut()
         .with_config()
         .limit(64 * 1024 * 1024)
         .read_to_string()
         .unwrap_or_default();
-    Answer { status, body }
+    Answer {
+        status,
+        body,
+        headers,
+    }
 }
 
 pub fn get(url: &str) -> Answer {

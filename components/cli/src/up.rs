@@ -27,6 +27,10 @@ pub struct UpArgs {
     /// Time a component has to answer before the host answers 504 (e.g. 30s, 500ms).
     #[arg(long, default_value = "30s", value_parser = crate::parse_duration)]
     request_timeout: Duration,
+    /// Component instances running at once, all components together; a request beyond them
+    /// gets 503 `busy` with `Retry-After: 1` (nothing of it kept).
+    #[arg(long, default_value_t = ecoc_host::app::DEFAULT_MAX_INSTANCES, value_parser = clap::value_parser!(u32).range(1..))]
+    max_instances: u32,
     /// Do not cache compiled components.
     #[arg(long)]
     no_compile_cache: bool,
@@ -67,6 +71,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<ExitCode> {
         state_dir: args.state_dir.clone(),
         max_body_bytes: args.max_body_bytes,
         request_timeout: args.request_timeout,
+        max_instances: args.max_instances,
         compile_cache: !args.no_compile_cache,
         cache_dir: args.cache_dir.clone(),
         variables: sandboxes

@@ -128,6 +128,24 @@ pub fn plain(status: StatusCode, message: impl Into<String>) -> Response<WasiBod
     resp
 }
 
+/// The answer when every instance slot of the pooling allocator is taken: 503 with `Retry-After`,
+/// in the pipeline's error shape (`{"error": "busy", ...}`), so a step calling another passes it
+/// on as the same error and the ERP is told to send again rather than that something broke.
+fn busy(component: &str) -> Response<WasiBody> {
+    // A component id is kebab-case (the manifest checks it): nothing in it needs JSON escaping.
+    let body = format!(
+        r#"{{"error":"busy","message":"busy: every instance of component `{component}` is in use; nothing of this request was kept, send it again in a moment"}}"#
+    );
+    let mut resp = plain(StatusCode::SERVICE_UNAVAILABLE, body);
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
 impl App {
     /// Loads the manifest, runtime config and variables, opens the stores and compiles and
     /// pre-instantiates every component.
@@ -439,6 +457,13 @@ impl App {
             .await
         {
             Ok(resp) => resp,
+            Err(e)
+                if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                    .is_some() =>
+            {
+                tracing::warn!(component = %id, error = %e, "busy: answered 503");
+                busy(&id)
+            }
             Err(e) => {
                 tracing::error!(component = %id, error = %format!("{e:#}"), "component failed");
                 plain(

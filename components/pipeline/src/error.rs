@@ -122,6 +122,10 @@ pub enum Error {
     /// The key-value store failed.
     #[error("key-value store: {0}")]
     Store(String),
+    /// The runtime has no capacity for the request now (every instance of a step in use): send it
+    /// again in a moment. Nothing of the request was kept.
+    #[error("busy: {0}")]
+    Busy(String),
     /// A setting the deployment must provide is missing or wrong.
     #[error("configuration: {0}")]
     Config(String),
@@ -148,7 +152,7 @@ impl Error {
             Self::Fields(_) => 422,
             Self::Duplicate { .. } | Self::Conflict(_) => 409,
             Self::Upstream { .. } => 502,
-            Self::Store(_) | Self::Config(_) => 503,
+            Self::Store(_) | Self::Busy(_) | Self::Config(_) => 503,
             Self::Internal(_) => 500,
         }
     }
@@ -168,6 +172,7 @@ impl Error {
             Self::Conflict(_) => "conflict",
             Self::Upstream { .. } => "upstream_failed",
             Self::Store(_) => "store_unavailable",
+            Self::Busy(_) => "busy",
             Self::Config(_) => "not_configured",
             Self::Internal(_) => "internal",
         }
@@ -263,6 +268,7 @@ impl Error {
                 )),
             },
             "store_unavailable" => Self::Store(after("key-value store: ")),
+            "busy" => Self::Busy(after("busy: ")),
             "not_configured" => Self::Config(after("configuration: ")),
             _ => Self::Internal(format!("{status} {error}: {message}")),
         }
@@ -276,6 +282,7 @@ impl Error {
                 retryable: true,
                 ..
             } | Self::Store(_)
+                | Self::Busy(_)
         )
     }
 
@@ -357,6 +364,7 @@ mod tests {
                 retryable: false,
             },
             Error::Store("cannot open store `work`: access denied".into()),
+            Error::Busy("every instance of component `validate` is in use".into()),
             Error::Config("variable `nap_url` is not set".into()),
         ];
         for inner in all {

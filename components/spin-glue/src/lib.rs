@@ -332,6 +332,9 @@ pub fn reply_error(component: &str, error: &Error) -> Reply {
     if status == 405 {
         reply = reply.with_header("allow", &body.allow.join(", "));
     }
+    if matches!(error, Error::Busy(_)) {
+        reply = reply.with_header("retry-after", "1");
+    }
     reply
 }
 
