@@ -21,7 +21,8 @@
 //! cargo run --release -p sandbox --example bench_floor -- --records 1000 --state-dir DIR [--write DIR]
 //! ```
 //!
-//! Prints one JSON object: records, seconds per phase (the QTSP's signing apart), CPU seconds of the loop, key and certificate
+//! Prints one JSON object: records, seconds per phase (the QTSP's signing apart), CPU seconds
+//! of the loop, key and certificate
 //! paths. Needs the official XSD (`../shared/ivi2` beside the checkout, or `ECOC_IVI2_XSD`).
 
 mod common;
@@ -32,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use common::{InProcess, xmlsec1_template};
-use dsig::{Certificate, SignatureAlgorithm, Signer};
+use dsig::{Certificate, Signer};
 use ivi::Profile;
 use ivi::profile::ProfileValidator;
 use pipeline::approvals::Approvals;
@@ -46,7 +47,6 @@ use pipeline::sign;
 use pipeline::tenant::{self, Tenant};
 use pipeline::validate::{self, Candidate};
 use sandbox::qtsp::TestPki;
-use sandbox::qtsp::pki::KeyType;
 
 const MAPPING: &str = include_str!("../../pipeline/demo/mapping.json");
 const APPROVALS: &str = include_str!("../../pipeline/demo/approvals.json");
@@ -115,10 +115,7 @@ fn main() -> Result<()> {
     let credential = pki
         .credential(&args.credential)
         .with_context(|| format!("no credential `{}` in the QTSP sandbox", args.credential))?;
-    let algorithm = match credential.key_type() {
-        KeyType::Rsa2048 => SignatureAlgorithm::RsaSha256,
-        KeyType::P256 => SignatureAlgorithm::EcdsaP256Sha256,
-    };
+    let algorithm = common::algorithm_of(credential.key_type());
     let chain = vec![
         credential.certificate_der().to_vec(),
         pki.issuing_der().to_vec(),
@@ -170,7 +167,7 @@ fn main() -> Result<()> {
     let (mut map_time, mut admit_time, mut sign_time) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut ids = Vec::with_capacity(args.records);
-    let mut unsigned = 0;
+    let mut first_unsigned = 0;
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     for i in 0..args.records {
@@ -197,7 +194,7 @@ fn main() -> Result<()> {
         )?;
         let t2 = Instant::now();
         ids.push(admitted.id);
-        let pending = &ids[unsigned..];
+        let pending = &ids[first_unsigned..];
         if pending.len() >= args.sign_batch.max(1) || i + 1 == args.records {
             let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
             let signed = sign::sign_records(
@@ -212,7 +209,7 @@ fn main() -> Result<()> {
             if let Some(r) = signed.iter().find(|r| r.status != Status::Signed) {
                 bail!("record {} ended {:?}, not signed", r.id, r.status);
             }
-            unsigned = i + 1;
+            first_unsigned = i + 1;
         }
         let t3 = Instant::now();
         map_time += t1 - t0;

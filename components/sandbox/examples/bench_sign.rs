@@ -28,7 +28,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use common::{InProcess, xmlsec1_template};
 use dsig::csc::{AuthData, CscClient, CscConfig, CscSigner};
-use dsig::{Profile, SignOptions, SignatureAlgorithm, VerifyOptions};
+use dsig::{Profile, SignOptions, VerifyOptions};
 use sandbox::qtsp::{self, KeyType, QtspConfig};
 use transport::UreqTransport;
 
@@ -155,10 +155,7 @@ fn main() -> Result<()> {
             .credential(credential)
             .context("credential in sandbox.json")?;
         let cred = pki.credential(credential).context("credential")?;
-        let algorithm = match key_type {
-            KeyType::Rsa2048 => SignatureAlgorithm::RsaSha256,
-            KeyType::P256 => SignatureAlgorithm::EcdsaP256Sha256,
-        };
+        let algorithm = common::algorithm_of(key_type);
         let chain = vec![cred.certificate_der().to_vec(), pki.issuing_der().to_vec()];
         let mut options = SignOptions::new(Profile::XmlDsig, chain);
         options.replace_existing = true;

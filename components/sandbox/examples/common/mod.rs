@@ -5,7 +5,15 @@ use anyhow::{Context, Result};
 use dsig::{SignatureAlgorithm, Signer};
 use sandbox::qtsp::EcdsaFormat;
 use sandbox::qtsp::TestPki;
-use sandbox::qtsp::pki::{OID_ECDSA_SHA256, OID_SHA256, OID_SHA256_WITH_RSA};
+use sandbox::qtsp::pki::{KeyType, OID_ECDSA_SHA256, OID_SHA256, OID_SHA256_WITH_RSA};
+
+/// The XML-DSig signature algorithm a sandbox key of `key_type` signs with.
+pub fn algorithm_of(key_type: KeyType) -> SignatureAlgorithm {
+    match key_type {
+        KeyType::Rsa2048 => SignatureAlgorithm::RsaSha256,
+        KeyType::P256 => SignatureAlgorithm::EcdsaP256Sha256,
+    }
+}
 
 /// The sandbox's signing code, called in-process (what `signatures/signHash` runs).
 pub struct InProcess<'a> {
