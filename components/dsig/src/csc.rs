@@ -601,7 +601,7 @@ impl<'c, T: Transport> CscSigner<'c, T> {
                 "credentials/info: no certificate for {credential_id}"
             ))
         })?;
-        let algorithm = Certificate::from_der(leaf)?.public_key()?.algorithm();
+        let algorithm = Certificate::from_der(leaf)?.key_algorithm()?;
         let has = |oid: &str| info.key_algorithms.iter().any(|a| a == oid);
         let sign_algo = match algorithm {
             SignatureAlgorithm::RsaSha256

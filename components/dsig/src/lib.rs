@@ -22,6 +22,14 @@
 //! unmaintained and inclusive-only). C14N is small, fully specified and testable against
 //! libxml2: the golden vectors in `tests/fixtures/c14n` were produced by `xmllint`.
 //!
+//! ## Why RSA verification is handwritten (in part)
+//!
+//! The `rsa` crate parses the key and holds its Montgomery parameters; dsig applies the public
+//! exponent itself (square-and-multiply, `crypto-bigint` arithmetic) and compares the whole
+//! EMSA-PKCS1-v1_5 encoding, because `rsa` raises to `e` with the windowed ladder made for secret
+//! exponents: more than twice the products for e = 65537. Checking the QTSP's value is most of the
+//! public-key work ecoc does per eCoC, before anything is submitted.
+//!
 //! ## Signature shape
 //!
 //! The signature uses the explicit `ds:` prefix **and** exclusive C14N for `SignedInfo`: the
@@ -58,4 +66,4 @@ pub use error::{Error, Result};
 pub use keys::{LocalSigner, PublicKey, SignatureAlgorithm, Signer, ecdsa_der_to_raw};
 pub use sign::{Prepared, Profile, SignOptions, prepare, sign};
 pub use verify::{VerifiedSignature, VerifyOptions, verify};
-pub use x509::{Certificate, LinkCache, parse_pem_certificates};
+pub use x509::{Certificate, VerifyCache, parse_pem_certificates};

@@ -17,7 +17,7 @@ use crate::algorithms::{
 };
 use crate::c14n::{C14nMethod, canonicalize_doc};
 use crate::dom::{self, Document};
-use crate::keys::{PublicKey, SignatureAlgorithm, Signer, ecdsa_der_to_raw};
+use crate::keys::{SignatureAlgorithm, Signer, ecdsa_der_to_raw};
 use crate::x509::{Certificate, fmt_time};
 use crate::{Error, Limits, Result};
 
@@ -104,7 +104,7 @@ impl SignOptions {
 #[derive(Debug)]
 pub struct Prepared {
     algorithm: SignatureAlgorithm,
-    key: PublicKey,
+    signer: Certificate,
     digest: [u8; 32],
     signed_info: Vec<u8>,
     head: String,
@@ -133,7 +133,8 @@ impl Prepared {
     /// certificate's key first: a value that does not verify is never embedded.
     pub fn finish(self, value: &[u8]) -> Result<Vec<u8>> {
         let value = self.raw_value(value)?;
-        self.key.verify_xmldsig(&self.digest, &value).map_err(|e| {
+        let key = self.signer.public_key()?;
+        key.verify_xmldsig(&self.digest, &value).map_err(|e| {
             Error::Signer(format!(
                 "the returned signature value does not verify with the signing certificate ({e})"
             ))
@@ -198,8 +199,7 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
         .first()
         .ok_or_else(|| Error::Sign("no signing certificate given".into()))?;
     let leaf = Certificate::from_der(leaf_der)?;
-    let key = leaf.public_key()?;
-    let algorithm = key.algorithm();
+    let algorithm = leaf.key_algorithm()?;
 
     let doc = dom::parse(xml, &opts.limits)?;
     let source = std::str::from_utf8(xml).map_err(|_| Error::Refused("not utf-8".into()))?;
@@ -399,7 +399,7 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
     tail.push_str(base.get(insert_at..).unwrap_or_default());
     Ok(Prepared {
         algorithm,
-        key,
+        signer: leaf,
         digest,
         signed_info: signed_info_c14n,
         head,

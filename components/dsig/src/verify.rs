@@ -23,7 +23,7 @@ use crate::c14n::{C14nMethod, canonicalize_doc, parse_prefix_list};
 use crate::dom::{self, Document, Element, NodeId};
 use crate::keys::SignatureAlgorithm;
 use crate::sign::{Profile, signature_elements};
-use crate::x509::{Certificate, LinkCache, validate_chain};
+use crate::x509::{Certificate, VerifyCache, validate_chain};
 use crate::{Error, Limits, Result};
 
 /// How much a XAdES `SigningTime` may lie in the future of the verification time.
@@ -40,8 +40,9 @@ pub struct VerifyOptions {
     pub at: Option<SystemTime>,
     /// Reader limits.
     pub limits: Limits,
-    /// Certificate signatures already checked by this value or its clones (see [`LinkCache`]).
-    pub links: LinkCache,
+    /// Certificate links and keys already worked out by this value or its clones (see
+    /// [`VerifyCache`]).
+    pub cache: VerifyCache,
 }
 
 /// What a successful verification found.
@@ -352,7 +353,7 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
         .first()
         .cloned()
         .ok_or_else(|| structure("no X509Certificate in ds:KeyInfo"))?;
-    let key = leaf.public_key()?;
+    let key = opts.cache.public_key(&leaf)?;
 
     // Signature value.
     let algorithm = SignatureAlgorithm::from_uri(sm_uri)?;
@@ -420,7 +421,7 @@ pub fn verify(xml: &[u8], opts: &VerifyOptions) -> Result<VerifiedSignature> {
 
     // Certificate path at verification time, and the signing certificate at signing time too.
     let pool: Vec<Certificate> = certs.iter().skip(1).cloned().collect();
-    let chain = validate_chain(&leaf, &pool, &opts.trust_anchors, now, &opts.links)?;
+    let chain = validate_chain(&leaf, &pool, &opts.trust_anchors, now, &opts.cache)?;
     if let Some(t) = signing_time {
         // The same path must also have been valid when the signature claims to have been made.
         for (i, c) in chain.iter().enumerate() {

@@ -1,11 +1,13 @@
 //! Certificates and path validation (RFC 5280 section 6, the subset a signature verifier needs).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use der::{Decode, Encode};
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 
-use crate::keys::{Hash, PublicKey};
+use crate::keys::{Hash, PublicKey, SignatureAlgorithm};
 use crate::{Error, Result};
 
 /// Longest accepted certificate path (leaf, intermediates, anchor).
@@ -86,6 +88,12 @@ impl Certificate {
     /// The subject public key.
     pub fn public_key(&self) -> Result<PublicKey> {
         PublicKey::from_spki(self.cert.tbs_certificate().subject_public_key_info())
+    }
+
+    /// The algorithm the subject key signs with, checked as [`Self::public_key`] checks it but
+    /// without building the key.
+    pub fn key_algorithm(&self) -> Result<SignatureAlgorithm> {
+        PublicKey::algorithm_of(self.cert.tbs_certificate().subject_public_key_info())
     }
 
     /// DER of `IssuerSerial` (RFC 5035): `SEQUENCE { GeneralNames { [4] issuer }, serialNumber }`,
@@ -304,30 +312,63 @@ pub fn parse_pem_certificates(pem: &str) -> Result<Vec<Certificate>> {
 
 /// Validates a path from `leaf` through `pool` (certificates carried in the signature) to one of
 /// `anchors`, at `at`. Returns the path, leaf first, anchor last.
-/// Certificate signatures already found good, shared by the clones of one
+/// What a verifier need not work out twice, shared by the clones of one
 /// [`crate::VerifyOptions`]: verifying a batch of documents signed with the same chain checks each
-/// link's signature once instead of once per document. Only successes are kept, keyed by both
-/// certificates' DER, so a different certificate is always checked.
+/// certificate link's signature and builds each signing key once instead of once per document.
+/// Links are kept only when good, keyed by both certificates' DER, and keys by their certificate's
+/// DER, so a different certificate is always checked afresh. Each table is emptied when it holds
+/// [`VerifyCache::CAPACITY`] entries, which bounds a long-lived cache.
 #[derive(Debug, Clone, Default)]
-pub struct LinkCache(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>>);
+pub struct VerifyCache(Arc<Mutex<CacheTables>>);
 
-impl LinkCache {
-    fn signed_by(&self, cert: &Certificate, issuer: &Certificate) -> bool {
+#[derive(Debug, Default)]
+struct CacheTables {
+    links: HashSet<[u8; 32]>,
+    keys: HashMap<Vec<u8>, PublicKey>,
+}
+
+impl VerifyCache {
+    /// Most entries in each table.
+    pub const CAPACITY: usize = 256;
+
+    pub(crate) fn signed_by(&self, cert: &Certificate, issuer: &Certificate) -> bool {
         use sha2::Digest;
         let mut hasher = sha2::Sha256::new();
         hasher.update((cert.der.len() as u64).to_be_bytes());
         hasher.update(&cert.der);
         hasher.update(&issuer.der);
-        let key: [u8; 32] = hasher.finalize().into();
-        let known = |set: &std::collections::HashSet<[u8; 32]>| set.contains(&key);
-        if self.0.lock().is_ok_and(|set| known(&set)) {
+        let link: [u8; 32] = hasher.finalize().into();
+        if self.0.lock().is_ok_and(|t| t.links.contains(&link)) {
             return true;
         }
         let good = cert.verify_signed_by(issuer).is_ok();
-        if good && let Ok(mut set) = self.0.lock() {
-            set.insert(key);
+        if good && let Ok(mut tables) = self.0.lock() {
+            if tables.links.len() >= Self::CAPACITY {
+                tables.links.clear();
+            }
+            tables.links.insert(link);
         }
         good
+    }
+
+    /// The subject public key of `cert` (see [`Certificate::public_key`]).
+    pub(crate) fn public_key(&self, cert: &Certificate) -> Result<PublicKey> {
+        if let Some(key) = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|t| t.keys.get(&cert.der).cloned())
+        {
+            return Ok(key);
+        }
+        let key = cert.public_key()?;
+        if let Ok(mut tables) = self.0.lock() {
+            if tables.keys.len() >= Self::CAPACITY {
+                tables.keys.clear();
+            }
+            tables.keys.insert(cert.der.clone(), key.clone());
+        }
+        Ok(key)
     }
 }
 
@@ -336,7 +377,7 @@ pub(crate) fn validate_chain(
     pool: &[Certificate],
     anchors: &[Certificate],
     at: SystemTime,
-    links: &LinkCache,
+    cache: &VerifyCache,
 ) -> Result<Vec<Certificate>> {
     if anchors.is_empty() {
         return Err(Error::Chain("no trust anchors given".into()));
@@ -373,7 +414,7 @@ pub(crate) fn validate_chain(
         // but must still be valid now-or-then and be CAs).
         for anchor in anchors {
             if Certificate::name_der(anchor.cert.tbs_certificate().subject()) == issuer_name
-                && links.signed_by(&current, anchor)
+                && cache.signed_by(&current, anchor)
             {
                 anchor.check_validity(at, "trust anchor")?;
                 check_ca(anchor)?;
@@ -384,7 +425,7 @@ pub(crate) fn validate_chain(
         let next = pool.iter().find(|c| {
             *c != &current
                 && Certificate::name_der(c.cert.tbs_certificate().subject()) == issuer_name
-                && links.signed_by(&current, c)
+                && cache.signed_by(&current, c)
         });
         let Some(next) = next else {
             return Err(Error::Chain(format!(
