@@ -204,33 +204,33 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
     let doc = dom::parse(xml, &opts.limits)?;
     let source = std::str::from_utf8(xml).map_err(|_| Error::Refused("not utf-8".into()))?;
     let existing = signature_elements(&doc);
-    let (base, doc) = if existing.is_empty() {
-        (source.to_owned(), doc)
-    } else {
-        if !opts.replace_existing {
+    // A signature being replaced stays in the parsed document but out of everything digested
+    // (as the enveloped-signature transform leaves it out) and out of the text the new one goes
+    // into: no second parse of the document without it.
+    let replaced = match existing.as_slice() {
+        [] => None,
+        _ if !opts.replace_existing => {
             return Err(Error::Sign(
                 "document already contains a ds:Signature".into(),
             ));
         }
-        let [only] = existing.as_slice() else {
+        [only] => {
+            let el = doc
+                .element(*only)
+                .ok_or_else(|| Error::Sign("signature element".into()))?;
+            if el.parent != Some(doc.root) {
+                return Err(Error::Sign(
+                    "the existing ds:Signature is not a child of the root".into(),
+                ));
+            }
+            Some((*only, el.start..el.end))
+        }
+        _ => {
             return Err(Error::Sign(format!(
                 "document contains {} ds:Signature elements",
                 existing.len()
             )));
-        };
-        let el = doc
-            .element(*only)
-            .ok_or_else(|| Error::Sign("signature element".into()))?;
-        if el.parent != Some(doc.root) {
-            return Err(Error::Sign(
-                "the existing ds:Signature is not a child of the root".into(),
-            ));
         }
-        let mut base = String::with_capacity(source.len());
-        base.push_str(source.get(..el.start).unwrap_or_default());
-        base.push_str(source.get(el.end..).unwrap_or_default());
-        let doc = dom::parse(base.as_bytes(), &opts.limits)?;
-        (base, doc)
     };
     let root = doc
         .element(doc.root)
@@ -238,9 +238,23 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
     if root.self_closing {
         return Err(Error::Sign(format!("root element {} is empty", root.qname)));
     }
-    let insert_at = root.end_tag_start;
+    let (base, insert_at) = match &replaced {
+        None => (source.to_owned(), root.end_tag_start),
+        Some((_, span)) => {
+            let mut base = String::with_capacity(source.len());
+            base.push_str(source.get(..span.start).unwrap_or_default());
+            base.push_str(source.get(span.end..).unwrap_or_default());
+            (base, root.end_tag_start - span.len())
+        }
+    };
+    let replaced_node = replaced.as_ref().map(|(id, _)| *id);
 
-    let doc_digest = Sha256::digest(canonicalize_doc(&doc, None, None, &C14nMethod::exclusive()));
+    let doc_digest = Sha256::digest(canonicalize_doc(
+        &doc,
+        None,
+        replaced_node,
+        &C14nMethod::exclusive(),
+    ));
     let tag: String = doc_digest
         .iter()
         .take(6)
@@ -253,6 +267,7 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
     for id in doc.descendants(doc.root) {
         if let Some(e) = doc.element(id)
             && e.attrs.iter().any(|a| a.value.starts_with(&sig_id))
+            && !replaced_node.is_some_and(|old| doc.is_ancestor_or_self(old, id))
         {
             return Err(Error::Sign(format!(
                 "document already uses the id {sig_id}"

@@ -270,6 +270,31 @@ fn refuses_an_already_signed_document_unless_replacing() {
     assert_eq!(v.profile, Profile::Xades);
 }
 
+/// Replacing a signature gives, byte for byte, what signing the document without it gives: the
+/// old signature is left out of every digest and out of the text, whatever it held (here the
+/// new signature's own ids too). RSA PKCS#1 v1.5 is deterministic and the signing time fixed,
+/// so the two outputs can be compared whole.
+#[test]
+fn replacing_a_signature_signs_exactly_the_document_without_it() {
+    let p = pki();
+    let signed = String::from_utf8(sign_with(&p.rsa_leaf, Profile::Xades, IVI_LIKE)).expect("utf8");
+    let chain = vec![p.rsa_leaf.der.clone(), p.issuing.der.clone()];
+    for profile in [Profile::XmlDsig, Profile::Xades] {
+        let mut o = SignOptions::new(profile, chain.clone());
+        o.signing_time =
+            Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_780_000_000));
+        let fresh = dsig::sign(IVI_LIKE.as_bytes(), &o, &p.rsa_leaf.key.signer()).expect("sign");
+        o.replace_existing = true;
+        let resigned = dsig::sign(signed.as_bytes(), &o, &p.rsa_leaf.key.signer()).expect("resign");
+        assert_eq!(
+            String::from_utf8(resigned.clone()).expect("utf8"),
+            String::from_utf8(fresh).expect("utf8"),
+            "{profile:?}"
+        );
+        dsig::verify(&resigned, &opts()).expect("verifies");
+    }
+}
+
 #[test]
 fn all_nine_specimens_are_rejected_with_a_digest_mismatch() {
     let Some(dir) = common::specimens_dir() else {
