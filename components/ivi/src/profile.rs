@@ -172,8 +172,14 @@ impl ProfileValidator {
 
     /// Checks one document: schema(s), then the domain rules.
     pub fn check(&self, bytes: &[u8]) -> Report {
+        self.check_model(bytes, &Ivi::from_xml(bytes))
+    }
+
+    /// [`Self::check`] for a caller that has read the document's model already: `ivi` must be
+    /// [`Ivi::from_xml`] of the same `bytes` (or [`Ivi::from_element`] of their tree). Saves a
+    /// parse and a model per document.
+    pub fn check_model(&self, bytes: &[u8], ivi: &crate::Result<Ivi>) -> Report {
         let mut schema = self.primary.validate(bytes);
-        let ivi = Ivi::from_xml(bytes);
         if let Some(official) = &self.official {
             // The official schema cannot express UK approval countries: forgive exactly that element
             // when it holds one (the UK schema above has checked it), nothing else.
@@ -192,7 +198,7 @@ impl ProfileValidator {
             }
             schema.sort_by_key(|d| (d.line, d.column));
         }
-        let rules = match &ivi {
+        let rules = match ivi {
             Ok(ivi) => rules::check(ivi, self.profile),
             Err(e) => {
                 if schema.is_empty() {

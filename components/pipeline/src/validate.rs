@@ -429,13 +429,14 @@ fn inspect<K: KeyValue>(
 ) -> Result<Inspection> {
     let (checker, also) = checkers;
     let (root, xml) = normalise(file)?;
-    let report = checker.check(&xml);
+    let model = Ivi::from_element(&root);
+    let report = checker.check_model(&xml, &model);
     let mut errors = schema_errors(&report);
     if !errors.is_empty() {
         return Err(Error::Fields(errors));
     }
-    let ivi = Ivi::from_element(&root)
-        .map_err(|e| Error::Fields(vec![FieldError::new("/", "IVI-MODEL", e.to_string())]))?;
+    let ivi =
+        model.map_err(|e| Error::Fields(vec![FieldError::new("/", "IVI-MODEL", e.to_string())]))?;
     if approvals.approvals.is_empty() {
         return Err(Error::Fields(vec![FieldError::new(
             "CocDataGroup/TypeApprovalNumber",
