@@ -276,8 +276,11 @@ pub fn prepare(xml: &[u8], opts: &SignOptions) -> Result<Prepared> {
     }
 
     let mut certs_xml = String::new();
-    for c in &opts.certificates {
-        Certificate::from_der(c)?;
+    for (i, c) in opts.certificates.iter().enumerate() {
+        // The leaf was parsed above; the rest must parse too before they are embedded.
+        if i > 0 {
+            Certificate::from_der(c)?;
+        }
         certs_xml.push_str("<ds:X509Certificate>");
         certs_xml.push_str(&Base64::encode_string(c));
         certs_xml.push_str("</ds:X509Certificate>");
