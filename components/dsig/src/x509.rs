@@ -310,8 +310,6 @@ pub fn parse_pem_certificates(pem: &str) -> Result<Vec<Certificate>> {
     Ok(out)
 }
 
-/// Validates a path from `leaf` through `pool` (certificates carried in the signature) to one of
-/// `anchors`, at `at`. Returns the path, leaf first, anchor last.
 /// What a verifier need not work out twice, shared by the clones of one
 /// [`crate::VerifyOptions`]: verifying a batch of documents signed with the same chain checks each
 /// certificate link's signature and builds each signing key once instead of once per document.
@@ -372,6 +370,8 @@ impl VerifyCache {
     }
 }
 
+/// Validates a path from `leaf` through `pool` (certificates carried in the signature) to one of
+/// `anchors`, at `at`. Returns the path, leaf first, anchor last.
 pub(crate) fn validate_chain(
     leaf: &Certificate,
     pool: &[Certificate],
