@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing ecoc needs on a fresh Debian/Ubuntu machine:
 # the wasm32-wasip2 Rust target, the reference tools the tests compare against
-# (xmllint, xmlsec1, redis-server), the browser the view's check drives (chromium and its
-# driver), the Python oracles (signxml, jsonschema, selenium) and the API description's checkers
-# (openapi-spec-validator, schemathesis).
+# (xmllint, xmlsec1, redis-server), OpenSSL's headers (the QTSP sandbox's `openssl` feature),
+# the browser the view's check drives (chromium and its driver), the Python oracles (signxml,
+# jsonschema, selenium) and the API description's checkers (openapi-spec-validator, schemathesis).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -14,6 +14,8 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v make >/dev/null || need_apt+=(make)
+# The QTSP sandbox's `openssl` feature (the benchmark's build; CI builds every feature).
+pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev pkg-config)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then

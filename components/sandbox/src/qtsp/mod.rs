@@ -27,6 +27,7 @@ pub mod faults;
 pub mod pki;
 
 mod api;
+mod rsa_signer;
 
 use std::future::Future;
 use std::net::SocketAddr;

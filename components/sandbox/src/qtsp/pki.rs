@@ -28,7 +28,6 @@ use getrandom::rand_core::UnwrapErr;
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::elliptic_curve::Generate;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use rsa::traits::PublicKeyParts;
 use serde::{Deserialize, Serialize};
 use spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 use x509_cert::Certificate;
@@ -44,6 +43,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 
 use super::EcdsaFormat;
+use super::rsa_signer::RsaSigner;
 use crate::{Error, Result};
 
 /// OID of SHA-256 (`hashAlgorithmOID`).
@@ -192,7 +192,7 @@ impl SandboxDescription {
 
 /// A credential's private key.
 enum PrivateKey {
-    Rsa(Box<rsa::RsaPrivateKey>),
+    Rsa(Box<RsaSigner>),
     P256(p256::ecdsa::SigningKey),
 }
 
@@ -309,14 +309,7 @@ impl Credential {
             (
                 PrivateKey::Rsa(key),
                 OID_RSA | OID_SHA256_WITH_RSA | OID_SHA384_WITH_RSA | OID_SHA512_WITH_RSA,
-            ) => {
-                let padding = match hash_alg {
-                    HashAlg::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                    HashAlg::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
-                    HashAlg::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
-                };
-                key.sign(padding, hash).map_err(|e| failed(e.to_string()))
-            }
+            ) => key.sign(hash_alg, hash).map_err(failed),
             (PrivateKey::P256(key), OID_EC_PUBLIC_KEY | OID_ECDSA_SHA256)
                 if hash_alg == HashAlg::Sha256 =>
             {
@@ -455,7 +448,10 @@ impl TestPki {
             };
             let key = match entry.key_type {
                 KeyType::Rsa2048 => PrivateKey::Rsa(Box::new(
-                    rsa::RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| bad_key(e.to_string()))?,
+                    rsa::RsaPrivateKey::from_pkcs8_pem(&pem)
+                        .map_err(|e| e.to_string())
+                        .and_then(RsaSigner::new)
+                        .map_err(bad_key)?,
                 )),
                 KeyType::P256 => PrivateKey::P256(
                     p256::ecdsa::SigningKey::from_pkcs8_pem(&pem)
