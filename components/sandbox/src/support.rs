@@ -124,8 +124,20 @@ pub(crate) fn rfc5322_date(time: SystemTime) -> String {
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// reader never sees half a file. `secret` makes the file mode 0600 (Unix).
+/// reader never sees half a file, and fsyncs the data before the rename. `secret` makes the file
+/// mode 0600 (Unix).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
+    replace(path, bytes, secret, true)
+}
+
+/// As [`write_atomic`], without the fsync: for a file that only mirrors state kept elsewhere (a
+/// NAP submission's metadata, which its journal holds). A process crash loses nothing, the kernel
+/// holds the pages; a power cut may leave the previous version.
+pub(crate) fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    replace(path, bytes, false, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], secret: bool, sync: bool) -> Result<()> {
     let io = |source| Error::StateIo {
         path: path.to_owned(),
         source,
@@ -147,7 +159,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()
     let written = (|| {
         let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_data()?;
+        if sync {
+            file.sync_data()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if written.is_err() {

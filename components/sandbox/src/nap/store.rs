@@ -269,13 +269,14 @@ impl Store {
         }
     }
 
-    /// Writes the file and its metadata into the inbox (temp file + rename each), then journals
-    /// the record. Blocking: call from a blocking thread.
+    /// Writes the file (fsynced) and its metadata into the inbox (temp file + rename each), then
+    /// journals the record and fsyncs the journal: an accepted file and its record are on disk
+    /// before the answer. Blocking: call from a blocking thread.
     pub fn persist_new(&self, submission: &Submission, xml: &[u8]) -> Result<()> {
         let id = &submission.submission_id;
         support::write_atomic(&self.inbox.join(format!("{id}.xml")), xml, false)?;
         self.write_meta(submission)?;
-        self.journal(submission)
+        self.journal(submission, true)
     }
 
     fn write_meta(&self, submission: &Submission) -> Result<()> {
@@ -286,10 +287,12 @@ impl Store {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        support::write_atomic(&path, &json, false)
+        // The journal holds the same record; this file is its readable copy.
+        support::write_atomic_unsynced(&path, &json)
     }
 
-    fn journal(&self, submission: &Submission) -> Result<()> {
+    /// Appends `submission` to the journal; `durable` fsyncs it.
+    fn journal(&self, submission: &Submission, durable: bool) -> Result<()> {
         let path = self.dir.join(JOURNAL);
         let mut line = serde_json::to_vec(submission).map_err(|e| Error::StateFormat {
             path: path.clone(),
@@ -299,12 +302,14 @@ impl Store {
         let mut journal = lock(&self.journal);
         journal
             .write_all(&line)
-            .and_then(|()| journal.flush())
+            .and_then(|()| if durable { journal.sync_data() } else { Ok(()) })
             .map_err(|source| Error::StateIo { path, source })
     }
 
     /// Moves a submission to `status`: journals the change and rewrites its metadata first, then
-    /// shows it, so a status read over HTTP is always already on disk. Blocking.
+    /// shows it, so a status read over HTTP is always already written (to the kernel: a status
+    /// change is not fsynced, a power cut may take it back to the previous status, which the NAP
+    /// then processes again after its restart). Blocking.
     pub fn set_status(
         &self,
         id: &str,
@@ -318,7 +323,7 @@ impl Store {
         updated.status = status;
         updated.reason = reason;
         updated.updated_at = now;
-        self.journal(&updated)?;
+        self.journal(&updated, false)?;
         self.write_meta(&updated)?;
         let mut index = lock(&self.index);
         if status == Status::Failed {
