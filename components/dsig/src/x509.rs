@@ -137,9 +137,9 @@ impl Certificate {
 
     fn check_critical(&self) -> Result<()> {
         if let Some(exts) = self.cert.tbs_certificate().extensions() {
-            for ext in exts {
+            for ext in exts.iter().filter(|ext| ext.critical) {
                 let oid = ext.extn_id.to_string();
-                if ext.critical && !KNOWN_CRITICAL.contains(&oid.as_str()) {
+                if !KNOWN_CRITICAL.contains(&oid.as_str()) {
                     return Err(Error::Chain(format!(
                         "certificate {} has an unknown critical extension {oid}",
                         self.subject()

@@ -234,12 +234,26 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 /// Where a value came from, for messages: `` `/vin` `` or `` jq `.a | .b` at the whole record ``.
-fn source_of(f: &Field, base: &str) -> String {
-    match (&f.from, &f.jq, &f.generate) {
-        (Some(p), _, _) => shown(&format!("{base}{p}")),
-        (None, Some(code), _) => format!("jq `{code}` at {}", shown(base)),
-        (None, None, Some(g)) => format!("generate `{g}`"),
-        _ => "the mapping's const".to_owned(),
+fn source_of<'a>(f: &'a Field, base: &'a str) -> SourceName<'a> {
+    SourceName { field: f, base }
+}
+
+/// Where a field's value comes from, as messages name it. Written out only when a message is:
+/// most fields map without one.
+struct SourceName<'a> {
+    field: &'a Field,
+    base: &'a str,
+}
+
+impl std::fmt::Display for SourceName<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let base = self.base;
+        match (&self.field.from, &self.field.jq, &self.field.generate) {
+            (Some(p), _, _) => out.write_str(&shown(&format!("{base}{p}"))),
+            (None, Some(code), _) => write!(out, "jq `{code}` at {}", shown(base)),
+            (None, None, Some(g)) => write!(out, "generate `{g}`"),
+            _ => out.write_str("the mapping's const"),
+        }
     }
 }
 
@@ -251,7 +265,11 @@ struct Raw {
 
 /// A single JSON value as text; `None` for null, blank and absent; arrays and objects are refused
 /// except a quantity `{"value": 11.99, "unit": "TO"}`.
-fn raw_text(value: Option<&Value>, source: &str, path: &str) -> Result<Option<Raw>, FieldError> {
+fn raw_text(
+    value: Option<&Value>,
+    source: &SourceName<'_>,
+    path: &str,
+) -> Result<Option<Raw>, FieldError> {
     let plain = |text: String| Raw { text, unit: None };
     Ok(match value {
         None | Some(Value::Null) => None,
