@@ -444,7 +444,13 @@ pub async fn send_request(
     options: Option<RequestOptions>,
     tls: &ClientTls,
 ) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
-    let (dest, port) = destination(&request, "https")?;
+    let authority = request
+        .uri()
+        .authority()
+        .ok_or(HttpError::HttpRequestUriInvalid)?
+        .clone();
+    let dest = Destination::new("https", authority.as_str());
+    let port = dest.effective_port().unwrap_or(443);
     let (connect_timeout, first_byte_timeout, between_bytes_timeout) = timeouts(options);
 
     let server_name = match dest.host.parse::<std::net::IpAddr>() {
@@ -470,11 +476,7 @@ pub async fn send_request(
             .await
             .map_err(|_| HttpError::ConnectionTimeout)?
     };
-    let origin = Origin::new(
-        "https",
-        &format!("{}:{port}", dest.host),
-        Some(tls.config.clone()),
-    );
+    let origin = Origin::new("https", authority.as_str(), Some(tls.config.clone()));
     send_pooled(
         request,
         origin,
@@ -491,7 +493,13 @@ async fn send_plain(
     request: Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
-    let (dest, port) = destination(&request, "http")?;
+    let authority = request
+        .uri()
+        .authority()
+        .ok_or(HttpError::HttpRequestUriInvalid)?
+        .clone();
+    let dest = Destination::new("http", authority.as_str());
+    let port = dest.effective_port().unwrap_or(80);
     let (connect_timeout, first_byte_timeout, between_bytes_timeout) = timeouts(options);
     let connect = async {
         let tcp = tokio::time::timeout(
@@ -515,19 +523,6 @@ async fn send_plain(
         connect,
     )
     .await
-}
-
-/// Where `request` goes (its URI's authority) and the port, the scheme's default where unset.
-fn destination(request: &Request<WasiBody>, scheme: &str) -> Result<(Destination, u16), HttpError> {
-    let authority = request
-        .uri()
-        .authority()
-        .ok_or(HttpError::HttpRequestUriInvalid)?;
-    let dest = Destination::new(scheme, authority.as_str());
-    let port = dest
-        .effective_port()
-        .ok_or(HttpError::HttpRequestUriInvalid)?;
-    Ok((dest, port))
 }
 
 /// The guest's connect, first-byte and between-bytes timeouts, [`DEFAULT_TIMEOUT`] where unset.
