@@ -27,13 +27,14 @@
 //! unchanged.
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
-
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -41,7 +42,6 @@ use serde::Deserialize;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
-use crate::connection_pool::{ConnectionPool, Origin};
 use crate::manifest::check_component_id;
 use crate::outbound::Destination;
 
@@ -410,8 +410,7 @@ impl ComponentClientTls {
 }
 
 /// Sends a request that leaves the app: through the host's own TLS client when `tls` (the
-/// matching `[[client_tls]]` entry) is given, plain `http` over the host's kept-alive
-/// connections, else (HTTPS with the webpki roots) through `default_send_request`.
+/// matching `[[client_tls]]` entry) is given, else through `default_send_request`.
 pub(crate) async fn send_outside(
     request: Request<WasiBody>,
     options: Option<RequestOptions>,
@@ -419,9 +418,6 @@ pub(crate) async fn send_outside(
 ) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
     match tls {
         Some(tls) => send_request(request, options, tls).await,
-        None if request.uri().scheme() == Some(&http::uri::Scheme::HTTP) => {
-            send_plain(request, options).await
-        }
         None => {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             let io: IoFuture = Box::new(io);
@@ -436,11 +432,8 @@ pub(crate) async fn send_outside(
 /// errors (`Connect` for DNS and refused connections, `Tls` for handshake failures,
 /// `TlsCertificateError` when the server's certificate is refused, `TlsAlertReceived` when the
 /// server refuses ours).
-///
-/// The connection is kept alive for the next request to the same origin with the same entry
-/// ([`crate::connection_pool`]).
 pub async fn send_request(
-    request: Request<WasiBody>,
+    mut request: Request<WasiBody>,
     options: Option<RequestOptions>,
     tls: &ClientTls,
 ) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
@@ -451,7 +444,16 @@ pub async fn send_request(
         .clone();
     let dest = Destination::new("https", authority.as_str());
     let port = dest.effective_port().unwrap_or(443);
-    let (connect_timeout, first_byte_timeout, between_bytes_timeout) = timeouts(options);
+    let connect_timeout = options
+        .and_then(|o| o.connect_timeout)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let first_byte_timeout = options
+        .and_then(|o| o.first_byte_timeout)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let between_bytes_timeout = options
+        .and_then(|o| o.between_bytes_timeout)
+        .unwrap_or(DEFAULT_TIMEOUT)
+        .max(Duration::from_nanos(1));
 
     let server_name = match dest.host.parse::<std::net::IpAddr>() {
         Ok(ip) => ServerName::from(ip),
@@ -462,105 +464,26 @@ pub async fn send_request(
         let tcp = TcpStream::connect((dest.host.as_str(), port))
             .await
             .map_err(HttpError::Connect)?;
-        let _ = tcp.set_nodelay(true);
-        let stream = connector
+        connector
             .connect(server_name, tcp)
             .await
-            .map_err(tls_io_error)?;
-        handshake(stream).await
+            .map_err(tls_io_error)
     };
     // Unlike `default_send_request`, the handshake counts against the connect timeout too: a
     // server that accepts the connection and never answers the ClientHello must not hang the guest.
-    let connect = async {
-        tokio::time::timeout(connect_timeout, connect)
-            .await
-            .map_err(|_| HttpError::ConnectionTimeout)?
-    };
-    let origin = Origin::new("https", authority.as_str(), Some(tls.config.clone()));
-    send_pooled(
-        request,
-        origin,
-        first_byte_timeout,
-        between_bytes_timeout,
-        connect,
+    let stream = tokio::time::timeout(connect_timeout, connect)
+        .await
+        .map_err(|_| HttpError::ConnectionTimeout)??;
+    let (mut sender, conn) = tokio::time::timeout(
+        connect_timeout,
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)),
     )
     .await
-}
+    .map_err(|_| HttpError::ConnectionTimeout)?
+    .map_err(hyper_error)?;
 
-/// Sends a plain `http` request as `default_send_request` would (same timeouts and errors),
-/// over a kept-alive connection when one to the same origin is idle.
-async fn send_plain(
-    request: Request<WasiBody>,
-    options: Option<RequestOptions>,
-) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
-    let authority = request
-        .uri()
-        .authority()
-        .ok_or(HttpError::HttpRequestUriInvalid)?
-        .clone();
-    let dest = Destination::new("http", authority.as_str());
-    let port = dest.effective_port().unwrap_or(80);
-    let (connect_timeout, first_byte_timeout, between_bytes_timeout) = timeouts(options);
-    let connect = async {
-        let tcp = tokio::time::timeout(
-            connect_timeout,
-            TcpStream::connect((dest.host.as_str(), port)),
-        )
-        .await
-        .map_err(|_| HttpError::ConnectionTimeout)?
-        .map_err(HttpError::Connect)?;
-        let _ = tcp.set_nodelay(true);
-        tokio::time::timeout(connect_timeout, handshake(tcp))
-            .await
-            .map_err(|_| HttpError::ConnectionTimeout)?
-    };
-    let origin = Origin::new("http", &format!("{}:{port}", dest.host), None);
-    send_pooled(
-        request,
-        origin,
-        first_byte_timeout,
-        between_bytes_timeout,
-        connect,
-    )
-    .await
-}
-
-/// The guest's connect, first-byte and between-bytes timeouts, [`DEFAULT_TIMEOUT`] where unset.
-fn timeouts(options: Option<RequestOptions>) -> (Duration, Duration, Duration) {
-    let or_default = |t: Option<Duration>| t.unwrap_or(DEFAULT_TIMEOUT);
-    (
-        or_default(options.and_then(|o| o.connect_timeout)),
-        or_default(options.and_then(|o| o.first_byte_timeout)),
-        or_default(options.and_then(|o| o.between_bytes_timeout)).max(Duration::from_nanos(1)),
-    )
-}
-
-/// HTTP/1.1 over `stream`; the connection runs in a task of its own, so it can outlive one
-/// request and serve the next from the pool.
-async fn handshake<S>(stream: S) -> Result<SendRequest<WasiBody>, HttpError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(hyper_error)?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "outbound connection ended with an error");
-        }
-    });
-    Ok(sender)
-}
-
-/// Sends `request` through the process's [`ConnectionPool`]. The request line carries only the
-/// path (the authority is in `Host`), as for any request not addressed to a proxy.
-async fn send_pooled(
-    mut request: Request<WasiBody>,
-    origin: Origin,
-    first_byte: Duration,
-    between_bytes: Duration,
-    connect: impl Future<Output = Result<SendRequest<WasiBody>, HttpError>>,
-) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
+    // The request line carries only the path (the authority is in `Host`), as for any
+    // request not addressed to a proxy.
     let path = request
         .uri()
         .path_and_query()
@@ -570,12 +493,96 @@ async fn send_pooled(
         .path_and_query(path)
         .build()
         .map_err(|_| HttpError::HttpRequestUriInvalid)?;
-    let response = ConnectionPool::shared()
-        .send(origin, request, first_byte, between_bytes, connect)
-        .await?;
-    // The connection runs in its own task: nothing is left for `wasi:http` to drive.
-    let io: IoFuture = Box::new(async { Ok(()) });
+
+    // Wait for the response head while driving the connection.
+    let mut conn = Some(Box::pin(conn));
+    let response = tokio::time::timeout(first_byte_timeout, async {
+        let send = sender.send_request(request);
+        tokio::pin!(send);
+        let mut finished = None;
+        if let Some(running) = conn.as_mut() {
+            tokio::select! {
+                response = &mut send => return response.map_err(hyper_error),
+                done = running => finished = Some(done),
+            }
+        }
+        if let Some(done) = finished {
+            // The connection ended first (the server answered and closed): the response is
+            // ready, or the error says why not.
+            conn = None;
+            done.map_err(hyper_error)?;
+        }
+        send.await.map_err(hyper_error)
+    })
+    .await
+    .map_err(|_| HttpError::ConnectionReadTimeout)??;
+
+    let io: IoFuture = Box::new(async move {
+        match conn {
+            Some(conn) => conn.await.map_err(|e| {
+                if e.is_timeout() {
+                    HttpError::HttpResponseTimeout
+                } else {
+                    hyper_error(e)
+                }
+            }),
+            None => Ok(()),
+        }
+    });
+    let response = response.map(|incoming| {
+        TimedBody {
+            incoming,
+            between_bytes: between_bytes_timeout,
+            deadline: Box::pin(tokio::time::sleep(between_bytes_timeout)),
+        }
+        .boxed_unsync()
+    });
     Ok((response, io))
+}
+
+/// A response body that fails with `ConnectionReadTimeout` when no frame arrives within the
+/// guest's between-bytes timeout.
+struct TimedBody {
+    incoming: hyper::body::Incoming,
+    between_bytes: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for TimedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, HttpError>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let next = tokio::time::Instant::now() + this.between_bytes;
+                this.deadline.as_mut().reset(next);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(if e.is_timeout() {
+                HttpError::HttpResponseTimeout
+            } else {
+                hyper_error(e)
+            }))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.incoming.size_hint()
+    }
 }
 
 /// The `wasi:http` error for a rustls error the guest should see precisely, if it is one.
@@ -602,7 +609,7 @@ fn tls_io_error(err: std::io::Error) -> HttpError {
 /// A hyper error; a TLS alert behind it (with TLS 1.3 a server refuses the client certificate
 /// after the client's side of the handshake is done, so it surfaces on the first read) is
 /// reported as the alert it is.
-pub(crate) fn hyper_error(err: hyper::Error) -> HttpError {
+fn hyper_error(err: hyper::Error) -> HttpError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
     while let Some(e) = cause {
         let rustls_err = e.downcast_ref::<rustls::Error>().or_else(|| {

@@ -29,7 +29,6 @@ mod chaining;
 pub mod client_tls;
 pub mod compiled;
 mod component;
-mod connection_pool;
 pub mod error;
 pub mod kv;
 pub mod manifest;
