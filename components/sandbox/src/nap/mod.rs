@@ -17,7 +17,8 @@
 //! | GET | `/sandbox/inbox` | the accepted files in the inbox |
 //!
 //! Every accepted file is kept in `<state-dir>/inbox/<submission_id>.xml` (written to a temporary
-//! file and renamed) with `<submission_id>.json` beside it; the submissions journal
+//! file and renamed), with `<submission_id>.json` beside it once it is Succeeded or Failed; the
+//! submissions journal
 //! (`submissions.jsonl`) makes duplicates, statuses and pending work survive a restart. The crate
 //! README holds the full contract.
 //!

@@ -269,13 +269,13 @@ impl Store {
         }
     }
 
-    /// Writes the file (fsynced) and its metadata into the inbox (temp file + rename each), then
-    /// journals the record and fsyncs the journal: an accepted file and its record are on disk
-    /// before the answer. Blocking: call from a blocking thread.
+    /// Writes the file into the inbox (temp file + rename, fsynced), then journals the record and
+    /// fsyncs the journal: an accepted file and its record are on disk before the answer. Its
+    /// metadata copy comes with its final status ([`Store::set_status`]). Blocking: call from a
+    /// blocking thread.
     pub fn persist_new(&self, submission: &Submission, xml: &[u8]) -> Result<()> {
         let id = &submission.submission_id;
         support::write_atomic(&self.inbox.join(format!("{id}.xml")), xml, false)?;
-        self.write_meta(submission)?;
         self.journal(submission, true)
     }
 
@@ -306,10 +306,10 @@ impl Store {
             .map_err(|source| Error::StateIo { path, source })
     }
 
-    /// Moves a submission to `status`: journals the change and rewrites its metadata first, then
-    /// shows it, so a status read over HTTP is always already written (to the kernel: a status
-    /// change is not fsynced, a power cut may take it back to the previous status, which the NAP
-    /// then processes again after its restart). Blocking.
+    /// Moves a submission to `status`: journals the change (and, for Succeeded or Failed, writes
+    /// its metadata copy) first, then shows it, so a status read over HTTP is always already
+    /// written (to the kernel: a status change is not fsynced, a power cut may take it back to
+    /// the previous status, which the NAP then processes again after its restart). Blocking.
     pub fn set_status(
         &self,
         id: &str,
@@ -324,7 +324,11 @@ impl Store {
         updated.reason = reason;
         updated.updated_at = now;
         self.journal(&updated, false)?;
-        self.write_meta(&updated)?;
+        // One metadata file per submission, written once: each file the NAP creates or replaces
+        // costs the file system an inode, which was most of this sandbox's CPU.
+        if !updated.status.is_pending() {
+            self.write_meta(&updated)?;
+        }
         let mut index = lock(&self.index);
         if status == Status::Failed {
             // A failed file does not block a resend of the same key.
