@@ -132,7 +132,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()
 
 /// As [`write_atomic`], without the fsync: for a file that only mirrors state kept elsewhere (a
 /// NAP submission's metadata, which its journal holds). A process crash loses nothing, the kernel
-/// holds the pages; a power cut may leave the previous version.
+/// holds the pages; after a power cut the file may be missing or hold its previous version.
 pub(crate) fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
     replace(path, bytes, false, false)
 }

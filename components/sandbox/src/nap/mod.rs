@@ -18,9 +18,8 @@
 //!
 //! Every accepted file is kept in `<state-dir>/inbox/<submission_id>.xml` (written to a temporary
 //! file and renamed), with `<submission_id>.json` beside it once it is Succeeded or Failed; the
-//! submissions journal
-//! (`submissions.jsonl`) makes duplicates, statuses and pending work survive a restart. The crate
-//! README holds the full contract.
+//! submissions journal (`submissions.jsonl`) makes duplicates, statuses and pending work survive a
+//! restart. The crate README holds the full contract.
 //!
 //! ```no_run
 //! # async fn demo() -> sandbox::Result<()> {
